@@ -1,0 +1,805 @@
+//! The two-level token cache with single-flight, background refresh, retries and failure
+//! cooldown. Pure logic over the [`Platform`] traits: no clock, network or store of its own.
+//!
+//! One [`TokenCache`] lives per isolate (per process for the npm package). A request:
+//! 1. memory hit: fresh → served; stale → served, and the caller is told to start the one
+//!    background refresh ([`Served::refresh_due`]);
+//! 2. else the shared store (KV), whose value carries its own expiry, checked here;
+//! 3. else one IMS call per key at a time (single-flight): concurrent requests wait for it and
+//!    share its token or its failure. After a failure the key cools down (for `Retry-After`, else
+//!    [`Settings::failure_cooldown_ms`]) and requests get the same failure without calling IMS.
+
+use crate::cache_key::cache_key;
+use crate::error::ImsError;
+use crate::http::TransportError;
+use crate::ims;
+use crate::platform::Platform;
+use crate::policy::{CachedToken, Freshness};
+use crate::retry::{RetryDecision, RetryPolicy};
+use crate::scope::ScopeSet;
+use crate::secret::ClientSecret;
+use futures_channel::oneshot;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// Most entries kept in memory; past it expired entries are dropped, then arbitrary ones.
+const MAX_MEMORY_ENTRIES: usize = 1024;
+
+/// What to mint: one credential, one scope set.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    /// The credential's name.
+    pub credential: String,
+    /// Adobe client id.
+    pub client_id: String,
+    /// Adobe client secret.
+    pub client_secret: ClientSecret,
+    /// Canonical scopes.
+    pub scopes: ScopeSet,
+    /// The IMS token endpoint.
+    pub token_url: String,
+    /// The cache key, derived from the three above.
+    pub key: String,
+}
+
+impl TokenSpec {
+    /// Builds a spec and its cache key.
+    pub fn new(
+        credential: &str,
+        client_id: &str,
+        client_secret: ClientSecret,
+        scopes: ScopeSet,
+        token_url: &str,
+    ) -> Self {
+        Self {
+            key: cache_key(credential, client_id, &scopes),
+            credential: credential.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret,
+            scopes,
+            token_url: token_url.to_owned(),
+        }
+    }
+}
+
+/// Tunables that may come from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Retry policy for IMS calls.
+    pub retry: RetryPolicy,
+    /// Timeout of each IMS call, ms (default 10 s).
+    pub timeout_ms: u64,
+    /// How long a key refuses to call IMS again after a failure without `Retry-After`, ms.
+    pub failure_cooldown_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            timeout_ms: 10_000,
+            failure_cooldown_ms: 1_000,
+        }
+    }
+}
+
+/// Where a served token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// The isolate's memory, fresh.
+    Memory,
+    /// The shared store, fresh.
+    Kv,
+    /// Minted by IMS for this request (or a concurrent one it waited for).
+    Miss,
+    /// Past 23/24 of its usable life: served while a refresh runs.
+    Stale,
+}
+
+impl CacheOutcome {
+    /// `memory`, `kv`, `miss` or `stale`, as logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Kv => "kv",
+            Self::Miss => "miss",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+/// What an IMS exchange looked like, for the log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpstreamCall {
+    /// Status of the last answer, if any came.
+    pub status: Option<u16>,
+    /// Milliseconds from the first attempt to the end of the last.
+    pub ms: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Adobe's `x-debug-id` of the last answer.
+    pub debug_id: Option<String>,
+}
+
+/// A token handed out.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The token.
+    pub token: Rc<CachedToken>,
+    /// Where it came from.
+    pub outcome: CacheOutcome,
+    /// True when this request claimed the key's one background refresh: the caller must run
+    /// [`TokenCache::refresh`] after answering (`ctx.wait_until`).
+    pub refresh_due: bool,
+    /// The IMS exchange this request made, if it made one.
+    pub upstream: Option<UpstreamCall>,
+}
+
+/// A token request that failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Why.
+    pub error: ImsError,
+    /// The IMS exchange this request made, if it made one.
+    pub upstream: Option<UpstreamCall>,
+}
+
+type Waiter = oneshot::Sender<Result<Rc<CachedToken>, ImsError>>;
+
+/// The per-isolate cache state. Not `Sync`: one per single-threaded isolate.
+#[derive(Default)]
+pub struct TokenCache {
+    memory: RefCell<HashMap<String, Rc<CachedToken>>>,
+    flights: RefCell<HashMap<String, Vec<Waiter>>>,
+    cooldowns: RefCell<HashMap<String, (u64, ImsError)>>,
+    refreshing: RefCell<HashSet<String>>,
+}
+
+/// Removes a key's flight entry when the leader finishes or is dropped; dropping the waiters'
+/// senders wakes them with `Canceled`, and they take over.
+struct Flight<'a> {
+    cache: &'a TokenCache,
+    key: &'a str,
+}
+
+impl Flight<'_> {
+    fn finish(self) -> Vec<Waiter> {
+        self.cache
+            .flights
+            .borrow_mut()
+            .remove(self.key)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.cache.flights.borrow_mut().remove(self.key);
+    }
+}
+
+/// Releases a background-refresh claim however the refresh ends.
+struct RefreshClaim<'a> {
+    cache: &'a TokenCache,
+    key: &'a str,
+}
+
+impl Drop for RefreshClaim<'_> {
+    fn drop(&mut self) {
+        self.cache.refreshing.borrow_mut().remove(self.key);
+    }
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A usable token for `spec`: from memory, the store, or IMS.
+    pub async fn get<P: Platform>(
+        &self,
+        p: &P,
+        settings: &Settings,
+        spec: &TokenSpec,
+    ) -> Result<Served, Failure> {
+        let now = p.now_ms();
+        let cached = self.memory.borrow().get(&spec.key).cloned();
+        if let Some(token) = cached {
+            match token.freshness(now) {
+                Freshness::Fresh => return Ok(self.served(token, CacheOutcome::Memory, false)),
+                Freshness::Stale => {
+                    let due = self.claim_refresh(&spec.key, now);
+                    return Ok(self.served(token, CacheOutcome::Stale, due));
+                }
+                Freshness::Unusable => {
+                    self.memory.borrow_mut().remove(&spec.key);
+                }
+            }
+        }
+        if let Some(token) = p
+            .get(&spec.key)
+            .await
+            .and_then(|t| CachedToken::from_stored(&t))
+        {
+            let now = p.now_ms();
+            let token = Rc::new(token);
+            match token.freshness(now) {
+                Freshness::Fresh => {
+                    self.remember(&spec.key, token.clone(), now);
+                    return Ok(self.served(token, CacheOutcome::Kv, false));
+                }
+                Freshness::Stale => {
+                    self.remember(&spec.key, token.clone(), now);
+                    let due = self.claim_refresh(&spec.key, now);
+                    return Ok(self.served(token, CacheOutcome::Stale, due));
+                }
+                Freshness::Unusable => {}
+            }
+        }
+        let (token, upstream) = self.mint_shared(p, settings, spec).await?;
+        Ok(Served {
+            token,
+            outcome: CacheOutcome::Miss,
+            refresh_due: false,
+            upstream,
+        })
+    }
+
+    /// The background refresh claimed by a [`Served::refresh_due`]. Adopts a fresher token
+    /// another instance already put in the store; else mints through the single flight.
+    /// Returns the IMS exchange it made, if any.
+    pub async fn refresh<P: Platform>(
+        &self,
+        p: &P,
+        settings: &Settings,
+        spec: &TokenSpec,
+    ) -> Result<Option<UpstreamCall>, Failure> {
+        let _claim = RefreshClaim {
+            cache: self,
+            key: &spec.key,
+        };
+        if let Some(token) = p
+            .get(&spec.key)
+            .await
+            .and_then(|t| CachedToken::from_stored(&t))
+        {
+            let now = p.now_ms();
+            if token.freshness(now) == Freshness::Fresh {
+                self.remember(&spec.key, Rc::new(token), now);
+                return Ok(None);
+            }
+        }
+        self.mint_shared(p, settings, spec)
+            .await
+            .map(|(_, upstream)| upstream)
+    }
+
+    /// The token in memory for `key`, whatever its freshness (for inspection).
+    pub fn peek(&self, key: &str) -> Option<Rc<CachedToken>> {
+        self.memory.borrow().get(key).cloned()
+    }
+
+    fn served(&self, token: Rc<CachedToken>, outcome: CacheOutcome, refresh_due: bool) -> Served {
+        Served {
+            token,
+            outcome,
+            refresh_due,
+            upstream: None,
+        }
+    }
+
+    fn claim_refresh(&self, key: &str, now: u64) -> bool {
+        if self.cooldown(key, now).is_some() {
+            return false;
+        }
+        self.refreshing.borrow_mut().insert(key.to_owned())
+    }
+
+    fn remember(&self, key: &str, token: Rc<CachedToken>, now: u64) {
+        let mut memory = self.memory.borrow_mut();
+        if memory.len() >= MAX_MEMORY_ENTRIES && !memory.contains_key(key) {
+            memory.retain(|_, t| t.freshness(now) != Freshness::Unusable);
+            if memory.len() >= MAX_MEMORY_ENTRIES {
+                if let Some(victim) = memory.keys().next().cloned() {
+                    memory.remove(&victim);
+                }
+            }
+        }
+        memory.insert(key.to_owned(), token);
+    }
+
+    /// The failure a key is cooling down from, with `Retry-After` set to the time left.
+    fn cooldown(&self, key: &str, now: u64) -> Option<ImsError> {
+        let mut cooldowns = self.cooldowns.borrow_mut();
+        let (until, error) = cooldowns.get(key)?;
+        if now >= *until {
+            cooldowns.remove(key);
+            return None;
+        }
+        let mut error = error.clone();
+        if let ImsError::Unavailable { retry_after_s, .. } = &mut error {
+            *retry_after_s = Some((*until - now).div_ceil(1000));
+        }
+        Some(error)
+    }
+
+    fn cool_down(&self, key: &str, now: u64, error: &ImsError, settings: &Settings) {
+        let wait = error
+            .retry_after_s()
+            .map_or(settings.failure_cooldown_ms, |s| s * 1000);
+        let mut cooldowns = self.cooldowns.borrow_mut();
+        cooldowns.retain(|_, (until, _)| *until > now);
+        cooldowns.insert(key.to_owned(), (now + wait, error.clone()));
+    }
+
+    /// One IMS exchange per key at a time; everyone else waits for it and shares its result.
+    async fn mint_shared<P: Platform>(
+        &self,
+        p: &P,
+        settings: &Settings,
+        spec: &TokenSpec,
+    ) -> Result<(Rc<CachedToken>, Option<UpstreamCall>), Failure> {
+        loop {
+            if let Some(error) = self.cooldown(&spec.key, p.now_ms()) {
+                return Err(Failure {
+                    error,
+                    upstream: None,
+                });
+            }
+            let waiting = {
+                let mut flights = self.flights.borrow_mut();
+                match flights.get_mut(&spec.key) {
+                    Some(waiters) => {
+                        let (tx, rx) = oneshot::channel();
+                        waiters.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        flights.insert(spec.key.clone(), Vec::new());
+                        None
+                    }
+                }
+            };
+            match waiting {
+                Some(rx) => match rx.await {
+                    Ok(result) => {
+                        return result.map(|t| (t, None)).map_err(|error| Failure {
+                            error,
+                            upstream: None,
+                        })
+                    }
+                    Err(oneshot::Canceled) => continue,
+                },
+                None => return self.lead(p, settings, spec).await,
+            }
+        }
+    }
+
+    async fn lead<P: Platform>(
+        &self,
+        p: &P,
+        settings: &Settings,
+        spec: &TokenSpec,
+    ) -> Result<(Rc<CachedToken>, Option<UpstreamCall>), Failure> {
+        let flight = Flight {
+            cache: self,
+            key: &spec.key,
+        };
+        let result = mint(p, settings, spec).await;
+        let now = p.now_ms();
+        match result {
+            Ok((token, upstream)) => {
+                let token = Rc::new(token);
+                self.cooldowns.borrow_mut().remove(&spec.key);
+                self.remember(&spec.key, token.clone(), now);
+                for waiter in flight.finish() {
+                    let _ = waiter.send(Ok(token.clone()));
+                }
+                p.put(
+                    &spec.key,
+                    token.to_stored(&spec.credential),
+                    token.kv_ttl_s(now),
+                )
+                .await;
+                Ok((token, Some(upstream)))
+            }
+            Err(failure) => {
+                self.cool_down(&spec.key, now, &failure.error, settings);
+                for waiter in flight.finish() {
+                    let _ = waiter.send(Err(failure.error.clone()));
+                }
+                Err(failure)
+            }
+        }
+    }
+}
+
+/// Calls IMS with retries, bypassing every cache: the rotation's test step uses this directly.
+pub async fn mint<P: Platform>(
+    p: &P,
+    settings: &Settings,
+    spec: &TokenSpec,
+) -> Result<(CachedToken, UpstreamCall), Failure> {
+    let request = ims::token_request(
+        &spec.token_url,
+        &spec.client_id,
+        &spec.client_secret,
+        &spec.scopes,
+    );
+    let started = p.now_ms();
+    let mut call = UpstreamCall::default();
+    let mut bad_bodies = 0;
+    loop {
+        call.attempts += 1;
+        let sent_at = p.now_ms();
+        let result = match p.send(&request, settings.timeout_ms).await {
+            Ok(response) => {
+                call.status = Some(response.status);
+                call.debug_id = response.header("x-debug-id").map(str::to_owned);
+                ims::parse_token_response(&response, sent_at)
+            }
+            Err(TransportError::Timeout(ms)) => {
+                call.status = None;
+                call.debug_id = None;
+                Err(ImsError::Timeout(ms))
+            }
+            Err(TransportError::Network(msg)) => {
+                call.status = None;
+                call.debug_id = None;
+                Err(ImsError::Network(msg))
+            }
+        };
+        call.ms = p.now_ms().saturating_sub(started);
+        let error = match result {
+            Ok(issued) => {
+                let token = CachedToken {
+                    access_token: issued.access_token,
+                    scope: spec.scopes.to_comma(),
+                    sent_at_ms: sent_at,
+                    expires_at_ms: issued.expires_at_ms,
+                };
+                return Ok((token, call));
+            }
+            Err(error) => error,
+        };
+        if matches!(error, ImsError::BadResponse { .. }) {
+            bad_bodies += 1;
+        }
+        match settings
+            .retry
+            .decide(call.attempts, &error, bad_bodies, p.random())
+        {
+            RetryDecision::RetryAfter(ms) => p.sleep(ms).await,
+            RetryDecision::GiveUp => {
+                return Err(Failure {
+                    error,
+                    upstream: Some(call),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpClient, HttpRequest, HttpResponse};
+    use crate::platform::{Clock, TokenStore};
+    use futures_executor::block_on;
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Returns `Pending` once, so other futures in a `join_all` get polled meanwhile.
+    struct YieldNow(bool);
+    impl Future for YieldNow {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    type Answer = Result<HttpResponse, TransportError>;
+
+    /// A fake platform: a manual clock, scripted IMS answers (default: a fresh day-long token),
+    /// an in-memory store.
+    #[derive(Default)]
+    struct Fake {
+        now: Cell<u64>,
+        calls: Cell<u32>,
+        slept: Cell<u64>,
+        answers: RefCell<VecDeque<Answer>>,
+        store: RefCell<HashMap<String, (String, u64)>>,
+        lifetime_s: Cell<u64>,
+    }
+
+    impl Fake {
+        fn new() -> Self {
+            let f = Self::default();
+            f.now.set(1_000_000);
+            f.lifetime_s.set(86_399);
+            f
+        }
+        fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+            self.answers.borrow_mut().extend(answers);
+        }
+        fn advance(&self, ms: u64) {
+            self.now.set(self.now.get() + ms);
+        }
+    }
+
+    fn status(code: u16, body: &str, headers: &[(&str, &str)]) -> Answer {
+        Ok(HttpResponse {
+            status: code,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    impl Clock for Fake {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+        async fn sleep(&self, ms: u64) {
+            self.slept.set(self.slept.get() + ms);
+            self.advance(ms);
+            YieldNow(false).await;
+        }
+    }
+
+    impl HttpClient for Fake {
+        async fn send(
+            &self,
+            _req: &HttpRequest,
+            _timeout_ms: u64,
+        ) -> Result<HttpResponse, TransportError> {
+            self.calls.set(self.calls.get() + 1);
+            YieldNow(false).await;
+            let n = self.calls.get();
+            self.answers.borrow_mut().pop_front().unwrap_or_else(|| {
+                status(
+                    200,
+                    &format!(
+                        r#"{{"access_token":"tok-{n}","token_type":"bearer","expires_in":{}}}"#,
+                        self.lifetime_s.get()
+                    ),
+                    &[("x-debug-id", "dbg")],
+                )
+            })
+        }
+    }
+
+    impl TokenStore for Fake {
+        async fn get(&self, key: &str) -> Option<String> {
+            self.store.borrow().get(key).map(|(v, _)| v.clone())
+        }
+        async fn put(&self, key: &str, value: String, ttl_s: u64) {
+            self.store
+                .borrow_mut()
+                .insert(key.to_owned(), (value, ttl_s));
+        }
+    }
+
+    fn spec(scopes: &str) -> TokenSpec {
+        TokenSpec::new(
+            "default",
+            "cid",
+            ClientSecret::new("secret"),
+            ScopeSet::from_comma(scopes).unwrap(),
+            "http://ims/token",
+        )
+    }
+
+    fn token_of(r: &Result<Served, Failure>) -> String {
+        r.as_ref().unwrap().token.access_token.secret().to_owned()
+    }
+
+    #[test]
+    fn first_request_mints_then_memory_serves() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        let first = block_on(cache.get(&p, &s, &spec("openid")));
+        assert_eq!(first.as_ref().unwrap().outcome, CacheOutcome::Miss);
+        assert_eq!(
+            first
+                .as_ref()
+                .unwrap()
+                .upstream
+                .as_ref()
+                .unwrap()
+                .debug_id
+                .as_deref(),
+            Some("dbg")
+        );
+        for _ in 0..50 {
+            let r = block_on(cache.get(&p, &s, &spec("openid")));
+            assert_eq!(r.as_ref().unwrap().outcome, CacheOutcome::Memory);
+            assert_eq!(token_of(&r), "tok-1");
+        }
+        assert_eq!(p.calls.get(), 1);
+        // KV written with TTL = usable life left.
+        let (_, ttl) = p.store.borrow().get(&spec("openid").key).cloned().unwrap();
+        assert_eq!(ttl, 86_339);
+    }
+
+    #[test]
+    fn a_new_isolate_serves_from_the_store() {
+        let (p, s) = (Fake::new(), Settings::default());
+        block_on(TokenCache::new().get(&p, &s, &spec("openid"))).unwrap();
+        let other = TokenCache::new();
+        let r = block_on(other.get(&p, &s, &spec("openid")));
+        assert_eq!(r.as_ref().unwrap().outcome, CacheOutcome::Kv);
+        assert_eq!(token_of(&r), "tok-1");
+        assert_eq!(p.calls.get(), 1);
+    }
+
+    #[test]
+    fn stale_token_is_served_and_exactly_one_refresh_is_claimed() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.lifetime_s.set(6);
+        block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        p.advance(5_175);
+        let a = block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        let b = block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        assert_eq!((a.outcome, a.refresh_due), (CacheOutcome::Stale, true));
+        assert_eq!((b.outcome, b.refresh_due), (CacheOutcome::Stale, false));
+        assert_eq!(p.calls.get(), 1, "no caller waits for IMS");
+        block_on(cache.refresh(&p, &s, &spec("openid"))).unwrap();
+        assert_eq!(p.calls.get(), 2);
+        let c = block_on(cache.get(&p, &s, &spec("openid")));
+        assert_eq!(c.as_ref().unwrap().outcome, CacheOutcome::Memory);
+        assert_eq!(token_of(&c), "tok-2");
+    }
+
+    #[test]
+    fn never_handed_out_past_usable_end() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.lifetime_s.set(6);
+        block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        p.advance(5_400); // usable end = 6 s - 0.6 s skew
+        p.script([status(500, "", &[])].into_iter().cycle().take(3));
+        let r = block_on(cache.get(&p, &s, &spec("openid")));
+        assert_eq!(r.unwrap_err().error.code(), "upstream_unavailable");
+    }
+
+    #[test]
+    fn refresh_adopts_a_fresher_token_from_the_store() {
+        let (p, s) = (Fake::new(), Settings::default());
+        p.lifetime_s.set(6);
+        let a = TokenCache::new();
+        let b = TokenCache::new();
+        block_on(a.get(&p, &s, &spec("openid"))).unwrap();
+        block_on(b.get(&p, &s, &spec("openid"))).unwrap();
+        p.advance(5_200);
+        assert!(
+            block_on(a.get(&p, &s, &spec("openid")))
+                .unwrap()
+                .refresh_due
+        );
+        block_on(a.refresh(&p, &s, &spec("openid"))).unwrap();
+        assert!(
+            block_on(b.get(&p, &s, &spec("openid")))
+                .unwrap()
+                .refresh_due
+        );
+        assert_eq!(block_on(b.refresh(&p, &s, &spec("openid"))).unwrap(), None);
+        assert_eq!(p.calls.get(), 2, "b adopted a's refreshed token");
+    }
+
+    #[test]
+    fn concurrent_misses_share_one_call() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        let sp = spec("openid");
+        let all = block_on(futures_util::future::join_all(
+            (0..100).map(|_| cache.get(&p, &s, &sp)),
+        ));
+        assert_eq!(p.calls.get(), 1);
+        assert!(all.iter().all(|r| token_of(r) == "tok-1"));
+    }
+
+    #[test]
+    fn concurrent_misses_share_one_failure_and_cool_down() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.script([status(
+            400,
+            r#"{"error":"invalid_client","error_description":"invalid client_secret parameter"}"#,
+            &[],
+        )]);
+        let sp = spec("openid");
+        let all = block_on(futures_util::future::join_all(
+            (0..10).map(|_| cache.get(&p, &s, &sp)),
+        ));
+        assert_eq!(p.calls.get(), 1);
+        assert!(all
+            .iter()
+            .all(|r| r.as_ref().unwrap_err().error.code() == "upstream_invalid_client"));
+        // Within the cooldown: same failure, no call.
+        assert!(block_on(cache.get(&p, &s, &sp)).is_err());
+        assert_eq!(p.calls.get(), 1);
+        p.advance(1_000);
+        assert!(block_on(cache.get(&p, &s, &sp)).is_ok());
+        assert_eq!(p.calls.get(), 2);
+    }
+
+    #[test]
+    fn retries_5xx_then_succeeds() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.script([status(500, "", &[])]);
+        let r = block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        assert_eq!(r.upstream.unwrap().attempts, 2);
+        assert_eq!(p.calls.get(), 2);
+        assert_eq!(
+            p.slept.get(),
+            250,
+            "full jitter of the 500 ms first backoff"
+        );
+    }
+
+    #[test]
+    fn honours_retry_after_or_answers_at_once() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.script([status(429, "", &[("Retry-After", "2")])]);
+        assert!(block_on(cache.get(&p, &s, &spec("openid"))).is_ok());
+        assert_eq!(p.slept.get(), 2_000);
+        p.script([status(429, "", &[("Retry-After", "30")])]);
+        let e = block_on(cache.get(&p, &s, &spec("AdobeID"))).unwrap_err();
+        assert_eq!(e.error.retry_after_s(), Some(30));
+        assert_eq!(p.calls.get(), 3);
+        // The cooldown honours Retry-After: no call, the time left is reported.
+        p.advance(10_000);
+        let e = block_on(cache.get(&p, &s, &spec("AdobeID"))).unwrap_err();
+        assert_eq!((e.error.retry_after_s(), p.calls.get()), (Some(20), 3));
+    }
+
+    #[test]
+    fn three_attempts_at_most_and_garbage_once() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.script([
+            Err(TransportError::Network("reset".into())),
+            Err(TransportError::Timeout(10_000)),
+            status(503, "", &[]),
+        ]);
+        let e = block_on(cache.get(&p, &s, &spec("openid"))).unwrap_err();
+        assert_eq!((e.error.code(), p.calls.get()), ("upstream_unavailable", 3));
+        let (p, cache) = (Fake::new(), TokenCache::new());
+        p.script([status(200, "<html>", &[]), status(200, "<html>", &[])]);
+        let e = block_on(cache.get(&p, &s, &spec("openid"))).unwrap_err();
+        assert_eq!(
+            (e.error.code(), p.calls.get()),
+            ("upstream_bad_response", 2)
+        );
+    }
+
+    #[test]
+    fn failed_background_refresh_keeps_serving_the_cached_token() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        p.lifetime_s.set(60);
+        block_on(cache.get(&p, &s, &spec("openid"))).unwrap();
+        p.advance(52_000);
+        p.script([status(400, r#"{"error":"invalid_client"}"#, &[])]);
+        assert!(
+            block_on(cache.get(&p, &s, &spec("openid")))
+                .unwrap()
+                .refresh_due
+        );
+        assert!(block_on(cache.refresh(&p, &s, &spec("openid"))).is_err());
+        let r = block_on(cache.get(&p, &s, &spec("openid")));
+        assert_eq!(token_of(&r), "tok-1");
+        assert!(!r.unwrap().refresh_due, "cooling down: no new refresh yet");
+    }
+}

@@ -1,0 +1,310 @@
+//! The IMS token endpoint's wire format: the `client_credentials` grant
+//! ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)) as Adobe speaks it.
+//!
+//! [`token_request`] builds the form POST (parameters in the body, scopes comma-joined);
+//! [`parse_token_response`] turns IMS's answer into an [`IssuedToken`] or an [`ImsError`].
+//! Neither does I/O.
+
+use crate::error::ImsError;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::jwt;
+use crate::scope::ScopeSet;
+use crate::secret::{AccessToken, ClientSecret};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Adobe's production token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/token/v3";
+
+/// Longest error description echoed from IMS, in characters.
+const MAX_DESCRIPTION: usize = 200;
+
+/// Builds the token request ([RFC 6749 §4.4.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2)):
+/// `grant_type`, `client_id`, `client_secret` and Adobe's comma-separated `scope`, form-encoded in
+/// the body (never the query string, which gets logged).
+pub fn token_request(
+    token_url: &str,
+    client_id: &str,
+    client_secret: &ClientSecret,
+    scopes: &ScopeSet,
+) -> HttpRequest {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("client_id", client_id)
+        .append_pair("client_secret", client_secret.secret())
+        .append_pair("scope", &scopes.to_comma())
+        .finish();
+    HttpRequest {
+        method: "POST",
+        url: token_url.to_owned(),
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("accept".into(), "application/json".into()),
+        ],
+        body: body.into_bytes(),
+    }
+}
+
+/// A token IMS issued, with its absolute expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// When it expires, epoch milliseconds: `sent_at + expires_in`, or the JWT claims'
+    /// `created_at + expires_in` when the answer's `expires_in` is unusable.
+    pub expires_at_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+fn positive_seconds(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64().filter(|s| *s > 0),
+        _ => None,
+    }
+}
+
+/// Parses `Retry-After`: delay-seconds, or an HTTP-date relative to `now_ms`.
+pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = crate::time::parse_http_date(value)?;
+    Some(at.saturating_sub(now_ms).div_ceil(1000))
+}
+
+/// Parses IMS's answer to a token request sent at `sent_at_ms`
+/// ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) success,
+/// [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) error).
+///
+/// The expiry clock starts when the request was SENT, so the broker errs on the early side.
+pub fn parse_token_response(
+    response: &HttpResponse,
+    sent_at_ms: u64,
+) -> Result<IssuedToken, ImsError> {
+    let status = response.status;
+    let debug_id = response.header("x-debug-id").map(str::to_owned);
+    let bad = |reason: &'static str| ImsError::BadResponse {
+        status,
+        reason,
+        debug_id: debug_id.clone(),
+    };
+    if status == 429 || status >= 500 {
+        return Err(ImsError::Unavailable {
+            status,
+            retry_after_s: response
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, sent_at_ms)),
+            debug_id,
+        });
+    }
+    if (400..500).contains(&status) {
+        let Ok(err) = serde_json::from_slice::<ErrorBody>(&response.body) else {
+            return Err(bad("error status without an OAuth error body"));
+        };
+        let description: String = err
+            .error_description
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_DESCRIPTION)
+            .collect();
+        return Err(match err.error.as_str() {
+            "invalid_client" => ImsError::InvalidClient {
+                description,
+                debug_id,
+            },
+            "invalid_scope" => ImsError::InvalidScope {
+                description,
+                debug_id,
+            },
+            other => ImsError::Rejected {
+                status,
+                error: other.chars().take(64).collect(),
+                debug_id,
+            },
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(bad("unexpected status"));
+    }
+    let body: SuccessBody = serde_json::from_slice(&response.body)
+        .map_err(|_| bad("body is not a JSON token response"))?;
+    let token = body
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| bad("no access_token"))?;
+    if !body
+        .token_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(bad("token_type is not bearer"));
+    }
+    let expires_at_ms = match positive_seconds(body.expires_in.as_ref()) {
+        Some(secs) => sent_at_ms.saturating_add(secs.saturating_mul(1000)),
+        None => jwt::decode_claims(&token)
+            .map_err(|_| bad("no usable expires_in and no expiry claims"))?
+            .expires_at_ms(),
+    };
+    if expires_at_ms <= sent_at_ms {
+        return Err(bad("token already expired"));
+    }
+    Ok(IssuedToken {
+        access_token: AccessToken::new(token),
+        expires_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::fake_jwt;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("X-Debug-Id".into(), "dbg-1".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn request_is_a_form_with_comma_scopes_in_the_body() {
+        let scopes = ScopeSet::from_names(["openid", "AdobeID"]).unwrap();
+        let req = token_request(
+            DEFAULT_TOKEN_URL,
+            "cid",
+            &ClientSecret::new("s&=+ x"),
+            &scopes,
+        );
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.url, DEFAULT_TOKEN_URL);
+        let body = String::from_utf8(req.body.clone()).unwrap();
+        assert_eq!(
+            body,
+            "grant_type=client_credentials&client_id=cid&client_secret=s%26%3D%2B+x&scope=AdobeID%2Copenid"
+        );
+        let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert!(form.contains(&("scope".into(), "AdobeID,openid".into())));
+        assert!(form.contains(&("client_secret".into(), "s&=+ x".into())));
+        assert!(!format!("{req:?}").contains("s&=+ x"));
+    }
+
+    #[test]
+    fn success_expiry_counts_from_sent_at() {
+        let r = resp(
+            200,
+            r#"{"access_token":"abc","token_type":"bearer","expires_in":86399}"#,
+        );
+        let t = parse_token_response(&r, 1_000).unwrap();
+        assert_eq!(t.access_token.secret(), "abc");
+        assert_eq!(t.expires_at_ms, 1_000 + 86_399_000);
+    }
+
+    #[test]
+    fn falls_back_to_claims_when_expires_in_is_unusable() {
+        let jwt = fake_jwt(r#"{"created_at":"5000","expires_in":"60000"}"#);
+        for exp in [
+            "",
+            r#","expires_in":0"#,
+            r#","expires_in":-5"#,
+            r#","expires_in":"abc""#,
+            r#","expires_in":null"#,
+        ] {
+            let body = format!(r#"{{"access_token":"{jwt}","token_type":"bearer"{exp}}}"#);
+            let t = parse_token_response(&resp(200, &body), 1_000).unwrap();
+            assert_eq!(t.expires_at_ms, 65_000, "{exp}");
+        }
+    }
+
+    #[test]
+    fn no_usable_expiry_is_bad_response_not_forever() {
+        let body = r#"{"access_token":"opaque","token_type":"bearer"}"#;
+        let e = parse_token_response(&resp(200, body), 1_000).unwrap_err();
+        assert_eq!(e.code(), "upstream_bad_response");
+        assert_eq!(e.debug_id(), Some("dbg-1"));
+    }
+
+    #[test]
+    fn garbage_and_wrong_shapes_are_bad_responses() {
+        for body in [
+            "<html>oops",
+            r#"{"token_type":"bearer","expires_in":5}"#,
+            r#"{"access_token":"","token_type":"bearer","expires_in":5}"#,
+            r#"{"access_token":"a","token_type":"mac","expires_in":5}"#,
+        ] {
+            let e = parse_token_response(&resp(200, body), 0).unwrap_err();
+            assert!(matches!(e, ImsError::BadResponse { .. }), "{body}: {e:?}");
+            assert!(e.is_retryable());
+        }
+    }
+
+    #[test]
+    fn oauth_errors_are_final() {
+        let e = parse_token_response(
+            &resp(400, r#"{"error":"invalid_client","error_description":"invalid client_secret parameter"}"#),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "upstream_invalid_client");
+        assert_eq!(e.http_status(), 502);
+        assert_eq!(e.public_description(), "invalid client_secret parameter");
+        assert!(!e.is_retryable());
+        let e = parse_token_response(
+            &resp(
+                400,
+                r#"{"error":"invalid_scope","error_description":"bad"}"#,
+            ),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!((e.code(), e.http_status()), ("invalid_scope", 400));
+        let e =
+            parse_token_response(&resp(401, r#"{"error":"unauthorized_client"}"#), 0).unwrap_err();
+        assert_eq!(e.code(), "upstream_rejected");
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable_with_retry_after() {
+        let mut r = resp(429, r#"{"error":"too_many_requests"}"#);
+        r.headers.push(("Retry-After".into(), "7".into()));
+        let e = parse_token_response(&r, 0).unwrap_err();
+        assert_eq!(e.retry_after_s(), Some(7));
+        assert_eq!(e.http_status(), 503);
+        assert!(e.is_retryable());
+        let e = parse_token_response(&resp(500, "oops"), 0).unwrap_err();
+        assert_eq!(
+            (e.code(), e.retry_after_s()),
+            ("upstream_unavailable", None)
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        assert_eq!(parse_retry_after(" 3 ", 0), Some(3));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_770_500),
+            Some(7)
+        );
+        assert_eq!(parse_retry_after("soon", 0), None);
+    }
+}

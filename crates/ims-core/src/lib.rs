@@ -1,0 +1,38 @@
+//! Platform-independent core of ims-broker.
+//!
+//! Everything here is pure: it builds requests and parses responses, decides what is fresh, what
+//! to retry and who may ask for what. Time, HTTP and storage come in through the traits of
+//! [`platform`], so the same rules run in the Cloudflare Worker, in the npm package and in
+//! native unit tests.
+//!
+//! - [`ims`]: the IMS token endpoint's wire format ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)).
+//! - [`jwt`]: the access token's `created_at`/`expires_in` claims.
+//! - [`scope`], [`cache_key`]: canonical scope sets and the cache key.
+//! - [`policy`]: fresh, stale, unusable; skew; KV TTL.
+//! - [`retry`]: attempts, backoff, `Retry-After`.
+//! - [`cache`]: the two-level cache with single-flight and background refresh.
+//! - [`callers`], [`credentials`]: configuration parsed from Worker vars and secrets.
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod cache_key;
+pub mod callers;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod hex;
+pub mod http;
+pub mod ims;
+pub mod jwt;
+pub mod platform;
+pub mod policy;
+pub mod retry;
+pub mod scope;
+pub mod secret;
+pub mod time;
+
+pub use cache::{CacheOutcome, Failure, Served, Settings, TokenCache, TokenSpec, UpstreamCall};
+pub use config::ConfigError;
+pub use error::ImsError;
+pub use scope::{ScopeError, ScopeSet};
+pub use secret::{AccessToken, CallerKey, ClientSecret};

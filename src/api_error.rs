@@ -1,0 +1,178 @@
+//! Every error the broker answers with, and the one place errors become HTTP responses.
+//!
+//! Bodies are always `{"error":"<stable code>","error_description":"<text>"}`. 4xx echo the cause;
+//! 5xx say little (the details go to the log line), except Adobe's `x-debug-id`, which support
+//! asks for. `/oauth/token` answers in the exact vocabulary of
+//! [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) ([`ApiError::oauth`]).
+
+use ims_core::{ConfigError, ImsError};
+use serde_json::json;
+use worker::Response;
+
+/// A failed request, by cause.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed body, wrong shape, bad parameter (400).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Bad scope names, or IMS refused the scopes (400 `invalid_scope`).
+    #[error("{0}")]
+    InvalidScope(String),
+    /// No caller key, or one the broker does not know (401).
+    #[error("a valid caller key is required")]
+    Unauthenticated,
+    /// `/oauth/token` with a `grant_type` other than `client_credentials` (400).
+    #[error("only the client_credentials grant is supported")]
+    UnsupportedGrantType,
+    /// A known caller asked for a credential or scope it may not have (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A credential name that is not configured (404).
+    #[error("unknown credential {0:?}")]
+    UnknownCredential(String),
+    /// No such route (404).
+    #[error("no such route")]
+    NotFound,
+    /// The route exists with other methods (405); carries the `Allow` value.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// Body over the limit (413).
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Body of a content type the route does not take (415).
+    #[error("content type must be {0}")]
+    UnsupportedMediaType(&'static str),
+    /// A setting is missing or malformed (500); names the setting, never its value.
+    #[error(transparent)]
+    Misconfigured(#[from] ConfigError),
+    /// IMS failed or refused (4xx/5xx per [`ImsError::http_status`]).
+    #[error(transparent)]
+    Upstream(#[from] ImsError),
+}
+
+impl ApiError {
+    /// The stable code of the `/v1` API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::Unauthenticated => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::UnknownCredential(_) => "unknown_credential",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::Upstream(e) => e.code(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest(_) | Self::InvalidScope(_) | Self::UnsupportedGrantType => 400,
+            Self::Unauthenticated => 401,
+            Self::Forbidden(_) => 403,
+            Self::UnknownCredential(_) | Self::NotFound => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::Misconfigured(_) => 500,
+            Self::Upstream(e) => e.http_status(),
+        }
+    }
+
+    /// The text callers see.
+    fn description(&self) -> String {
+        match self {
+            Self::Upstream(e) => e.public_description(),
+            Self::Misconfigured(e) => format!("the broker is misconfigured: {e}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// The RFC 6749 §5.2 code used by `/oauth/token`.
+    fn oauth_code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "invalid_client",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::Forbidden(_) => "unauthorized_client",
+            Self::InvalidRequest(_)
+            | Self::UnknownCredential(_)
+            | Self::PayloadTooLarge(_)
+            | Self::UnsupportedMediaType(_) => "invalid_request",
+            other => other.code(),
+        }
+    }
+
+    /// The response for the `/v1` API and every other route.
+    pub fn into_response(self) -> Response {
+        let code = self.code();
+        self.respond(code, "Bearer realm=\"ims-broker\"")
+    }
+
+    /// The response for `/oauth/token`, per RFC 6749 §5.2.
+    pub fn oauth(self) -> Response {
+        let code = self.oauth_code();
+        let status = match (&self, code) {
+            (Self::Unauthenticated, _) => 401,
+            (
+                Self::Forbidden(_) | Self::UnknownCredential(_) | Self::UnsupportedMediaType(_),
+                _,
+            ) => 400,
+            _ => self.status(),
+        };
+        let mut response = self.respond(code, "Basic realm=\"ims-broker\"");
+        if status != response.status_code() {
+            response = response.with_status(status);
+        }
+        response
+    }
+
+    fn respond(&self, code: &str, challenge: &str) -> Response {
+        let mut body = json!({"error": code, "error_description": self.description()});
+        let mut headers = vec![("cache-control", "no-store".to_owned())];
+        if let Self::Upstream(e) = self {
+            if let Some(id) = e.debug_id() {
+                body["debug_id"] = id.into();
+                headers.push(("x-debug-id", id.to_owned()));
+            }
+            if let Some(s) = e.retry_after_s() {
+                headers.push(("retry-after", s.to_string()));
+            }
+        }
+        match self {
+            Self::Unauthenticated => headers.push(("www-authenticate", challenge.to_owned())),
+            Self::MethodNotAllowed(allow) => headers.push(("allow", (*allow).to_owned())),
+            _ => {}
+        }
+        json_response(self.status(), &body, &headers)
+    }
+}
+
+/// A JSON response with extra headers. Falls back to a bare 500 if the platform refuses to build
+/// it, which only happens for invalid header values.
+pub fn json_response(
+    status: u16,
+    body: &serde_json::Value,
+    headers: &[(&str, String)],
+) -> Response {
+    let mut builder = Response::builder().with_status(status);
+    for (name, value) in
+        std::iter::once(&("content-type", "application/json".to_owned())).chain(headers)
+    {
+        builder = match builder.with_header(name, value) {
+            Ok(b) => b,
+            Err(_) => return fallback(),
+        };
+    }
+    builder.fixed(body.to_string().into_bytes())
+}
+
+fn fallback() -> Response {
+    Response::builder()
+        .with_status(500)
+        .fixed(br#"{"error":"internal_error","error_description":"internal error"}"#.to_vec())
+}

@@ -1,0 +1,6 @@
+//! Request handlers, one module per endpoint family.
+
+mod body;
+pub mod health;
+pub mod oauth;
+pub mod token;

@@ -1,0 +1,137 @@
+//! `POST /oauth/token`: the client_credentials grant of
+//! [RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4) for callers that use a
+//! standard OAuth2 library.
+//!
+//! The caller id and key are the `client_id`/`client_secret`, sent either by HTTP Basic
+//! ([§2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1), `client_secret_basic`) or in
+//! the form (`client_secret_post`), never both. `scope` is space-separated as in the RFC and
+//! becomes Adobe's comma list; an optional `credential` parameter picks the credential. Errors
+//! follow [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2).
+
+use super::body;
+use crate::api_error::{json_response, ApiError};
+use crate::auth;
+use crate::routes::Ctx;
+use crate::tokens;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ims_core::{CallerKey, ScopeSet};
+use serde_json::json;
+use std::collections::HashMap;
+use worker::{Request, Response};
+
+/// Client credentials presented by HTTP Basic: `base64(urlencode(id) ":" urlencode(secret))`.
+fn basic_credentials(req: &Request) -> Result<Option<(String, CallerKey)>, ApiError> {
+    let Some(value) = req.headers().get("authorization").ok().flatten() else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return Err(ApiError::Unauthenticated);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::Unauthenticated);
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(ApiError::Unauthenticated)?;
+    let (id, secret) = decoded.split_once(':').ok_or(ApiError::Unauthenticated)?;
+    let unescape = |s: &str| -> String {
+        form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), CallerKey::new(unescape(secret)))))
+}
+
+/// The form's parameters; a repeated parameter is an `invalid_request` (RFC 6749 §3.2).
+fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, ApiError> {
+    let mut params = HashMap::new();
+    for (k, v) in form_urlencoded::parse(bytes) {
+        if params
+            .insert(k.clone().into_owned(), v.into_owned())
+            .is_some()
+        {
+            return Err(ApiError::InvalidRequest(format!(
+                "parameter {k:?} is repeated"
+            )));
+        }
+    }
+    Ok(params)
+}
+
+/// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
+pub async fn token(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+    match grant(req, c).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            c.log.error = Some(e.code());
+            if e.status() >= 500 {
+                c.log.detail = Some(e.to_string());
+            }
+            Ok(e.oauth())
+        }
+    }
+}
+
+async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+    if body::media_type(&req).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(ApiError::InvalidRequest(
+            "content type must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let basic = basic_credentials(&req)?;
+    let mut form = parse_form(&body::read(&mut req).await?)?;
+    let posted = match (form.remove("client_id"), form.remove("client_secret")) {
+        (Some(id), Some(secret)) => Some((id, CallerKey::new(secret))),
+        (None, None) => None,
+        _ => return Err(ApiError::Unauthenticated),
+    };
+    let (client_id, key) = match (basic, posted) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidRequest(
+                "use exactly one client authentication method".into(),
+            ))
+        }
+        (Some(b), None) | (None, Some(b)) => b,
+        (None, None) => return Err(ApiError::Unauthenticated),
+    };
+    let caller = auth::authenticate(&c.env, Some(key))?;
+    if caller.id != client_id {
+        return Err(ApiError::Unauthenticated);
+    }
+    c.log.caller = Some(caller.id.clone());
+    match form.get("grant_type").map(String::as_str) {
+        None => return Err(ApiError::InvalidRequest("grant_type is required".into())),
+        Some("client_credentials") => {}
+        Some(_) => return Err(ApiError::UnsupportedGrantType),
+    }
+    let scopes = form
+        .get("scope")
+        .map(|s| ScopeSet::from_space(s))
+        .transpose()
+        .map_err(|e| ApiError::InvalidScope(e.to_string()))?;
+    let grant = tokens::grant(
+        c,
+        &caller,
+        form.get("credential").map(String::as_str),
+        scopes,
+    )
+    .await?;
+    let body = json!({
+        "access_token": grant.token.access_token.secret(),
+        "token_type": "Bearer",
+        "expires_in": grant.expires_in_s,
+        "scope": ScopeSet::from_comma(&grant.token.scope).map(|s| s.to_space()).unwrap_or_default(),
+    });
+    Ok(json_response(
+        200,
+        &body,
+        &[
+            ("cache-control", "no-store".into()),
+            ("pragma", "no-cache".into()),
+        ],
+    ))
+}

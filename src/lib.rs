@@ -1,0 +1,23 @@
+//! ims-broker: a Cloudflare Worker that holds Adobe OAuth Server-to-Server credentials and hands
+//! cached IMS access tokens to internal callers.
+//!
+//! This crate is wiring and I/O only: the entry point below hands each request to the route table
+//! ([`routes`]), handlers live in [`handlers`], and every rule (wire format, cache policy, scopes,
+//! caller config) lives in the platform-independent `ims-core` crate.
+
+mod api_error;
+mod auth;
+mod config;
+mod handlers;
+mod log;
+mod platform;
+mod routes;
+mod tokens;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+/// The `fetch` event: every HTTP request enters here.
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(routes::dispatch(req, env, ctx).await)
+}

@@ -1,0 +1,110 @@
+//! Token issuance shared by `/v1/token` and `/oauth/token`: resolve the credential, check what
+//! the caller may ask for, then ask the isolate's [`TokenCache`] and, when it says so, start the
+//! one background refresh after the answer (`ctx.wait_until`).
+
+use crate::api_error::ApiError;
+use crate::config;
+use crate::platform::{WorkerPlatform, TOKENS_BINDING};
+use crate::routes::Ctx;
+use ims_core::cache::TokenSpec;
+use ims_core::callers::Caller;
+use ims_core::credentials::DEFAULT_CREDENTIAL;
+use ims_core::policy::CachedToken;
+use ims_core::{ScopeSet, TokenCache};
+use serde_json::json;
+use std::rc::Rc;
+
+thread_local! {
+    /// The isolate's token cache: memory level, single flights, cooldowns.
+    static CACHE: Rc<TokenCache> = Rc::new(TokenCache::new());
+}
+
+/// A token handed to a caller.
+pub struct Grant {
+    /// The cached token.
+    pub token: Rc<CachedToken>,
+    /// The credential it belongs to.
+    pub credential: String,
+    /// Seconds the caller may still use it.
+    pub expires_in_s: u64,
+}
+
+/// Issues a token of `credential` (default: `default`) for `scopes` (default: the credential's
+/// default scopes) to `caller`.
+pub async fn grant(
+    c: &mut Ctx,
+    caller: &Caller,
+    credential: Option<&str>,
+    scopes: Option<ScopeSet>,
+) -> Result<Grant, ApiError> {
+    let name = credential.unwrap_or(DEFAULT_CREDENTIAL);
+    c.log.credential = Some(name.to_owned());
+    let cfg = config::broker(&c.env)?;
+    let cred = match cfg.credentials.get(name) {
+        None => return Err(ApiError::UnknownCredential(name.to_owned())),
+        Some(Err(e)) => return Err(e.clone().into()),
+        Some(Ok(cred)) => cred,
+    };
+    if !caller.may_use(name) {
+        return Err(ApiError::Forbidden(format!(
+            "caller {} may not use credential {name:?}",
+            caller.id
+        )));
+    }
+    let scopes = scopes
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| cred.default_scopes.clone());
+    if let Some(scope) = caller.forbidden_scope(&scopes) {
+        return Err(ApiError::Forbidden(format!(
+            "caller {} may not request scope {scope:?}",
+            caller.id
+        )));
+    }
+    let secret = config::client_secret(&c.env, cred)?;
+    let kv = c
+        .env
+        .kv(TOKENS_BINDING)
+        .map_err(|_| ims_core::ConfigError::Missing {
+            setting: format!("KV binding {TOKENS_BINDING}"),
+        })?;
+    let platform = WorkerPlatform::new(kv);
+    let spec = TokenSpec::new(name, &cred.client_id, secret, scopes, &cfg.token_url);
+    let cache = CACHE.with(Rc::clone);
+    let settings = cfg.settings;
+    let result = cache.get(&platform, &settings, &spec).await;
+    let served = match result {
+        Ok(served) => served,
+        Err(failure) => {
+            c.log.upstream = failure.upstream;
+            return Err(failure.error.into());
+        }
+    };
+    c.log.cache = Some(served.outcome);
+    c.log.upstream = served.upstream;
+    if served.refresh_due {
+        let request_id = c.log.request_id.clone();
+        c.ctx.wait_until(async move {
+            let outcome = cache.refresh(&platform, &settings, &spec).await;
+            let (fields, upstream) = match &outcome {
+                Ok(up) => (
+                    json!({"ok": true, "adopted_from_kv": up.is_none()}),
+                    up.as_ref(),
+                ),
+                Err(f) => (
+                    json!({"ok": false, "error": f.error.code()}),
+                    f.upstream.as_ref(),
+                ),
+            };
+            let mut fields = fields;
+            fields["request_id"] = request_id.into();
+            fields["credential"] = spec.credential.clone().into();
+            crate::log::event("background_refresh", fields, upstream);
+        });
+    }
+    let now = worker::Date::now().as_millis();
+    Ok(Grant {
+        expires_in_s: served.token.caller_expires_in_s(now),
+        token: served.token,
+        credential: name.to_owned(),
+    })
+}

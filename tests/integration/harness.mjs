@@ -1,0 +1,626 @@
+// Integration-test harness for ims-broker.
+//
+// Starts the fake Adobe IMS (tests/fake-adobe, a Rust binary) and the BUILT Worker
+// (build/index.js + build/index_bg.wasm from worker-build) inside the real workerd
+// runtime through Miniflare, and gives tests small handles to drive them.
+//
+// Prerequisites (`make test` does all of this):
+//   - `cargo build -p fake-adobe`   -> target/debug/fake-adobe
+//   - `make build`                  -> build/index.js
+//   - Node >= 22.12 (miniflare 5 / workerd), run with
+//     `node --test --test-concurrency=1 tests/integration/`
+//
+// Everything the Worker logs (console.log/console.error from workerd's stdout/stderr)
+// is kept per instance (`handle.logs()`) AND appended to tests/artifacts/worker-logs.txt
+// (WORKER_LOG_FILE), so a final test can grep the whole run's logs, e.g. for leaked
+// secrets. `make test` truncates that file before the run.
+//
+// Typical use:
+//
+//   import { test, after } from "node:test";
+//   import assert from "node:assert/strict";
+//   import { startFakeAdobe, startWorker, tempDir } from "./harness.mjs";
+//
+//   test("vends a token", async (t) => {
+//     const fake = await startFakeAdobe({ clients: { "demo-client": "demo-secret" } });
+//     t.after(() => fake.stop());
+//     const key = newCallerKey();                       // see below
+//     const w = await startWorker({
+//       fake,                                           // sets IMS_TOKEN_URL to the fake
+//       vars: { CLIENT_ID: "demo-client" },
+//       secrets: { CLIENT_SECRET: "demo-secret", CALLER_KEYS: JSON.stringify({
+//         t1: { sha256: key.sha256, credentials: "*", scopes: "*", admin: false } }) },
+//     });
+//     t.after(() => w.stop());
+//     const res = await w.fetch("/v1/token", { method: "POST",
+//       headers: { authorization: `Bearer ${key.key}` } });
+//     assert.equal(res.status, 200);
+//     assert.equal((await fake.stats()).token_requests, 1); // shape depends on the fake
+//   });
+
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+
+/** Absolute path of the repository root. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The fake Adobe IMS binary (`cargo build -p fake-adobe`). */
+export const FAKE_ADOBE_BIN = path.join(REPO_ROOT, "target", "debug", "fake-adobe");
+/** The built Worker entry (`make build`). */
+export const WORKER_SCRIPT = path.join(REPO_ROOT, "build", "index.js");
+/** The caller example Worker (examples/caller-worker). */
+export const CALLER_EXAMPLE_SCRIPT = path.join(REPO_ROOT, "examples", "caller-worker", "src", "index.js");
+/** Directory for test artifacts (git-ignored). */
+export const ARTIFACTS_DIR = path.join(REPO_ROOT, "tests", "artifacts");
+/** Every Worker log line of the run is appended here. */
+export const WORKER_LOG_FILE = path.join(ARTIFACTS_DIR, "worker-logs.txt");
+/** Every fake-adobe stdout/stderr line of the run is appended here (for debugging). */
+export const FAKE_LOG_FILE = path.join(ARTIFACTS_DIR, "fake-adobe-logs.txt");
+/** KV namespace id used for the TOKENS binding (same id => same stored data). */
+export const KV_NAMESPACE_ID = "ims-broker-TOKENS";
+
+// Never let wrangler/miniflare reach out to the internet.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+process.env.WRANGLER_SEND_METRICS ??= "false";
+
+fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+
+// Synchronous clean-ups run when the test process exits (kill stray child processes,
+// remove temp dirs), so a test that forgets stop() does not leave orphans behind.
+const exitCleanups = new Set();
+process.on("exit", () => {
+  for (const fn of exitCleanups) {
+    try {
+      fn();
+    } catch {
+      // best effort
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------
+
+/** True once `make build` has produced build/index.js. */
+export function workerBuilt() {
+  return fs.existsSync(WORKER_SCRIPT);
+}
+
+/** True once `cargo build -p fake-adobe` has produced target/debug/fake-adobe. */
+export function fakeAdobeBuilt() {
+  return fs.existsSync(FAKE_ADOBE_BIN);
+}
+
+/**
+ * Create a fresh temporary directory (e.g. for `kvPersistDir`). Removed at process
+ * exit unless IMS_KEEP_TMP=1.
+ * @param {string} [prefix]
+ * @returns {string} absolute path
+ */
+export function tempDir(prefix = "ims-broker-test-") {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (process.env.IMS_KEEP_TMP !== "1") {
+    exitCleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return dir;
+}
+
+/**
+ * Generate a caller key the same way scripts/new-caller-key.mjs does.
+ * @returns {{key: string, sha256: string}} the key (`ibk_` + base64url of 32 random
+ *   bytes) and the lowercase hex SHA-256 of the full key string (for CALLER_KEYS).
+ */
+export function newCallerKey() {
+  const key = "ibk_" + randomBytes(32).toString("base64url");
+  return { key, sha256: createHash("sha256").update(key).digest("hex") };
+}
+
+/**
+ * Build a CALLER_KEYS JSON string.
+ * @param {Record<string, {sha256: string, credentials?: string[]|"*", scopes?: string[]|"*", admin?: boolean}>} entries
+ * @returns {string}
+ */
+export function callerKeysJson(entries) {
+  const out = {};
+  for (const [id, e] of Object.entries(entries)) {
+    out[id] = {
+      sha256: e.sha256,
+      credentials: e.credentials ?? ["default"],
+      scopes: e.scopes ?? "*",
+      admin: e.admin ?? false,
+    };
+  }
+  return JSON.stringify(out);
+}
+
+/**
+ * Poll `predicate` until it returns a truthy value (returned) or `timeoutMs` passes
+ * (throws).
+ * @template T
+ * @param {() => T | Promise<T>} predicate
+ * @param {{timeoutMs?: number, intervalMs?: number, what?: string}} [opts]
+ * @returns {Promise<T>}
+ */
+export async function waitFor(predicate, { timeoutMs = 5000, intervalMs = 25, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Read `compatibility_date` and the `[vars]` table from wrangler.toml (a deliberately
+ * tiny reader: only `KEY = "string"` lines are understood, which is all the file uses).
+ * @returns {{compatibilityDate: string, vars: Record<string, string>}}
+ */
+export function readWranglerToml() {
+  const text = fs.readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8");
+  let section = "";
+  let compatibilityDate;
+  const vars = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const sec = /^\[\[?([^\]]+)\]\]?$/.exec(line);
+    if (sec) {
+      section = sec[1].trim();
+      continue;
+    }
+    const kv = /^([A-Za-z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(line);
+    if (!kv) continue;
+    const value = JSON.parse(`"${kv[2]}"`);
+    if (section === "" && kv[1] === "compatibility_date") compatibilityDate = value;
+    if (section === "vars") vars[kv[1]] = value;
+  }
+  if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
+  return { compatibilityDate, vars };
+}
+
+// ---------------------------------------------------------------------------------
+// Fake Adobe IMS
+// ---------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} FakeAdobe
+ * @property {string} url        Base URL, e.g. "http://127.0.0.1:41234" (no trailing slash).
+ * @property {string} tokenUrl   `${url}/ims/token/v3`, the value for IMS_TOKEN_URL.
+ * @property {number} pid
+ * @property {() => Promise<any>} stats      GET  /__fake/stats   (parsed JSON)
+ * @property {() => Promise<any>} secrets    GET  /__fake/secrets (parsed JSON): every
+ *   secret the fake has issued or accepted, for "never logged/leaked" checks.
+ * @property {() => Promise<any>} reset      POST /__fake/reset
+ * @property {(obj: object) => Promise<any>} config   POST /__fake/config with `obj` as JSON
+ * @property {(list: object[]) => Promise<any>} faults POST /__fake/faults with {"faults": list}
+ * @property {() => string[]} logs           stdout/stderr lines of the fake so far
+ * @property {() => Promise<void>} stop      kill the process (idempotent)
+ */
+
+/**
+ * Spawn target/debug/fake-adobe on a free port (`--port 0`) and wait for its first
+ * stdout line `fake-adobe listening on http://127.0.0.1:PORT`.
+ *
+ * @param {object} [opts]
+ * @param {Record<string,string> | string[] | {id: string, secret: string}[]} [opts.clients]
+ *   OAuth clients the fake accepts: `{ "demo-client": "demo-secret" }`, or
+ *   `["demo-client:demo-secret"]`, or `[{id, secret}]`. Each becomes `--client id:secret`.
+ *   Default: `{ "demo-client": "demo-secret" }`.
+ * @param {string[]} [opts.args]   extra CLI arguments for the fake
+ * @param {Record<string,string>} [opts.env] extra environment variables
+ * @param {number} [opts.startTimeoutMs=15000]
+ * @returns {Promise<FakeAdobe>}
+ */
+export async function startFakeAdobe({ clients = { "demo-client": "demo-secret" }, args = [], env = {}, startTimeoutMs = 15000 } = {}) {
+  if (!fakeAdobeBuilt()) {
+    throw new Error(`${FAKE_ADOBE_BIN} not found: run \`cargo build -p fake-adobe\` (make test does)`);
+  }
+  const clientArgs = normaliseClients(clients).flatMap(({ id, secret }) => ["--client", `${id}:${secret}`]);
+  const child = spawn(FAKE_ADOBE_BIN, ["--port", "0", ...clientArgs, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines = [];
+  const record = (stream) => (line) => {
+    lines.push(line);
+    fs.appendFileSync(FAKE_LOG_FILE, `${new Date().toISOString()} [fake-adobe ${child.pid} ${stream}] ${line}\n`);
+  };
+  const stdout = readline.createInterface({ input: child.stdout });
+  readline.createInterface({ input: child.stderr }).on("line", record("stderr"));
+
+  let exited = false;
+  const exitPromise = new Promise((resolve) => child.once("exit", (code, signal) => { exited = true; resolve({ code, signal }); }));
+
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`fake-adobe did not print its URL within ${startTimeoutMs} ms; output:\n${lines.join("\n")}`));
+    }, startTimeoutMs);
+    let first = true;
+    stdout.on("line", (line) => {
+      record("stdout")(line);
+      if (!first) return;
+      first = false;
+      clearTimeout(timer);
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      if (m) resolve(m[1].replace(/\/+$/, ""));
+      else {
+        child.kill("SIGKILL");
+        reject(new Error(`unexpected first line from fake-adobe: ${JSON.stringify(line)}`));
+      }
+    });
+    exitPromise.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`fake-adobe exited early (code ${code}, signal ${signal}); output:\n${lines.join("\n")}`));
+    });
+  });
+
+  const control = async (method, p, body) => {
+    const res = await fetch(url + p, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`fake-adobe ${method} ${p} -> ${res.status}: ${text}`);
+    if (text === "") return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  };
+
+  const killNow = () => { if (!exited) child.kill("SIGKILL"); };
+  exitCleanups.add(killNow);
+  const stop = async () => {
+    exitCleanups.delete(killNow);
+    if (exited) return;
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+    await exitPromise;
+    clearTimeout(t);
+  };
+
+  return {
+    url,
+    tokenUrl: `${url}/ims/token/v3`,
+    pid: child.pid,
+    stats: () => control("GET", "/__fake/stats"),
+    secrets: () => control("GET", "/__fake/secrets"),
+    reset: () => control("POST", "/__fake/reset", {}),
+    config: (obj) => control("POST", "/__fake/config", obj),
+    faults: (list) => control("POST", "/__fake/faults", { faults: list }),
+    logs: () => lines.slice(),
+    stop,
+  };
+}
+
+function normaliseClients(clients) {
+  if (Array.isArray(clients)) {
+    return clients.map((c) => {
+      if (typeof c === "string") {
+        const i = c.indexOf(":");
+        if (i < 1) throw new Error(`client must be "id:secret", got ${JSON.stringify(c)}`);
+        return { id: c.slice(0, i), secret: c.slice(i + 1) };
+      }
+      return { id: c.id, secret: c.secret };
+    });
+  }
+  return Object.entries(clients).map(([id, secret]) => ({ id, secret }));
+}
+
+// ---------------------------------------------------------------------------------
+// The Worker under Miniflare (real workerd)
+// ---------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} LogEntry
+ * @property {number} timestamp  ms since epoch (from workerd)
+ * @property {string} level      "log" | "info" | "warn" | "error" | "debug" | ... (from workerd),
+ *                               or "mf-warn"/"mf-error"/... for Miniflare's own messages
+ * @property {string} message
+ * @property {string} instance   label of the instance that produced it
+ */
+
+/**
+ * @typedef {object} WorkerHandle
+ * @property {string} url   Base URL of the broker, e.g. "http://127.0.0.1:40111" (no trailing slash).
+ * @property {(path: string, init?: RequestInit) => Promise<Response>} fetch
+ *   `fetch(url + path, init)` against the broker over real HTTP.
+ * @property {() => string[]} logs           messages logged so far by this instance
+ * @property {() => LogEntry[]} logEntries   same, with level/timestamp
+ * @property {(re: RegExp|string, opts?: {timeoutMs?: number}) => Promise<string>} waitForLog
+ *   resolves with the first log message matching `re` (logs arrive asynchronously)
+ * @property {{list: (opts?: {prefix?: string, limit?: number, cursor?: string}) => Promise<{keys: {name: string, expiration?: number, metadata?: any}[], list_complete: boolean, cursor?: string}>,
+ *             get: (key: string, type?: "text"|"json"|"arrayBuffer") => Promise<any>,
+ *             getWithMetadata: (key: string, type?: "text"|"json") => Promise<{value: any, metadata: any}>,
+ *             put: (key: string, value: string, opts?: {expirationTtl?: number, expiration?: number, metadata?: any}) => Promise<void>,
+ *             delete: (key: string) => Promise<void>}} kv
+ *   the TOKENS namespace, read/written from outside the Worker (same storage the Worker sees).
+ *   Local KV enforces expirationTtl >= 60; expiry runs on real time — read `expiration`
+ *   from `list()` instead of sleeping.
+ * @property {(cron?: string) => Promise<{outcome: string, noRetry: boolean}>} scheduled
+ *   dispatch a `scheduled` event (default cron "* * * * *") and wait for it to finish
+ * @property {string} kvPersistDir   where KV (and other local state) is persisted
+ * @property {import("miniflare").Miniflare} mf  the underlying Miniflare instance (escape hatch)
+ * @property {() => Promise<void>} stop   dispose Miniflare / workerd (idempotent)
+ */
+
+/**
+ * Start the BUILT Worker (build/index.js) under Miniflare with:
+ *   - a KV namespace bound as TOKENS, persisted under `kvPersistDir` (two instances
+ *     started with the same dir share KV data; see also `startWorkers`),
+ *   - `vars` and `secrets` as plain string bindings (that is what `wrangler secret` and
+ *     `[vars]` both become at runtime),
+ *   - compatibility date from wrangler.toml,
+ *   - every log line captured (see WORKER_LOG_FILE).
+ *
+ * Variables: the `[vars]` of wrangler.toml are the defaults, overridden by `vars`.
+ * IMS_TOKEN_URL: `vars.IMS_TOKEN_URL` if given, else `fake.tokenUrl` if `fake` is
+ * given, else "http://127.0.0.1:9/ims/token/v3" (a closed port), so a test can never
+ * reach the real Adobe endpoint by accident.
+ *
+ * @param {object} [opts]
+ * @param {Record<string, string>} [opts.vars]
+ * @param {Record<string, string>} [opts.secrets]
+ * @param {FakeAdobe} [opts.fake]        sets the default IMS_TOKEN_URL to the fake's
+ * @param {string} [opts.kvPersistDir]   default: a fresh temp dir (no sharing)
+ * @param {string} [opts.label]          name used in the log file, default "broker-<n>"
+ * @param {string} [opts.scriptPath]     default: build/index.js
+ * @param {string} [opts.compatibilityDate] default: wrangler.toml's
+ * @param {string[]} [opts.compatibilityFlags]
+ * @param {string[]} [opts.cronTriggers]
+ * @returns {Promise<WorkerHandle>}
+ */
+export async function startWorker(opts = {}) {
+  const [handle] = await startWorkers(1, opts);
+  return handle;
+}
+
+/**
+ * Start `count` independent broker instances (separate workerd processes) that all
+ * persist KV to the same directory, i.e. share the TOKENS namespace, like several
+ * edge locations sharing one KV namespace (minus KV's propagation delay: local KV is
+ * immediately consistent). Same options as `startWorker`; `opts.kvPersistDir` defaults
+ * to one fresh temp dir shared by all of them. Labels are "<label>-<i>".
+ *
+ * @param {number} count
+ * @param {Parameters<typeof startWorker>[0]} [opts]
+ * @returns {Promise<WorkerHandle[]>}
+ */
+export async function startWorkers(count, opts = {}) {
+  const kvPersistDir = opts.kvPersistDir ?? tempDir("ims-broker-kv-");
+  const base = opts.label ?? `broker-${++instanceCounter}`;
+  const handles = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const label = count === 1 ? base : `${base}-${i}`;
+      handles.push(await launch({ label, kvPersistDir, workers: [brokerWorkerOptions(opts)] }));
+    }
+  } catch (e) {
+    await Promise.all(handles.map((h) => h.stop()));
+    throw e;
+  }
+  return handles;
+}
+
+/**
+ * Start the caller example Worker (examples/caller-worker) on its own, reaching the
+ * broker over plain HTTP (`BROKER_URL`, no Service Binding) — the fallback path.
+ *
+ * @param {object} opts
+ * @param {string} opts.brokerUrl   e.g. `worker.url` of a running broker
+ * @param {string} opts.brokerKey   the caller key sent as `Authorization: Bearer`
+ * @param {Record<string,string>} [opts.vars]  extra bindings (e.g. BROKER_SCOPES)
+ * @param {string} [opts.label]
+ * @returns {Promise<WorkerHandle>}  (its `kv` is unused by the example)
+ */
+export async function startCallerExample({ brokerUrl, brokerKey, vars = {}, label } = {}) {
+  if (!brokerUrl) throw new Error("startCallerExample: brokerUrl is required");
+  return launch({
+    label: label ?? `caller-${++instanceCounter}`,
+    kvPersistDir: tempDir("ims-caller-"),
+    workers: [callerWorkerOptions({ bindings: { BROKER_URL: brokerUrl, BROKER_KEY: brokerKey ?? "", ...vars } })],
+  });
+}
+
+/**
+ * Start the broker AND the caller example in ONE Miniflare instance, the caller
+ * bound to the broker through a Service Binding named BROKER (the recommended
+ * production setup).
+ *
+ * @param {Parameters<typeof startWorker>[0] & {brokerKey: string, callerVars?: Record<string,string>}} opts
+ * @returns {Promise<WorkerHandle & {caller: {url: string, fetch: (path: string, init?: RequestInit) => Promise<Response>}}>}
+ *   the broker handle (url, fetch, logs, kv, scheduled, stop — stop stops both), plus
+ *   `caller.url` / `caller.fetch` for the caller example. Logs of both Workers are
+ *   collected in the one `logs()`.
+ */
+export async function startWithCaller(opts = {}) {
+  const label = opts.label ?? `broker+caller-${++instanceCounter}`;
+  const broker = { ...brokerWorkerOptions(opts), name: "ims-broker" };
+  const caller = callerWorkerOptions({
+    bindings: { BROKER_KEY: opts.brokerKey ?? "", ...(opts.callerVars ?? {}) },
+    serviceBindings: { BROKER: "ims-broker" },
+  });
+  const handle = await launch({
+    label,
+    kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"),
+    workers: [broker, caller],
+  });
+  const callerUrl = trimSlash((await handle.mf.unsafeGetDirectURL("caller-worker")).href);
+  return {
+    ...handle,
+    caller: {
+      url: callerUrl,
+      fetch: (p, init) => fetch(callerUrl + p, init),
+    },
+  };
+}
+
+let instanceCounter = 0;
+
+function trimSlash(u) {
+  return u.replace(/\/+$/, "");
+}
+
+/**
+ * The module list for a Worker whose entry is `scriptPath`: the entry first, then every
+ * other `*.js` (ESModule) and `*.wasm` (CompiledWasm) file next to it. This is the
+ * usual module rules (each .js file an ESModule, each .wasm file CompiledWasm), spelled out because
+ * miniflare 5 no longer locates modules itself. worker-build 0.8.7 emits
+ * build/index.js (ES module, `import ... from "./index_bg.wasm"`) and
+ * build/index_bg.wasm (plus build/worker/shim.mjs, a backwards-compat re-export that
+ * is not needed).
+ */
+function moduleList(scriptPath) {
+  const dir = path.dirname(scriptPath);
+  const modules = [{ type: "ESModule", path: scriptPath }];
+  for (const f of fs.readdirSync(dir).sort()) {
+    const p = path.join(dir, f);
+    if (p === scriptPath || !fs.statSync(p).isFile()) continue;
+    if (f.endsWith(".js") || f.endsWith(".mjs")) modules.push({ type: "ESModule", path: p });
+    else if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: p });
+  }
+  return { modules, modulesRoot: dir };
+}
+
+/** Miniflare (v4-style) options for the broker Worker. */
+function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [] } = {}) {
+  if (!fs.existsSync(scriptPath)) {
+    throw new Error(`${scriptPath} not found: run \`make build\` first`);
+  }
+  const toml = readWranglerToml();
+  const bindings = {
+    ...toml.vars,
+    IMS_TOKEN_URL: fake ? fake.tokenUrl : "http://127.0.0.1:9/ims/token/v3",
+    ...vars,
+    ...secrets,
+  };
+  for (const [k, v] of Object.entries(bindings)) {
+    if (typeof v !== "string") throw new Error(`binding ${k} must be a string (got ${typeof v}); JSON.stringify it`);
+  }
+  return {
+    name: "ims-broker",
+    ...moduleList(scriptPath),
+    compatibilityDate: compatibilityDate ?? toml.compatibilityDate,
+    compatibilityFlags,
+    cronTriggers,
+    bindings,
+    kvNamespaces: { TOKENS: KV_NAMESPACE_ID },
+    // Direct socket so the broker has its own URL even when it is not the entry Worker.
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
+/** Miniflare (v4-style) options for the caller example Worker. */
+function callerWorkerOptions({ bindings, serviceBindings }) {
+  if (!fs.existsSync(CALLER_EXAMPLE_SCRIPT)) throw new Error(`${CALLER_EXAMPLE_SCRIPT} not found`);
+  return {
+    name: "caller-worker",
+    ...moduleList(CALLER_EXAMPLE_SCRIPT),
+    compatibilityDate: readWranglerToml().compatibilityDate,
+    bindings,
+    ...(serviceBindings ? { serviceBindings } : {}),
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
+/** Miniflare's own messages go into the same log capture. */
+class CapturingLog extends Log {
+  constructor(sink) {
+    super(LogLevel.WARN);
+    this.sink = sink;
+  }
+  log(message) {
+    this.sink("mf", message);
+  }
+}
+
+/**
+ * Start one Miniflare instance (one workerd process) running `workers`; the first
+ * one's direct socket is `url`.
+ */
+async function launch({ label, kvPersistDir, workers }) {
+  const entries = [];
+  const sink = (level, message) => {
+    const entry = { timestamp: Date.now(), level, message: String(message), instance: label };
+    entries.push(entry);
+    const text = entry.message.replace(/\n/g, "\n    ");
+    fs.appendFileSync(WORKER_LOG_FILE, `${new Date(entry.timestamp).toISOString()} [${label}] ${level}: ${text}\n`);
+  };
+
+  fs.mkdirSync(kvPersistDir, { recursive: true });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      // All resource state (KV, Cache) under this dir: same dir => same data.
+      resourcePersistencePath: kvPersistDir,
+      cf: false, // never fetch https://workers.cloudflare.com/cf.json
+      telemetry: { enabled: false },
+      logRequests: false,
+      log: new CapturingLog((lvl, m) => sink(`${lvl}`, m)),
+      handleStructuredLogs: ({ timestamp, level, message }) => {
+        const entry = { timestamp, level, message, instance: label };
+        entries.push(entry);
+        fs.appendFileSync(WORKER_LOG_FILE, `${new Date(timestamp).toISOString()} [${label}] ${level}: ${message.replace(/\n/g, "\n    ")}\n`);
+      },
+      unsafeRuntimeEnv: { CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      workers,
+    }),
+  );
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await mf.dispose();
+  };
+  let url;
+  try {
+    await mf.ready;
+    url = trimSlash((await mf.unsafeGetDirectURL(workers[0].name)).href);
+  } catch (e) {
+    await stop().catch(() => {});
+    throw new Error(`Miniflare failed to start ${label}: ${e?.stack ?? e}\nlogs:\n${entries.map((x) => x.message).join("\n")}`);
+  }
+
+  const workerName = workers[0].name;
+  const kvNs = workers[0].kvNamespaces ? await mf.getKVNamespace("TOKENS", workerName) : undefined;
+  const kv = {
+    list: (opts = {}) => kvNs.list(opts),
+    get: (key, type = "text") => kvNs.get(key, type),
+    getWithMetadata: (key, type = "text") => kvNs.getWithMetadata(key, type),
+    put: (key, value, opts) => kvNs.put(key, value, opts),
+    delete: (key) => kvNs.delete(key),
+  };
+
+  return {
+    url,
+    fetch: (p, init) => fetch(url + p, init),
+    logs: () => entries.map((e) => e.message),
+    logEntries: () => entries.slice(),
+    waitForLog: (re, { timeoutMs = 5000 } = {}) => {
+      const rx = typeof re === "string" ? new RegExp(re.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) : re;
+      return waitFor(() => entries.map((e) => e.message).find((m) => rx.test(m)), { timeoutMs, what: `log matching ${rx}` });
+    },
+    kv,
+    scheduled: async (cron = "* * * * *") => {
+      const w = await mf.getWorker(workerName);
+      return w.scheduled({ cron, scheduledTime: new Date() });
+    },
+    kvPersistDir,
+    mf,
+    stop,
+  };
+}

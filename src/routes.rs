@@ -49,9 +49,22 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
             c.log.route = "POST /oauth/token";
             oauth::token(req, &mut c).await
         }
-        ("/healthz", _) => Err(ApiError::MethodNotAllowed("GET, HEAD")),
-        ("/v1/token" | "/oauth/token", _) => Err(ApiError::MethodNotAllowed("POST")),
-        _ => Err(ApiError::NotFound),
+        ("/healthz", _) => {
+            c.log.route = "GET /healthz";
+            Err(ApiError::MethodNotAllowed("GET, HEAD"))
+        }
+        ("/v1/token", _) => {
+            c.log.route = "POST /v1/token";
+            Err(ApiError::MethodNotAllowed("POST"))
+        }
+        ("/oauth/token", _) => {
+            c.log.route = "POST /oauth/token";
+            Err(ApiError::MethodNotAllowed("POST"))
+        }
+        _ => {
+            c.log.route = "unmatched";
+            Err(ApiError::NotFound)
+        }
     };
     let response = match result {
         Ok(r) => r,

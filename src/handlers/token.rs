@@ -59,13 +59,11 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> 
     .transpose()
     .map_err(|e| ApiError::InvalidScope(e.to_string()))?;
     let grant = tokens::grant(c, &caller, parsed.credential.as_deref(), scopes).await?;
-    let now = worker::Date::now().as_millis();
-    let usable_until = now + grant.expires_in_s * 1000;
     let body = json!({
         "access_token": grant.token.access_token.secret(),
         "token_type": "bearer",
         "expires_in": grant.expires_in_s,
-        "expires_at": ims_core::time::rfc3339(usable_until.min(grant.token.usable_until_ms())),
+        "expires_at": ims_core::time::rfc3339(grant.token.usable_until_ms()),
         "scope": grant.token.scope,
         "credential": grant.credential,
     });

@@ -10,7 +10,7 @@ use ims_core::cache::TokenSpec;
 use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
 use ims_core::policy::CachedToken;
-use ims_core::{ScopeSet, TokenCache};
+use ims_core::{ScopeError, ScopeSet, TokenCache};
 use serde_json::json;
 use std::rc::Rc;
 
@@ -30,12 +30,13 @@ pub struct Grant {
 }
 
 /// Issues a token of `credential` (default: `default`) for `scopes` (default: the credential's
-/// default scopes) to `caller`.
+/// default scopes) to `caller`. `scopes` arrives parsed but unchecked, so that its error is
+/// reported only after the credential checks (404, 403 come first).
 pub async fn grant(
     c: &mut Ctx,
     caller: &Caller,
     credential: Option<&str>,
-    scopes: Option<ScopeSet>,
+    scopes: Option<Result<ScopeSet, ScopeError>>,
 ) -> Result<Grant, ApiError> {
     let name = credential.unwrap_or(DEFAULT_CREDENTIAL);
     c.log.credential = Some(name.to_owned());
@@ -52,6 +53,8 @@ pub async fn grant(
         )));
     }
     let scopes = scopes
+        .transpose()
+        .map_err(|e| ApiError::InvalidScope(e.to_string()))?
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| cred.default_scopes.clone());
     if let Some(scope) = caller.forbidden_scope(&scopes) {

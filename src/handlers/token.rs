@@ -55,9 +55,7 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> 
         None => None,
         Some(Scopes::List(list)) => Some(ScopeSet::from_names(&list)),
         Some(Scopes::Comma(text)) => Some(ScopeSet::from_comma(&text)),
-    }
-    .transpose()
-    .map_err(|e| ApiError::InvalidScope(e.to_string()))?;
+    };
     let grant = tokens::grant(c, &caller, parsed.credential.as_deref(), scopes).await?;
     let body = json!({
         "access_token": grant.token.access_token.secret(),

@@ -8,6 +8,11 @@
 //! 3. else one IMS call per key at a time (single-flight): concurrent requests wait for it and
 //!    share its token or its failure. After a failure the key cools down (for `Retry-After`, else
 //!    [`Settings::failure_cooldown_ms`]) and requests get the same failure without calling IMS.
+//!
+//! Waiters poll (every [`FLIGHT_POLL_MS`], with the platform's own sleep) instead of being woken
+//! by the leader: in workerd a request's future woken from another request's context is resumed
+//! in that context, and its response is cancelled when the other request ends. Polling keeps
+//! every request's wake-ups inside its own context.
 
 use crate::cache_key::cache_key;
 use crate::error::ImsError;
@@ -18,13 +23,14 @@ use crate::policy::{CachedToken, Freshness};
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::scope::ScopeSet;
 use crate::secret::ClientSecret;
-use futures_channel::oneshot;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// Most entries kept in memory; past it expired entries are dropped, then arbitrary ones.
 const MAX_MEMORY_ENTRIES: usize = 1024;
+/// How often a request waiting for another request's IMS call checks whether it has ended, ms.
+pub const FLIGHT_POLL_MS: u64 = 10;
 
 /// What to mint: one credential, one scope set.
 #[derive(Debug, Clone)]
@@ -145,32 +151,20 @@ pub struct Failure {
     pub upstream: Option<UpstreamCall>,
 }
 
-type Waiter = oneshot::Sender<Result<Rc<CachedToken>, ImsError>>;
-
 /// The per-isolate cache state. Not `Sync`: one per single-threaded isolate.
 #[derive(Default)]
 pub struct TokenCache {
     memory: RefCell<HashMap<String, Rc<CachedToken>>>,
-    flights: RefCell<HashMap<String, Vec<Waiter>>>,
+    flights: RefCell<HashSet<String>>,
     cooldowns: RefCell<HashMap<String, (u64, ImsError)>>,
     refreshing: RefCell<HashSet<String>>,
 }
 
-/// Removes a key's flight entry when the leader finishes or is dropped; dropping the waiters'
-/// senders wakes them with `Canceled`, and they take over.
+/// Removes a key's flight entry when the leader finishes or is dropped (then a waiter takes
+/// over).
 struct Flight<'a> {
     cache: &'a TokenCache,
     key: &'a str,
-}
-
-impl Flight<'_> {
-    fn finish(self) -> Vec<Waiter> {
-        self.cache
-            .flights
-            .borrow_mut()
-            .remove(self.key)
-            .unwrap_or_default()
-    }
 }
 
 impl Drop for Flight<'_> {
@@ -334,46 +328,36 @@ impl TokenCache {
         cooldowns.insert(key.to_owned(), (now + wait, error.clone()));
     }
 
-    /// One IMS exchange per key at a time; everyone else waits for it and shares its result.
+    /// One IMS exchange per key at a time; everyone else waits for it and shares its result:
+    /// the token it left in memory, or the failure it left in the cooldowns.
     async fn mint_shared<P: Platform>(
         &self,
         p: &P,
         settings: &Settings,
         spec: &TokenSpec,
     ) -> Result<(Rc<CachedToken>, Option<UpstreamCall>), Failure> {
+        let mut waited = false;
         loop {
-            if let Some(error) = self.cooldown(&spec.key, p.now_ms()) {
+            let now = p.now_ms();
+            if let Some(error) = self.cooldown(&spec.key, now) {
                 return Err(Failure {
                     error,
                     upstream: None,
                 });
             }
-            let waiting = {
-                let mut flights = self.flights.borrow_mut();
-                match flights.get_mut(&spec.key) {
-                    Some(waiters) => {
-                        let (tx, rx) = oneshot::channel();
-                        waiters.push(tx);
-                        Some(rx)
-                    }
-                    None => {
-                        flights.insert(spec.key.clone(), Vec::new());
-                        None
+            if !self.flights.borrow().contains(&spec.key) {
+                if waited {
+                    let cached = self.memory.borrow().get(&spec.key).cloned();
+                    if let Some(token) = cached.filter(|t| t.freshness(now) != Freshness::Unusable)
+                    {
+                        return Ok((token, None));
                     }
                 }
-            };
-            match waiting {
-                Some(rx) => match rx.await {
-                    Ok(result) => {
-                        return result.map(|t| (t, None)).map_err(|error| Failure {
-                            error,
-                            upstream: None,
-                        })
-                    }
-                    Err(oneshot::Canceled) => continue,
-                },
-                None => return self.lead(p, settings, spec).await,
+                self.flights.borrow_mut().insert(spec.key.clone());
+                return self.lead(p, settings, spec).await;
             }
+            waited = true;
+            p.sleep(FLIGHT_POLL_MS).await;
         }
     }
 
@@ -394,9 +378,7 @@ impl TokenCache {
                 let token = Rc::new(token);
                 self.cooldowns.borrow_mut().remove(&spec.key);
                 self.remember(&spec.key, token.clone(), now);
-                for waiter in flight.finish() {
-                    let _ = waiter.send(Ok(token.clone()));
-                }
+                drop(flight);
                 p.put(
                     &spec.key,
                     token.to_stored(&spec.credential),
@@ -407,9 +389,7 @@ impl TokenCache {
             }
             Err(failure) => {
                 self.cool_down(&spec.key, now, &failure.error, settings);
-                for waiter in flight.finish() {
-                    let _ = waiter.send(Err(failure.error.clone()));
-                }
+                drop(flight);
                 Err(failure)
             }
         }
@@ -801,5 +781,23 @@ mod tests {
         let r = block_on(cache.get(&p, &s, &spec("openid")));
         assert_eq!(token_of(&r), "tok-1");
         assert!(!r.unwrap().refresh_due, "cooling down: no new refresh yet");
+    }
+
+    #[test]
+    fn a_dropped_leader_hands_the_flight_to_the_next_request() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        let sp = spec("openid");
+        {
+            let mut leader = Box::pin(cache.get(&p, &s, &sp));
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(
+                leader.as_mut().poll(&mut cx).is_pending(),
+                "leader is inside its IMS call"
+            );
+        }
+        let r = block_on(cache.get(&p, &s, &sp));
+        assert_eq!(r.unwrap().outcome, CacheOutcome::Miss);
+        assert_eq!(p.calls.get(), 2);
     }
 }

@@ -21,7 +21,7 @@ export IMS_REPO_ROOT
 export IMS_WORKER_BUILD_VERSION=0.8.7    # cargo install worker-build --locked
 export IMS_WASM_BINDGEN_VERSION=0.2.130  # must equal wasm-bindgen in Cargo.lock
 export IMS_NODE_VERSION=22.23.3          # used only if the machine's node is < 22.12
-export IMS_NODE_MIN=22.12.0              # wrangler 4.164 / miniflare 5 need this
+export IMS_NODE_MIN=22.12.0              # wrangler 4.15x / miniflare 5 need Node 22 (newer wrangler: 22.12)
 
 # PATH: a project-local Node 22 (installed by bootstrap when the system Node is too
 # old) comes first, then cargo-installed tools, then the npm binaries of this repo.

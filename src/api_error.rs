@@ -24,9 +24,12 @@ pub enum ApiError {
     /// `/oauth/token` with a `grant_type` other than `client_credentials` (400).
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
-    /// A known caller asked for a credential or scope it may not have (403).
+    /// A known caller asked for a credential it may not use (403).
     #[error("{0}")]
-    Forbidden(String),
+    CredentialForbidden(String),
+    /// A known caller asked for a scope it may not request (403).
+    #[error("{0}")]
+    ScopeForbidden(String),
     /// A credential name that is not configured (404).
     #[error("unknown credential {0:?}")]
     UnknownCredential(String),
@@ -58,7 +61,7 @@ impl ApiError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::Unauthenticated => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) => "forbidden",
             Self::UnknownCredential(_) => "unknown_credential",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -74,7 +77,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidScope(_) | Self::UnsupportedGrantType => 400,
             Self::Unauthenticated => 401,
-            Self::Forbidden(_) => 403,
+            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) => 403,
             Self::UnknownCredential(_) | Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge(_) => 413,
@@ -97,8 +100,8 @@ impl ApiError {
     fn oauth_code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "invalid_client",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::Forbidden(_) => "unauthorized_client",
+            Self::InvalidScope(_) | Self::ScopeForbidden(_) => "invalid_scope",
+            Self::CredentialForbidden(_) => "unauthorized_client",
             Self::InvalidRequest(_)
             | Self::UnknownCredential(_)
             | Self::PayloadTooLarge(_)
@@ -109,29 +112,23 @@ impl ApiError {
 
     /// The response for the `/v1` API and every other route.
     pub fn into_response(self) -> Response {
-        let code = self.code();
-        self.respond(code, "Bearer realm=\"ims-broker\"")
+        self.respond(self.status(), self.code(), "Bearer realm=\"ims-broker\"")
     }
 
     /// The response for `/oauth/token`, per RFC 6749 §5.2.
     pub fn oauth(self) -> Response {
-        let code = self.oauth_code();
-        let status = match (&self, code) {
-            (Self::Unauthenticated, _) => 401,
-            (
-                Self::Forbidden(_) | Self::UnknownCredential(_) | Self::UnsupportedMediaType(_),
-                _,
-            ) => 400,
+        let status = match self {
+            Self::Unauthenticated => 401,
+            Self::CredentialForbidden(_)
+            | Self::ScopeForbidden(_)
+            | Self::UnknownCredential(_)
+            | Self::UnsupportedMediaType(_) => 400,
             _ => self.status(),
         };
-        let mut response = self.respond(code, "Basic realm=\"ims-broker\"");
-        if status != response.status_code() {
-            response = response.with_status(status);
-        }
-        response
+        self.respond(status, self.oauth_code(), "Basic realm=\"ims-broker\"")
     }
 
-    fn respond(&self, code: &str, challenge: &str) -> Response {
+    fn respond(&self, status: u16, code: &str, challenge: &str) -> Response {
         let mut body = json!({"error": code, "error_description": self.description()});
         let mut headers = vec![("cache-control", "no-store".to_owned())];
         if let Self::Upstream(e) = self {
@@ -148,7 +145,7 @@ impl ApiError {
             Self::MethodNotAllowed(allow) => headers.push(("allow", (*allow).to_owned())),
             _ => {}
         }
-        json_response(self.status(), &body, &headers)
+        json_response(status, &body, &headers)
     }
 }
 

@@ -47,7 +47,7 @@ pub async fn grant(
         Some(Ok(cred)) => cred,
     };
     if !caller.may_use(name) {
-        return Err(ApiError::Forbidden(format!(
+        return Err(ApiError::CredentialForbidden(format!(
             "caller {} may not use credential {name:?}",
             caller.id
         )));
@@ -58,7 +58,7 @@ pub async fn grant(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| cred.default_scopes.clone());
     if let Some(scope) = caller.forbidden_scope(&scopes) {
-        return Err(ApiError::Forbidden(format!(
+        return Err(ApiError::ScopeForbidden(format!(
             "caller {} may not request scope {scope:?}",
             caller.id
         )));

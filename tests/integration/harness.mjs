@@ -195,12 +195,19 @@ export function readWranglerToml() {
  * @property {string} url        Base URL, e.g. "http://127.0.0.1:41234" (no trailing slash).
  * @property {string} tokenUrl   `${url}/ims/token/v3`, the value for IMS_TOKEN_URL.
  * @property {number} pid
- * @property {() => Promise<any>} stats      GET  /__fake/stats   (parsed JSON)
- * @property {() => Promise<any>} secrets    GET  /__fake/secrets (parsed JSON): every
- *   secret the fake has issued or accepted, for "never logged/leaked" checks.
- * @property {() => Promise<any>} reset      POST /__fake/reset
- * @property {(obj: object) => Promise<any>} config   POST /__fake/config with `obj` as JSON
- * @property {(list: object[]) => Promise<any>} faults POST /__fake/faults with {"faults": list}
+ * The control API (tests/fake-adobe/README.md has the exact shapes):
+ * @property {() => Promise<any>} stats      GET  /__fake/stats: {token_calls, token_successes,
+ *   issued_tokens, calls: [{at_ms, client_id, scope, outcome, fault}], pending_faults}
+ * @property {() => Promise<any>} secrets    GET  /__fake/secrets: {secrets: [...every client
+ *   secret], all_issued_tokens: [...]}, for "never logged / never leaked" checks
+ * @property {() => Promise<any>} reset      POST /__fake/reset (keeps clients)
+ * @property {(obj: object) => Promise<any>} config   POST /__fake/config with `obj`, e.g.
+ *   `{expires_in: 120, delay_ms: 50}`; answers the effective config
+ * @property {() => Promise<any>} getConfig  GET  /__fake/config
+ * @property {(list: object[]) => Promise<any>} faults POST /__fake/faults with
+ *   `{"faults": list}`, e.g. `[{kind: "status429", retry_after: 1, count: 1}]`
+ * @property {(c: {client_id: string, client_secret: string, scopes?: string[]|null}) => Promise<any>} addClient
+ *   POST /__fake/clients (adds or replaces a client)
  * @property {() => string[]} logs           stdout/stderr lines of the fake so far
  * @property {() => Promise<void>} stop      kill the process (idempotent)
  */
@@ -210,9 +217,12 @@ export function readWranglerToml() {
  * stdout line `fake-adobe listening on http://127.0.0.1:PORT`.
  *
  * @param {object} [opts]
- * @param {Record<string,string> | string[] | {id: string, secret: string}[]} [opts.clients]
- *   OAuth clients the fake accepts: `{ "demo-client": "demo-secret" }`, or
- *   `["demo-client:demo-secret"]`, or `[{id, secret}]`. Each becomes `--client id:secret`.
+ * @param {Record<string, string | {secret: string, scopes?: string[]}> | string[] | {id: string, secret: string, scopes?: string[]}[]} [opts.clients]
+ *   OAuth clients the fake accepts, any of:
+ *     `{ "demo-client": "demo-secret" }`, `{ "c2": { secret: "s2", scopes: ["openid"] } }`,
+ *     `["demo-client:demo-secret", "c2:s2:openid,AdobeID"]`, `[{ id, secret, scopes }]`.
+ *   Each becomes `--client id:secret[:scope,scope]`; a client without scopes may request
+ *   any scope. Secrets cannot contain ":" here (use `addClient` for those).
  *   Default: `{ "demo-client": "demo-secret" }`.
  * @param {string[]} [opts.args]   extra CLI arguments for the fake
  * @param {Record<string,string>} [opts.env] extra environment variables
@@ -223,7 +233,10 @@ export async function startFakeAdobe({ clients = { "demo-client": "demo-secret" 
   if (!fakeAdobeBuilt()) {
     throw new Error(`${FAKE_ADOBE_BIN} not found: run \`cargo build -p fake-adobe\` (make test does)`);
   }
-  const clientArgs = normaliseClients(clients).flatMap(({ id, secret }) => ["--client", `${id}:${secret}`]);
+  const clientArgs = normaliseClients(clients).flatMap(({ id, secret, scopes }) => [
+    "--client",
+    scopes && scopes.length ? `${id}:${secret}:${scopes.join(",")}` : `${id}:${secret}`,
+  ]);
   const child = spawn(FAKE_ADOBE_BIN, ["--port", "0", ...clientArgs, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -299,7 +312,9 @@ export async function startFakeAdobe({ clients = { "demo-client": "demo-secret" 
     secrets: () => control("GET", "/__fake/secrets"),
     reset: () => control("POST", "/__fake/reset", {}),
     config: (obj) => control("POST", "/__fake/config", obj),
+    getConfig: () => control("GET", "/__fake/config"),
     faults: (list) => control("POST", "/__fake/faults", { faults: list }),
+    addClient: (c) => control("POST", "/__fake/clients", c),
     logs: () => lines.slice(),
     stop,
   };
@@ -309,14 +324,16 @@ function normaliseClients(clients) {
   if (Array.isArray(clients)) {
     return clients.map((c) => {
       if (typeof c === "string") {
-        const i = c.indexOf(":");
-        if (i < 1) throw new Error(`client must be "id:secret", got ${JSON.stringify(c)}`);
-        return { id: c.slice(0, i), secret: c.slice(i + 1) };
+        const [id, secret, scopes] = c.split(":");
+        if (!id || secret === undefined) throw new Error(`client must be "id:secret[:scopes]", got ${JSON.stringify(c)}`);
+        return { id, secret, scopes: scopes ? scopes.split(",") : undefined };
       }
-      return { id: c.id, secret: c.secret };
+      return { id: c.id, secret: c.secret, scopes: c.scopes };
     });
   }
-  return Object.entries(clients).map(([id, secret]) => ({ id, secret }));
+  return Object.entries(clients).map(([id, v]) =>
+    typeof v === "string" ? { id, secret: v } : { id, secret: v.secret, scopes: v.scopes },
+  );
 }
 
 // ---------------------------------------------------------------------------------

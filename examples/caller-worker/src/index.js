@@ -81,7 +81,12 @@ export default {
       return new Response(res.body, { status: res.status, headers });
     }
 
-    const token = await res.json();
+    let token;
+    try {
+      token = await res.json();
+    } catch {
+      return json({ error: "bad_broker_response", via, message: "broker answered 2xx without a JSON body" }, 502);
+    }
     // Use token.access_token here. Never return or log it.
     return json({ got_token: typeof token.access_token === "string" && token.access_token.length > 0, expires_in: token.expires_in, via });
   },

@@ -1,0 +1,76 @@
+# ims-broker developer tasks. Everything runs offline once `make bootstrap` has
+# installed the pinned toolchain (see scripts/bootstrap.sh); the environment for the
+# build (WASM_BINDGEN_BIN, WASM_OPT_BIN, ESBUILD_BIN, Node 22 on PATH, no cf.json fetch,
+# no wrangler metrics) lives in scripts/env.sh and is sourced by every recipe.
+#
+#   make bootstrap   install what is missing (rust target, worker-build, wasm-bindgen, Node 22, npm ci)
+#   make build       build the Worker -> build/index.js + build/index_bg.wasm
+#   make fake-adobe  build the fake Adobe IMS -> target/debug/fake-adobe
+#   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
+#   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
+#   make caller-key NAME=<id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]
+#   make fmt         cargo fmt
+#   make lint        cargo fmt --check + clippy
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Prefix for recipes that need the toolchain environment.
+ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
+
+.PHONY: help bootstrap build fake-adobe dev test integration caller-key fmt lint clean
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	@$(ENV) scripts/build-worker.sh
+
+fake-adobe:
+	@$(ENV) cargo build -p fake-adobe
+
+dev: bootstrap fake-adobe
+	@$(ENV) scripts/dev.sh
+
+fmt:
+	@$(ENV) cargo fmt --all
+
+lint: bootstrap
+	@$(ENV) cargo fmt --all --check
+	@$(ENV) cargo clippy --workspace --all-targets -- -D warnings
+
+# The whole gate, in order; stops at the first failure (non-zero exit).
+test: bootstrap
+	@echo "== cargo fmt --check"
+	@$(ENV) cargo fmt --all --check
+	@echo "== cargo clippy"
+	@$(ENV) cargo clippy --workspace --all-targets -- -D warnings
+	@echo "== cargo test"
+	@$(ENV) cargo test --workspace
+	@echo "== build the Worker"
+	@$(ENV) scripts/build-worker.sh
+	@echo "== build fake-adobe"
+	@$(ENV) cargo build -p fake-adobe
+	@$(MAKE) --no-print-directory integration
+
+# Integration tests only (needs build/ and target/debug/fake-adobe). The Worker log
+# file is truncated first so the final log-scanning test sees exactly this run.
+integration:
+	@echo "== integration tests (node --test)"
+	@mkdir -p tests/artifacts && : > tests/artifacts/worker-logs.txt && : > tests/artifacts/fake-adobe-logs.txt
+	@$(ENV) node --test --test-concurrency=1 --test-reporter=spec 'tests/integration/**/*.test.mjs'
+
+# Usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
+caller-key:
+	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]" >&2; exit 2; }
+	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' \
+		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
+		$(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') \
+		$(if $(SCOPES),--scopes '$(SCOPES)')
+
+clean:
+	rm -rf build tests/artifacts .wrangler

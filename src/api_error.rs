@@ -48,6 +48,9 @@ pub enum ApiError {
     /// A setting is missing or malformed (500); names the setting, never its value.
     #[error(transparent)]
     Misconfigured(#[from] ConfigError),
+    /// KV could not be read or written, or a stored record is unreadable (500).
+    #[error("storage error: {0}")]
+    Storage(String),
     /// IMS failed or refused (4xx/5xx per [`ImsError::http_status`]).
     #[error(transparent)]
     Upstream(#[from] ImsError),
@@ -68,6 +71,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Misconfigured(_) => "misconfigured",
+            Self::Storage(_) => "storage_error",
             Self::Upstream(e) => e.code(),
         }
     }
@@ -82,7 +86,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
-            Self::Misconfigured(_) => 500,
+            Self::Misconfigured(_) | Self::Storage(_) => 500,
             Self::Upstream(e) => e.http_status(),
         }
     }
@@ -92,6 +96,7 @@ impl ApiError {
         match self {
             Self::Upstream(e) => e.public_description(),
             Self::Misconfigured(e) => format!("the broker is misconfigured: {e}"),
+            Self::Storage(_) => "the broker's storage failed; try again".into(),
             other => other.to_string(),
         }
     }

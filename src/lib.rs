@@ -11,7 +11,9 @@ mod config;
 mod handlers;
 mod log;
 mod platform;
+mod random;
 mod routes;
+mod secrets;
 mod tokens;
 
 use worker::{event, Context, Env, Request, Response, Result};

@@ -1,10 +1,13 @@
 //! `ims-core`'s platform traits implemented with the Workers runtime: `Date.now`,
-//! `Math.random`, `setTimeout` (via [`Delay`]), `fetch` with an abort on timeout, and KV.
+//! `Math.random`, `setTimeout` (via [`Delay`]), `fetch` with an abort on timeout, and KV, where
+//! every value is sealed with the store key (reading KV alone yields no token).
 
 use futures_util::future::{select, Either};
+use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use ims_core::platform::{Clock, TokenStore};
 use serde_json::json;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{AbortController, Date, Delay, Fetch, Headers, KvStore, Method, Request, RequestInit};
 
@@ -15,12 +18,23 @@ pub const TOKENS_BINDING: &str = "TOKENS";
 #[derive(Clone)]
 pub struct WorkerPlatform {
     kv: KvStore,
+    keys: Rc<StoreKeys>,
 }
 
 impl WorkerPlatform {
-    /// Wraps the `TOKENS` KV namespace.
-    pub fn new(kv: KvStore) -> Self {
-        Self { kv }
+    /// Wraps the `TOKENS` KV namespace and the store keys.
+    pub fn new(kv: KvStore, keys: Rc<StoreKeys>) -> Self {
+        Self { kv, keys }
+    }
+
+    /// The KV namespace.
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// The store keys.
+    pub fn keys(&self) -> &StoreKeys {
+        &self.keys
     }
 }
 
@@ -91,30 +105,36 @@ impl HttpClient for WorkerPlatform {
 
 impl TokenStore for WorkerPlatform {
     async fn get(&self, key: &str) -> Option<String> {
-        match self.kv.get(key).text().await {
-            Ok(value) => value,
+        let sealed = match self.kv.get(key).text().await {
+            Ok(value) => value?,
             Err(e) => {
-                crate::log::event(
-                    "kv_read_failed",
-                    json!({"level": "warn", "error": e.to_string()}),
-                    None,
-                );
+                let fields = json!({"level": "warn", "error": e.to_string()});
+                crate::log::event("kv_read_failed", fields, None);
+                return None;
+            }
+        };
+        match self.keys.open(key, &sealed) {
+            Ok(opened) => String::from_utf8(opened.plaintext).ok(),
+            Err(e) => {
+                // A wrong STORE_KEY must never yield a garbled token: the entry is a miss.
+                let fields = json!({"level": "error", "key": key, "error": e.to_string()});
+                crate::log::event("kv_entry_unreadable", fields, None);
                 None
             }
         }
     }
 
     async fn put(&self, key: &str, value: String, ttl_s: u64) {
-        let result = match self.kv.put(key, value) {
+        let sealed = self
+            .keys
+            .seal(key, value.as_bytes(), crate::random::bytes());
+        let result = match self.kv.put(key, sealed) {
             Ok(builder) => builder.expiration_ttl(ttl_s).execute().await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            crate::log::event(
-                "kv_write_failed",
-                json!({"level": "warn", "error": e.to_string()}),
-                None,
-            );
+            let fields = json!({"level": "warn", "error": e.to_string()});
+            crate::log::event("kv_write_failed", fields, None);
         }
     }
 }

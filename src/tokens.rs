@@ -63,15 +63,9 @@ pub async fn grant(
             caller.id
         )));
     }
-    let secret = config::client_secret(&c.env, cred)?;
-    let kv = c
-        .env
-        .kv(TOKENS_BINDING)
-        .map_err(|_| ims_core::ConfigError::Missing {
-            setting: format!("KV binding {TOKENS_BINDING}"),
-        })?;
-    let platform = WorkerPlatform::new(kv);
-    let spec = TokenSpec::new(name, &cred.client_id, secret, scopes, &cfg.token_url);
+    let platform = platform(&c.env)?;
+    let secrets = crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
+    let spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
     let cache = CACHE.with(Rc::clone);
     let settings = cfg.settings;
     let result = cache.get(&platform, &settings, &spec).await;
@@ -83,11 +77,22 @@ pub async fn grant(
         }
     };
     c.log.cache = Some(served.outcome);
+    if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
+        log_fallback(name, up.secret_index);
+    }
     c.log.upstream = served.upstream;
     if served.refresh_due {
         let request_id = c.log.request_id.clone();
         c.ctx.wait_until(async move {
             let outcome = cache.refresh(&platform, &settings, &spec).await;
+            if let Some(up) = outcome
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .filter(|u| u.secret_index > 0)
+            {
+                log_fallback(&spec.credential, up.secret_index);
+            }
             let (fields, upstream) = match &outcome {
                 Ok(up) => (
                     json!({"ok": true, "adopted_from_kv": up.is_none()}),
@@ -110,4 +115,24 @@ pub async fn grant(
         token: served.token,
         credential: name.to_owned(),
     })
+}
+
+/// The platform for this request: the `TOKENS` namespace and the store keys.
+pub fn platform(env: &worker::Env) -> Result<WorkerPlatform, ApiError> {
+    let kv = env
+        .kv(TOKENS_BINDING)
+        .map_err(|_| ims_core::ConfigError::Missing {
+            setting: format!("KV binding {TOKENS_BINDING}"),
+        })?;
+    Ok(WorkerPlatform::new(kv, config::store_keys(env)?))
+}
+
+/// Says in the log that the active secret was refused and another known secret worked.
+fn log_fallback(credential: &str, index: usize) {
+    crate::log::event(
+        "secret_fallback",
+        json!({"level": "warn", "credential": credential, "secret_index": index,
+               "reason": "the active secret got invalid_client; another known secret was accepted"}),
+        None,
+    );
 }

@@ -9,6 +9,7 @@ import { startWorker } from "./harness.mjs";
 import {
   expectToken,
   oauthToken,
+  readStoredToken,
   requestLogs,
   setup,
   tokenCalls,
@@ -75,7 +76,7 @@ test("1. first request → 1 IMS call, the next 50 → none; a fresh instance on
   // KV holds the entry under token:v1:default:<client_id>:…
   const listed = await w.kv.list({ prefix: `token:v1:default:${clientId}:` });
   assert.equal(listed.keys.length, 1, `KV keys: ${JSON.stringify(listed.keys.map((k) => k.name))}`);
-  const stored = JSON.parse(await w.kv.get(listed.keys[0].name));
+  const stored = await readStoredToken(w, listed.keys[0].name);
   assert.equal(typeof stored.expires_at_ms, "number", "the KV value carries its own expires_at_ms");
 
   // A fresh instance (new workerd process, empty memory) on the same KV dir.

@@ -12,6 +12,7 @@ import {
   expectToken,
   jsonLogs,
   requestLogs,
+  readStoredToken,
   setup,
   sleep,
   tokenCalls,
@@ -62,7 +63,7 @@ test("3a. KV TTL: expires_in 86399 → expiration ≈ sent + 86339 s; expires_in
   const exp = keysLong[0].expiration;
   assert.equal(typeof exp, "number", `KV key has an expiration: ${JSON.stringify(keysLong[0])}`);
   assert.ok(exp >= long.t0 / 1000 + 86339 - 2 && exp <= long.t1 / 1000 + 86339 + 2, `expiration ${exp} ≈ sent + 86339 s (sent in [${long.t0 / 1000}, ${long.t1 / 1000}])`);
-  const storedLong = JSON.parse(await w.kv.get(keysLong[0].name));
+  const storedLong = await readStoredToken(w, keysLong[0].name);
   assert.ok(storedLong.expires_at_ms >= long.t0 + 86399_000 && storedLong.expires_at_ms <= long.t1 + 86399_000, `stored expires_at_ms ${storedLong.expires_at_ms} = sent + 86399 s`);
 
   await fake.config({ expires_in: 6 });
@@ -77,7 +78,7 @@ test("3a. KV TTL: expires_in 86399 → expiration ≈ sent + 86339 s; expires_in
   assert.equal(added.length, 1, JSON.stringify(added));
   const shortKey = added[0];
   assert.ok(shortKey.expiration >= short.t0 / 1000 + 65 - 2 && shortKey.expiration <= short.t1 / 1000 + 65 + 2, `expiration ${shortKey.expiration} ≈ write + 65 s (t0 ${short.t0 / 1000})`);
-  const storedShort = JSON.parse(await w.kv.get(shortKey.name));
+  const storedShort = await readStoredToken(w, shortKey.name);
   assert.ok(storedShort.expires_at_ms >= short.t0 + 6000 && storedShort.expires_at_ms <= short.t1 + 6000, `stored expires_at_ms = sent + 6 s`);
   assert.equal(await tokenCalls(fake), 2);
   await fake.reset();

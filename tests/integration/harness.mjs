@@ -511,6 +511,12 @@ function moduleList(scriptPath) {
   return { modules, modulesRoot: dir };
 }
 
+/**
+ * The STORE_KEY (base64 of 32 random bytes) every broker of this test process gets unless a
+ * test passes its own: instances started by one test file can then read each other's sealed KV.
+ */
+export const TEST_STORE_KEY = randomBytes(32).toString("base64");
+
 /** Miniflare (v4-style) options for the broker Worker. */
 function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [] } = {}) {
   if (!fs.existsSync(scriptPath)) {
@@ -520,9 +526,13 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
   const bindings = {
     ...toml.vars,
     IMS_TOKEN_URL: fake ? fake.tokenUrl : "http://127.0.0.1:9/ims/token/v3",
+    IO_API_BASE_URL: fake ? fake.url : "http://127.0.0.1:9",
+    STORE_KEY: TEST_STORE_KEY,
     ...vars,
     ...secrets,
   };
+  // A binding given as null is left out (e.g. `secrets: {STORE_KEY: null}` tests a missing key).
+  for (const [k, v] of Object.entries(bindings)) if (v === null) delete bindings[k];
   for (const [k, v] of Object.entries(bindings)) {
     if (typeof v !== "string") throw new Error(`binding ${k} must be a string (got ${typeof v}); JSON.stringify it`);
   }

@@ -17,12 +17,13 @@
 // Values only ever go into these git-ignored artifacts, never into the Worker's logs.
 
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import crypto, { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
 import {
   ARTIFACTS_DIR,
+  TEST_STORE_KEY,
   WORKER_LOG_FILE,
   newCallerKey,
   startFakeAdobe,
@@ -350,3 +351,36 @@ export function jwtClaims(token) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Opens a value the broker sealed in KV (`v1.<key id>.<nonce>.<ciphertext+tag>`, AES-256-GCM,
+ * associated data = the KV key name) with Node's own crypto, independently of the Worker's code.
+ * @param {string} name      the KV key
+ * @param {string} envelope  the stored value
+ * @param {string} [storeKey] base64 STORE_KEY (default: the harness's TEST_STORE_KEY)
+ * @returns {string} the plaintext
+ */
+export function openSealed(name, envelope, storeKey = TEST_STORE_KEY) {
+  const parts = envelope.split(".");
+  if (parts.length !== 4 || parts[0] !== "v1") throw new Error(`not a sealed value: ${envelope.slice(0, 12)}…`);
+  const nonce = Buffer.from(parts[2], "base64url");
+  const sealed = Buffer.from(parts[3], "base64url");
+  const decipher = crypto.createDecipheriv("aes-256-gcm", Buffer.from(storeKey, "base64"), nonce);
+  decipher.setAAD(Buffer.from(name));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]).toString("utf8");
+}
+
+/**
+ * Reads a token entry from the broker's KV, checks it is sealed (no plaintext token in it) and
+ * returns the opened JSON.
+ * @param {{kv: {get: (k: string) => Promise<string>}}} w
+ * @param {string} name
+ */
+export async function readStoredToken(w, name) {
+  const raw = await w.kv.get(name);
+  if (!raw.startsWith("v1.") || raw.includes("access_token")) throw new Error(`KV entry ${name} is not sealed`);
+  const stored = JSON.parse(openSealed(name, raw));
+  if (raw.includes(stored.access_token)) throw new Error(`KV entry ${name} holds its token in plaintext`);
+  return stored;
+}

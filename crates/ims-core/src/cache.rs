@@ -39,8 +39,9 @@ pub struct TokenSpec {
     pub credential: String,
     /// Adobe client id.
     pub client_id: String,
-    /// Adobe client secret.
-    pub client_secret: ClientSecret,
+    /// Client secrets to try, the active one first: on `invalid_client` the next one is tried
+    /// (a secret deleted behind the broker's back must not stop it while another works).
+    pub secrets: Vec<ClientSecret>,
     /// Canonical scopes.
     pub scopes: ScopeSet,
     /// The IMS token endpoint.
@@ -54,7 +55,7 @@ impl TokenSpec {
     pub fn new(
         credential: &str,
         client_id: &str,
-        client_secret: ClientSecret,
+        secrets: Vec<ClientSecret>,
         scopes: ScopeSet,
         token_url: &str,
     ) -> Self {
@@ -62,7 +63,7 @@ impl TokenSpec {
             key: cache_key(credential, client_id, &scopes),
             credential: credential.to_owned(),
             client_id: client_id.to_owned(),
-            client_secret,
+            secrets,
             scopes,
             token_url: token_url.to_owned(),
         }
@@ -126,6 +127,8 @@ pub struct UpstreamCall {
     pub attempts: u32,
     /// Adobe's `x-debug-id` of the last answer.
     pub debug_id: Option<String>,
+    /// Which of [`TokenSpec::secrets`] was used last (0: the active one; more: a fallback).
+    pub secret_index: usize,
 }
 
 /// A token handed out.
@@ -396,18 +399,50 @@ impl TokenCache {
     }
 }
 
-/// Calls IMS with retries, bypassing every cache: the rotation's test step uses this directly.
+/// Calls IMS with retries, bypassing every cache, trying the spec's secrets in order while IMS
+/// answers `invalid_client`.
 pub async fn mint<P: Platform>(
     p: &P,
     settings: &Settings,
     spec: &TokenSpec,
 ) -> Result<(CachedToken, UpstreamCall), Failure> {
-    let request = ims::token_request(
-        &spec.token_url,
-        &spec.client_id,
-        &spec.client_secret,
-        &spec.scopes,
-    );
+    let mut last = None;
+    for (index, secret) in spec.secrets.iter().enumerate() {
+        match mint_with(p, settings, spec, secret).await {
+            Ok((token, mut call)) => {
+                call.secret_index = index;
+                return Ok((token, call));
+            }
+            Err(mut failure) => {
+                if let Some(call) = failure.upstream.as_mut() {
+                    call.secret_index = index;
+                }
+                let again = matches!(failure.error, ImsError::InvalidClient { .. });
+                last = Some(failure);
+                if !again {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or(Failure {
+        error: ImsError::InvalidClient {
+            description: "no client secret is configured".into(),
+            debug_id: None,
+        },
+        upstream: None,
+    }))
+}
+
+/// Calls IMS with one given secret, with retries, bypassing every cache: the rotation's test
+/// step uses this to try a pending secret.
+pub async fn mint_with<P: Platform>(
+    p: &P,
+    settings: &Settings,
+    spec: &TokenSpec,
+    secret: &ClientSecret,
+) -> Result<(CachedToken, UpstreamCall), Failure> {
+    let request = ims::token_request(&spec.token_url, &spec.client_id, secret, &spec.scopes);
     let started = p.now_ms();
     let mut call = UpstreamCall::default();
     let mut bad_bodies = 0;
@@ -580,7 +615,7 @@ mod tests {
         TokenSpec::new(
             "default",
             "cid",
-            ClientSecret::new("secret"),
+            vec![ClientSecret::new("secret")],
             ScopeSet::from_comma(scopes).unwrap(),
             "http://ims/token",
         )
@@ -799,5 +834,20 @@ mod tests {
         let r = block_on(cache.get(&p, &s, &sp));
         assert_eq!(r.unwrap().outcome, CacheOutcome::Miss);
         assert_eq!(p.calls.get(), 2);
+    }
+
+    #[test]
+    fn invalid_client_falls_back_to_the_next_secret() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        let mut sp = spec("openid");
+        sp.secrets.push(ClientSecret::new("other"));
+        p.script([status(400, r#"{"error":"invalid_client"}"#, &[])]);
+        let r = block_on(cache.get(&p, &s, &sp)).unwrap();
+        assert_eq!(r.upstream.unwrap().secret_index, 1);
+        assert_eq!(p.calls.get(), 2);
+        // Other final errors do not try other secrets.
+        p.script([status(400, r#"{"error":"invalid_scope"}"#, &[])]);
+        assert!(block_on(cache.get(&p, &s, &spec("AdobeID"))).is_err());
+        assert_eq!(p.calls.get(), 3);
     }
 }

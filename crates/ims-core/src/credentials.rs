@@ -1,9 +1,11 @@
 //! The Adobe credentials the broker holds, from Worker vars.
 //!
 //! - The default credential, named `default`: `CLIENT_ID` (var), `SCOPES` (var, Adobe's comma
-//!   list) and the Worker secret `CLIENT_SECRET`.
+//!   list) and the Worker secret `CLIENT_SECRET`; for secret management also `ORG_ID` (the
+//!   numeric Developer Console org id) and `CREDENTIAL_ID` (vars).
 //! - More credentials in the `CREDENTIALS` var, JSON keyed by name:
-//!   `{"analytics": {"client_id": "…", "scopes": "openid,AdobeID"}}`. Each one's secret is the
+//!   `{"analytics": {"client_id": "…", "scopes": "openid,AdobeID", "org_id": "…",
+//!   "credential_id": "…"}}` (the last two optional). Each one's secret is the
 //!   Worker secret `CLIENT_SECRET_<NAME>` (upper-cased, `-` → `_`), e.g. `CLIENT_SECRET_ANALYTICS`.
 //!
 //! A credential that is named but incompletely configured stays listed with the name of the
@@ -28,6 +30,10 @@ pub struct Credential {
     pub default_scopes: ScopeSet,
     /// The Worker secret that holds its client secret.
     pub secret_binding: String,
+    /// Numeric Developer Console org id, for the I/O Management API.
+    pub org_id: Option<String>,
+    /// Developer Console credential id, for the I/O Management API.
+    pub credential_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +41,10 @@ pub struct Credential {
 struct RawCredential {
     client_id: String,
     scopes: String,
+    #[serde(default)]
+    org_id: Option<String>,
+    #[serde(default)]
+    credential_id: Option<String>,
 }
 
 /// All configured credentials: usable ones, and named ones with what is wrong with them.
@@ -79,6 +89,8 @@ fn build(
         client_id: client_id.to_owned(),
         default_scopes: scopes,
         secret_binding: secret_binding(name),
+        org_id: None,
+        credential_id: None,
     })
 }
 
@@ -98,7 +110,12 @@ impl Credentials {
             None => Err(ConfigError::Missing {
                 setting: "CLIENT_ID".into(),
             }),
-        };
+        }
+        .map(|c| Credential {
+            org_id: var("ORG_ID").map(|v| v.trim().to_owned()),
+            credential_id: var("CREDENTIAL_ID").map(|v| v.trim().to_owned()),
+            ..c
+        });
         map.insert(DEFAULT_CREDENTIAL.to_owned(), default);
         if let Some(text) = var("CREDENTIALS").filter(|v| !v.trim().is_empty()) {
             let raw: BTreeMap<String, RawCredential> =
@@ -116,7 +133,13 @@ impl Credentials {
                         setting: format!("CREDENTIALS.{name}.client_id"),
                     })
                 } else {
-                    build(&name, entry.client_id.trim(), &entry.scopes, &setting)
+                    build(&name, entry.client_id.trim(), &entry.scopes, &setting).map(|c| {
+                        Credential {
+                            org_id: entry.org_id.filter(|v| !v.trim().is_empty()),
+                            credential_id: entry.credential_id.filter(|v| !v.trim().is_empty()),
+                            ..c
+                        }
+                    })
                 };
                 map.insert(name, cred);
             }

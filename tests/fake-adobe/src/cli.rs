@@ -1,12 +1,16 @@
-//! Command-line parsing:
-//! `fake-adobe [--port N] [--client ID:SECRET[:SCOPE1,SCOPE2,...]]...`.
+//! Command-line parsing: `fake-adobe [--port N] [--client ID:SECRET[:SCOPE1,SCOPE2,...]]...
+//! [--credential ORG_ID:CREDENTIAL_ID:CLIENT_ID]...`.
 //!
 //! Error messages never repeat a `--client` value: it holds a secret.
 
 /// Usage text.
 pub const USAGE: &str = "Usage: fake-adobe [--port N] [--client ID:SECRET[:SCOPE1,SCOPE2,...]]...
-  --port N      port on 127.0.0.1 to listen on (0, the default, picks a free one)
-  --client ...  a known client; without scopes any scope name is allowed (repeatable)";
+                  [--credential ORG_ID:CREDENTIAL_ID:CLIENT_ID]...
+  --port N          port on 127.0.0.1 to listen on (0, the default, picks a free one)
+  --client ...      a known client whose first secret is SECRET; without scopes any scope
+                    name is allowed (repeatable)
+  --credential ...  a Developer Console credential of a --client, for the I/O Management API
+                    (repeatable)";
 
 /// A client given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +23,17 @@ pub struct ClientSpec {
     pub scopes: Option<Vec<String>>,
 }
 
+/// A Developer Console credential given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSpec {
+    /// Numeric Developer Console org id.
+    pub org_id: String,
+    /// Credential id.
+    pub credential_id: String,
+    /// The client it belongs to (must also be given with `--client`).
+    pub client_id: String,
+}
+
 /// Options for running the server.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Options {
@@ -26,6 +41,8 @@ pub struct Options {
     pub port: u16,
     /// Initial clients.
     pub clients: Vec<ClientSpec>,
+    /// Initial credentials.
+    pub credentials: Vec<CredentialSpec>,
 }
 
 /// What the command line asks for.
@@ -63,6 +80,22 @@ pub fn parse_client(spec: &str) -> Result<ClientSpec, String> {
     })
 }
 
+/// Parses a `--credential` value `ORG_ID:CREDENTIAL_ID:CLIENT_ID` (the client id may contain
+/// `:`).
+pub fn parse_credential(spec: &str) -> Result<CredentialSpec, String> {
+    let mut parts = spec.splitn(3, ':').filter(|s| !s.is_empty());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(org), Some(cred), Some(client)) => Ok(CredentialSpec {
+            org_id: org.to_owned(),
+            credential_id: cred.to_owned(),
+            client_id: client.to_owned(),
+        }),
+        _ => Err(format!(
+            "invalid --credential value {spec:?} (expected ORG_ID:CREDENTIAL_ID:CLIENT_ID)"
+        )),
+    }
+}
+
 /// Parses the arguments after the program name.
 pub fn parse_args<I, S>(args: I) -> Result<Command, String>
 where
@@ -78,7 +111,7 @@ where
         };
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
-            "--port" | "--client" => {
+            "--port" | "--client" | "--credential" => {
                 let value = match inline {
                     Some(v) => v,
                     None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
@@ -87,8 +120,10 @@ where
                     opts.port = value
                         .parse()
                         .map_err(|_| format!("invalid --port value: {value}"))?;
-                } else {
+                } else if flag == "--client" {
                     opts.clients.push(parse_client(&value)?);
+                } else {
+                    opts.credentials.push(parse_credential(&value)?);
                 }
             }
             _ => return Err(format!("unknown argument: {flag}")),
@@ -109,6 +144,9 @@ mod tests {
             "--client",
             "id1:sec1",
             "--client=id2:sec2:openid,AdobeID",
+            "--credential",
+            "1234:5678:id1",
+            "--credential=9:8:a:b",
         ]);
         assert_eq!(
             cmd,
@@ -124,6 +162,18 @@ mod tests {
                         client_id: "id2".into(),
                         client_secret: "sec2".into(),
                         scopes: Some(vec!["openid".into(), "AdobeID".into()])
+                    },
+                ],
+                credentials: vec![
+                    CredentialSpec {
+                        org_id: "1234".into(),
+                        credential_id: "5678".into(),
+                        client_id: "id1".into()
+                    },
+                    CredentialSpec {
+                        org_id: "9".into(),
+                        credential_id: "8".into(),
+                        client_id: "a:b".into()
                     },
                 ]
             }))
@@ -145,5 +195,8 @@ mod tests {
         assert!(parse_args(["--port", "70000"]).is_err());
         assert!(parse_args(["--port"]).is_err());
         assert!(parse_args(["--bogus"]).is_err());
+        for bad in ["1", "1:2", "1:2:", ":2:c", "1::c"] {
+            assert!(parse_args(["--credential", bad]).is_err(), "{bad}");
+        }
     }
 }

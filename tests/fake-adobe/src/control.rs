@@ -1,13 +1,18 @@
 //! The test-only control API under `/__fake/`: statistics, known secrets, reset, token answer
-//! config, fault injection and client registration.
+//! config, fault injection (per target: IMS or one I/O Management API operation), client and
+//! credential registration, and a view of (and direct changes to) each client's secrets.
 //!
 //! Bodies are JSON; a malformed body or an unknown field is a 400
-//! `{"error":"bad_request","message":"…"}` so typos in tests fail loudly.
+//! `{"error":"bad_request","message":"…"}` so typos in tests fail loudly. An unknown client or
+//! secret in a path is a 404 `{"error":"not_found",…}`; a secret that cannot be added (the
+//! 2-secret limit, a duplicate value) is a 409 `{"error":"conflict",…}`.
 
 use serde_json::{json, Map, Value};
 
 use crate::http::{Request, Response};
-use crate::state::{lock, Fault, FaultKind, Shared, TokenConfig};
+use crate::state::{
+    lock, ApiOp, ClientSecret, Fault, FaultKind, FaultTarget, SecretError, Shared, TokenConfig,
+};
 
 /// Path prefix of every control endpoint.
 pub const PREFIX: &str = "/__fake/";
@@ -17,6 +22,22 @@ fn bad_request(message: impl Into<String>) -> Response {
         400,
         &json!({"error": "bad_request", "message": message.into()}),
     )
+}
+
+fn not_found(message: impl Into<String>) -> Response {
+    Response::json_value(
+        404,
+        &json!({"error": "not_found", "message": message.into()}),
+    )
+}
+
+fn secret_error(e: SecretError) -> Response {
+    match e {
+        SecretError::UnknownClient | SecretError::UnknownSecret => not_found(e.to_string()),
+        SecretError::LimitReached | SecretError::DuplicateValue => {
+            Response::json_value(409, &json!({"error": "conflict", "message": e.to_string()}))
+        }
+    }
 }
 
 fn object_body(req: &Request, allow_empty: bool) -> Result<Map<String, Value>, Response> {
@@ -64,10 +85,36 @@ pub fn stats(shared: &Shared) -> Response {
                 "scope": c.scope,
                 "outcome": c.outcome,
                 "fault": c.fault,
+                "secret_uuid": c.secret_uuid,
             })
         })
         .collect();
     let issued: Vec<&str> = st.issued.iter().map(|t| t.access_token.as_str()).collect();
+    let api_calls: Map<String, Value> = ApiOp::ALL
+        .iter()
+        .map(|op| (op.name().to_owned(), Value::from(st.api_calls.get(*op))))
+        .collect();
+    let api_log: Vec<Value> = st
+        .api_log
+        .iter()
+        .map(|r| {
+            let mut entry = json!({
+                "at_ms": r.at_ms,
+                "op": r.op.name(),
+                "status": r.status,
+                "fault": r.fault,
+                "applied": r.applied,
+            });
+            if let (Some(uuid), Some(map)) = (&r.uuid, entry.as_object_mut()) {
+                map.insert("uuid".to_owned(), Value::from(uuid.clone()));
+            }
+            entry
+        })
+        .collect();
+    let by_target: Map<String, Value> = FaultTarget::ALL
+        .iter()
+        .map(|t| (t.name().to_owned(), Value::from(st.pending_faults_for(*t))))
+        .collect();
     Response::json_value(
         200,
         &json!({
@@ -75,17 +122,26 @@ pub fn stats(shared: &Shared) -> Response {
             "token_successes": st.token_successes,
             "issued_tokens": issued,
             "calls": calls,
-            "pending_faults": st.faults.len(),
+            "pending_faults": st.pending_faults(),
+            "pending_faults_by_target": by_target,
+            "api_calls": api_calls,
+            "api_log": api_log,
         }),
     )
 }
 
-/// `GET /__fake/secrets`: every secret ever known, plus every token ever issued.
+/// `GET /__fake/secrets`: every secret ever known (deleted ones and ones created through the
+/// I/O Management API included), plus every token ever issued.
 pub fn secrets(shared: &Shared) -> Response {
     let st = lock(shared);
+    let tokens: Vec<&str> = st
+        .all_issued
+        .iter()
+        .map(|t| t.access_token.as_str())
+        .collect();
     Response::json_value(
         200,
-        &json!({"secrets": st.known_secrets, "all_issued_tokens": st.all_issued_tokens}),
+        &json!({"secrets": st.known_secrets, "all_issued_tokens": tokens}),
     )
 }
 
@@ -159,10 +215,17 @@ pub fn config(shared: &Shared, req: &Request, update: bool) -> Response {
     Response::json_value(200, &config_json(&st.config))
 }
 
-/// Parses one fault object: `{"kind":"…","count":N,"retry_after":S,"ms":M}`.
-pub fn parse_fault(value: &Value) -> Result<Fault, String> {
+/// Parses one fault object: `{"target":"ims"|"list"|"add"|"delete","kind":"…","count":N,
+/// "retry_after":S,"ms":M}` (`target` defaults to `ims`).
+pub fn parse_fault(value: &Value) -> Result<(FaultTarget, Fault), String> {
     let map = value.as_object().ok_or("a fault must be a JSON object")?;
-    check_fields(map, &["kind", "count", "retry_after", "ms"])?;
+    check_fields(map, &["target", "kind", "count", "retry_after", "ms"])?;
+    let target = match map.get("target") {
+        None | Some(Value::Null) => FaultTarget::Ims,
+        Some(Value::String(name)) => FaultTarget::parse(name)
+            .ok_or_else(|| "target must be one of ims, list, add, delete".to_owned())?,
+        Some(_) => return Err("target must be a string".to_owned()),
+    };
     let name = map
         .get("kind")
         .and_then(Value::as_str)
@@ -176,6 +239,8 @@ pub fn parse_fault(value: &Value) -> Result<Fault, String> {
         "invalid_client" => FaultKind::InvalidClient,
         "invalid_scope" => FaultKind::InvalidScope,
         "empty_token" => FaultKind::EmptyToken,
+        "add_then_drop" => FaultKind::AddThenDrop,
+        "delete_then_drop" => FaultKind::DeleteThenDrop,
         "slow" => FaultKind::Slow {
             ms: ms.ok_or("fault \"slow\" needs \"ms\"")?,
         },
@@ -194,10 +259,19 @@ pub fn parse_fault(value: &Value) -> Result<Fault, String> {
     if ms.is_some() && !matches!(kind, FaultKind::Slow { .. }) {
         return Err("ms is only valid for the slow fault".to_owned());
     }
-    Ok(Fault {
-        kind,
-        remaining: (count > 0).then_some(count),
-    })
+    if !kind.valid_for(target) {
+        return Err(format!(
+            "fault kind {name} is not valid for target {}",
+            target.name()
+        ));
+    }
+    Ok((
+        target,
+        Fault {
+            kind,
+            remaining: (count > 0).then_some(count),
+        },
+    ))
 }
 
 /// `POST /__fake/faults`: `{"faults":[…]}` (or one bare fault object) appended to the queue.
@@ -206,7 +280,7 @@ pub fn faults(shared: &Shared, req: &Request) -> Response {
         Ok(m) => m,
         Err(resp) => return resp,
     };
-    let parsed: Result<Vec<Fault>, String> = match map.get("faults") {
+    let parsed: Result<Vec<(FaultTarget, Fault)>, String> = match map.get("faults") {
         Some(Value::Array(list)) if map.len() == 1 => list.iter().map(parse_fault).collect(),
         Some(_) => Err("\"faults\" must be the only field and an array".to_owned()),
         None => parse_fault(&Value::Object(map)).map(|f| vec![f]),
@@ -214,14 +288,17 @@ pub fn faults(shared: &Shared, req: &Request) -> Response {
     match parsed {
         Ok(list) => {
             let mut st = lock(shared);
-            st.faults.extend(list);
-            Response::json_value(200, &json!({"pending_faults": st.faults.len()}))
+            for (target, fault) in list {
+                st.push_fault(target, fault);
+            }
+            Response::json_value(200, &json!({"pending_faults": st.pending_faults()}))
         }
         Err(msg) => bad_request(msg),
     }
 }
 
-/// `POST /__fake/clients`: `{"client_id":"…","client_secret":"…","scopes":[…]|null}`.
+/// `POST /__fake/clients`: `{"client_id":"…","client_secret":"…","scopes":[…]|null}`. A new
+/// client's first secret is `client_secret`; an existing client's secrets are replaced by it.
 pub fn clients(shared: &Shared, req: &Request) -> Response {
     let map = match object_body(req, false) {
         Ok(m) => m,
@@ -267,13 +344,97 @@ pub fn clients(shared: &Shared, req: &Request) -> Response {
     Response::json(200, "{}")
 }
 
+fn non_empty_string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{key} must be a non-empty string")),
+    }
+}
+
+/// `POST /__fake/credentials`: `{"org_id":"…","credential_id":"…","client_id":"…"}` maps a
+/// Developer Console credential to an existing client (400 for an unknown client).
+pub fn credentials(shared: &Shared, req: &Request) -> Response {
+    let map = match object_body(req, false) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let fields = check_fields(&map, &["org_id", "credential_id", "client_id"]).and_then(|()| {
+        let get = |k: &str| non_empty_string(&map, k)?.ok_or_else(|| format!("{k} is required"));
+        Ok((get("org_id")?, get("credential_id")?, get("client_id")?))
+    });
+    let (org, cred, client) = match fields {
+        Ok(f) => f,
+        Err(msg) => return bad_request(msg),
+    };
+    match lock(shared).upsert_credential(&org, &cred, &client) {
+        Ok(()) => Response::json(200, "{}"),
+        Err(e) => bad_request(format!("{e}: {client}")),
+    }
+}
+
+/// The test-only view of one secret, value included.
+fn secret_view(s: &ClientSecret) -> Value {
+    json!({
+        "uuid": s.uuid,
+        "client_secret": s.value,
+        "created_at_ms": s.created_at_ms,
+        "last_used_at_ms": s.last_used_at_ms,
+    })
+}
+
+/// `GET /__fake/clients/{client_id}/secrets`: `{"secrets":[{"uuid","client_secret",
+/// "created_at_ms","last_used_at_ms"}],"max_secrets_seen":n}`.
+pub fn client_secrets(shared: &Shared, client_id: &str) -> Response {
+    let st = lock(shared);
+    let Some(client) = st.clients.get(client_id) else {
+        return not_found("unknown client");
+    };
+    let list: Vec<Value> = client.secrets.iter().map(secret_view).collect();
+    Response::json_value(
+        200,
+        &json!({"secrets": list, "max_secrets_seen": client.max_secrets_seen}),
+    )
+}
+
+/// `POST /__fake/clients/{client_id}/secrets`: `{"client_secret":"…"}` (or no body: a random
+/// value) adds a secret directly, within the 2-secret limit; answers the new secret's view.
+pub fn add_client_secret(shared: &Shared, req: &Request, client_id: &str) -> Response {
+    let map = match object_body(req, true) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let value = match check_fields(&map, &["client_secret"])
+        .and_then(|()| non_empty_string(&map, "client_secret"))
+    {
+        Ok(v) => v,
+        Err(msg) => return bad_request(msg),
+    };
+    match lock(shared).add_secret(client_id, value.as_deref()) {
+        Ok(s) => Response::json_value(200, &secret_view(&s)),
+        Err(e) => secret_error(e),
+    }
+}
+
+/// `DELETE /__fake/clients/{client_id}/secrets/{uuid}`: deletes a secret behind the broker's
+/// back; answers `{}`.
+pub fn delete_client_secret(shared: &Shared, client_id: &str, uuid: &str) -> Response {
+    match lock(shared).delete_secret(client_id, uuid) {
+        Ok(_) => Response::json(200, "{}"),
+        Err(e) => secret_error(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::{shared, State};
 
     fn fault(v: Value) -> Result<Fault, String> {
-        parse_fault(&v)
+        parse_fault(&v).map(|(target, f)| {
+            assert_eq!(target, FaultTarget::Ims);
+            f
+        })
     }
 
     #[test]
@@ -325,8 +486,51 @@ mod tests {
             json!({"kind": "drop", "extra": 1}),
             json!({"count": 1}),
             json!("drop"),
+            json!({"kind": "add_then_drop"}),
+            json!({"kind": "delete_then_drop", "target": "ims"}),
         ] {
             assert!(fault(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_fault_targets() {
+        let parsed = |v: Value| parse_fault(&v);
+        assert_eq!(
+            parsed(json!({"target": "add", "kind": "add_then_drop"})),
+            Ok((
+                FaultTarget::Api(ApiOp::Add),
+                Fault {
+                    kind: FaultKind::AddThenDrop,
+                    remaining: Some(1)
+                }
+            ))
+        );
+        assert_eq!(
+            parsed(json!({"target": "delete", "kind": "delete_then_drop", "count": 0}))
+                .map(|(t, f)| (t, f.remaining)),
+            Ok((FaultTarget::Api(ApiOp::Delete), None))
+        );
+        for (target, kind) in [
+            ("list", "status500"),
+            ("list", "status429"),
+            ("add", "garbage"),
+            ("delete", "drop"),
+            ("list", "slow"),
+            ("ims", "drop"),
+        ] {
+            let v = json!({"target": target, "kind": kind, "ms": if kind == "slow" { json!(5) } else { Value::Null }});
+            assert!(parsed(v).is_ok(), "{target} {kind}");
+        }
+        for bad in [
+            json!({"target": "list", "kind": "add_then_drop"}),
+            json!({"target": "add", "kind": "delete_then_drop"}),
+            json!({"target": "list", "kind": "invalid_client"}),
+            json!({"target": "delete", "kind": "empty_token"}),
+            json!({"target": "token", "kind": "drop"}),
+            json!({"target": 1, "kind": "drop"}),
+        ] {
+            assert!(parsed(bad.clone()).is_err(), "{bad}");
         }
     }
 
@@ -363,13 +567,20 @@ mod tests {
             post(r#"{"faults":[{"kind":"drop"},{"kind":"bad"}]}"#).status,
             400
         );
-        assert_eq!(lock(&sh).faults.len(), 0);
+        assert_eq!(lock(&sh).pending_faults(), 0);
         assert_eq!(
             post(r#"{"faults":[{"kind":"drop"},{"kind":"garbage","count":2}]}"#).status,
             200
         );
         assert_eq!(post(r#"{"kind":"empty_token"}"#).status, 200);
-        assert_eq!(lock(&sh).faults.len(), 3);
+        assert_eq!(lock(&sh).pending_faults(), 3);
+        let resp = post(r#"{"faults":[{"target":"add","kind":"add_then_drop"}]}"#);
+        let body: Value = serde_json::from_slice(&resp.body).expect("json");
+        assert_eq!(body, json!({"pending_faults": 4}));
+        assert_eq!(
+            lock(&sh).pending_faults_for(FaultTarget::Api(ApiOp::Add)),
+            1
+        );
         assert_eq!(post("not json").status, 400);
     }
 
@@ -398,5 +609,88 @@ mod tests {
         let st = lock(&sh);
         assert_eq!(st.known_secrets, vec!["s", "t"]);
         assert_eq!(st.clients["b"].scopes, None);
+    }
+
+    fn json_of(resp: &Response) -> Value {
+        serde_json::from_slice(&resp.body).expect("json")
+    }
+
+    #[test]
+    fn credentials_endpoint() {
+        let sh = shared(State::new());
+        lock(&sh).upsert_client("c", "s", None);
+        let post = |body: &str| {
+            credentials(
+                &sh,
+                &Request::new("POST", "/__fake/credentials", &[], body.as_bytes()),
+            )
+        };
+        assert_eq!(
+            post(r#"{"org_id":"1","credential_id":"2","client_id":"c"}"#).status,
+            200
+        );
+        assert_eq!(
+            post(r#"{"org_id":"1","credential_id":"3","client_id":"nope"}"#).status,
+            400
+        );
+        assert_eq!(post(r#"{"org_id":"1","credential_id":"3"}"#).status, 400);
+        assert_eq!(
+            post(r#"{"org_id":"1","credential_id":"","client_id":"c"}"#).status,
+            400
+        );
+        assert_eq!(
+            post(r#"{"org_id":"1","credential_id":"3","client_id":"c","x":1}"#).status,
+            400
+        );
+        let st = lock(&sh);
+        assert_eq!(st.credential_client("1", "2"), Some("c"));
+        assert_eq!(st.credentials.len(), 1);
+    }
+
+    #[test]
+    fn client_secret_endpoints() {
+        let sh = shared(State::new());
+        lock(&sh).upsert_client("c", "first", None);
+        let add = |body: &str| {
+            add_client_secret(&sh, &Request::new("POST", "/x", &[], body.as_bytes()), "c")
+        };
+        let view = json_of(&client_secrets(&sh, "c"));
+        assert_eq!(view["max_secrets_seen"], 1);
+        assert_eq!(view["secrets"][0]["client_secret"], "first");
+        assert_eq!(view["secrets"][0]["last_used_at_ms"], Value::Null);
+        let first_uuid = view["secrets"][0]["uuid"]
+            .as_str()
+            .expect("uuid")
+            .to_owned();
+
+        assert_eq!(add(r#"{"client_secret":"first"}"#).status, 409);
+        assert_eq!(add(r#"{"client_secret":""}"#).status, 400);
+        assert_eq!(add(r#"{"value":"x"}"#).status, 400);
+        let added = add(r#"{"client_secret":"second"}"#);
+        assert_eq!(added.status, 200);
+        assert_eq!(json_of(&added)["client_secret"], "second");
+        let full = add("");
+        assert_eq!(
+            (full.status, json_of(&full)["error"].as_str()),
+            (409, Some("conflict"))
+        );
+
+        assert_eq!(delete_client_secret(&sh, "c", &first_uuid).status, 200);
+        assert_eq!(delete_client_secret(&sh, "c", &first_uuid).status, 404);
+        assert_eq!(delete_client_secret(&sh, "nope", &first_uuid).status, 404);
+        assert_eq!(client_secrets(&sh, "nope").status, 404);
+        let generated = json_of(&add(""));
+        assert!(generated["client_secret"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("p8e-")));
+        let view = json_of(&client_secrets(&sh, "c"));
+        assert_eq!(view["secrets"].as_array().map(Vec::len), Some(2));
+        assert_eq!(view["secrets"][0]["client_secret"], "second");
+        assert_eq!(view["max_secrets_seen"], 2);
+
+        let known = json_of(&secrets(&sh));
+        assert_eq!(known["secrets"][0], "first");
+        assert_eq!(known["secrets"][1], "second");
+        assert_eq!(known["secrets"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -85,6 +85,38 @@ fn split_target(target: &str) -> (String, Option<String>) {
     }
 }
 
+/// Splits a request path into its percent-decoded segments (`/a/b%2Fc` → `["a", "b/c"]`;
+/// `/` → `[]`). `+` stays a `+`. `None` if a segment is empty (`//`, a trailing `/`), has a
+/// malformed escape or does not decode to UTF-8: such paths match no route.
+pub fn path_segments(path: &str) -> Option<Vec<String>> {
+    let rest = path.strip_prefix('/')?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    rest.split('/')
+        .map(|seg| {
+            if seg.is_empty() {
+                return None;
+            }
+            let raw = seg.as_bytes();
+            let mut out = Vec::with_capacity(raw.len());
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' {
+                    let hex = raw.get(i + 1..i + 3)?;
+                    let hex = std::str::from_utf8(hex).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                } else {
+                    out.push(raw[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).ok()
+        })
+        .collect()
+}
+
 /// Why no request could be read.
 #[derive(Debug)]
 pub enum ReadError {
@@ -474,6 +506,21 @@ mod tests {
         assert_eq!(r.header("CONTENT-TYPE"), Some("text/plain"));
         assert_eq!(r.body, b"hello");
         assert!(r.keep_alive());
+    }
+
+    #[test]
+    fn path_segments_decode() {
+        assert_eq!(path_segments("/"), Some(vec![]));
+        assert_eq!(
+            path_segments("/a/b%2Fc/d+e"),
+            Some(vec!["a".to_owned(), "b/c".to_owned(), "d+e".to_owned()])
+        );
+        assert_eq!(path_segments("/a/"), None);
+        assert_eq!(path_segments("/a//b"), None);
+        assert_eq!(path_segments("/a%zz"), None);
+        assert_eq!(path_segments("/a%2"), None);
+        assert_eq!(path_segments("/a%ff"), None);
+        assert_eq!(path_segments("a"), None);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! form with no unknown or duplicate parameter (`invalid_request`); `grant_type`
 //! (`unsupported_grant_type`); `client_id`, then `client_secret` (`invalid_client`); `scope`
 //! (`invalid_scope`).
+//!
+//! A client may hold several client secrets (see [`crate::state::Client`]): any CURRENT one is
+//! accepted, a deleted one is `invalid_client`, and a success stamps the secret's
+//! `last_used_at_ms`. Every issued token is remembered with its client, scope and expiry, which
+//! is how the I/O Management API ([`crate::console`]) validates bearer tokens.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -18,7 +23,7 @@ use crate::form;
 use crate::http::{Reply, Request, Response};
 use crate::json::ordered_object;
 use crate::jwt::{self, TokenClaims};
-use crate::state::{lock, now_ms, CallRecord, FaultKind, IssuedToken, Shared, State};
+use crate::state::{lock, now_ms, CallRecord, FaultKind, FaultTarget, IssuedToken, Shared, State};
 
 /// The token endpoint's path.
 pub const TOKEN_PATH: &str = "/ims/token/v3";
@@ -77,6 +82,8 @@ pub struct Grant {
     pub client_id: String,
     /// The scope string as requested.
     pub scope: String,
+    /// The uuid of the client secret that authenticated the request.
+    pub secret_uuid: String,
 }
 
 /// Whether a `Content-Type` value is `application/x-www-form-urlencoded` (parameters such as
@@ -153,12 +160,12 @@ pub fn validate(st: &State, req: &Request) -> Result<Grant, OAuthError> {
         .get("client_id")
         .and_then(|id| st.clients.get(id))
         .ok_or_else(|| OAuthError::bad_request("invalid_client", "invalid client_id parameter"))?;
-    if params.get("client_secret") != Some(&client.secret) {
-        return Err(OAuthError::bad_request(
-            "invalid_client",
-            "invalid client_secret parameter",
-        ));
-    }
+    let secret = params
+        .get("client_secret")
+        .and_then(|v| client.secret_by_value(v))
+        .ok_or_else(|| {
+            OAuthError::bad_request("invalid_client", "invalid client_secret parameter")
+        })?;
     let scope = params.get("scope").ok_or_else(invalid_scope)?;
     let items = parse_scope(scope).ok_or_else(invalid_scope)?;
     if !items.iter().all(|s| client.allows(s)) {
@@ -167,6 +174,7 @@ pub fn validate(st: &State, req: &Request) -> Result<Grant, OAuthError> {
     Ok(Grant {
         client_id: client.client_id.clone(),
         scope: scope.clone(),
+        secret_uuid: secret.uuid.clone(),
     })
 }
 
@@ -215,14 +223,14 @@ fn issue(st: &mut State, grant: &Grant, at_ms: u64) -> Response {
         pairs.push(("expires_in", v));
     }
     let body = ordered_object(&pairs);
-    st.issued.push(IssuedToken {
-        access_token: token.clone(),
+    st.record_issued(IssuedToken {
+        access_token: token,
         client_id: grant.client_id.clone(),
         scope: grant.scope.clone(),
         created_at_ms: at_ms,
         expires_at_ms: at_ms.saturating_add(lifetime_ms),
     });
-    st.all_issued_tokens.push(token);
+    st.mark_secret_used(&grant.client_id, &grant.secret_uuid, at_ms);
     st.token_successes += 1;
     Response::json(200, body)
         .with_header("Cache-Control", "no-store")
@@ -244,7 +252,7 @@ pub fn fault_reply(kind: &FaultKind) -> Reply {
             resp
         }
         FaultKind::Garbage => Response::new(200).with_body("text/html", "<html>oops"),
-        FaultKind::Drop => return Reply::Drop,
+        FaultKind::Drop | FaultKind::AddThenDrop | FaultKind::DeleteThenDrop => return Reply::Drop,
         FaultKind::InvalidClient => {
             oauth_error_response(400, "invalid_client", "invalid client_secret parameter")
         }
@@ -265,13 +273,14 @@ pub fn token(shared: &Shared, req: &Request) -> Reply {
     let (reply, sleep_ms) = {
         let mut st = lock(shared);
         st.token_calls += 1;
-        let fault = st.take_fault();
+        let fault = st.take_fault(FaultTarget::Ims);
         let mut record = CallRecord {
             at_ms,
             client_id,
             scope,
             outcome: String::new(),
             fault: fault.as_ref().map(FaultKind::name),
+            secret_uuid: None,
         };
         let mut sleep_ms = st.config.delay_ms;
         let reply = match fault {
@@ -286,6 +295,7 @@ pub fn token(shared: &Shared, req: &Request) -> Reply {
                 match validate(&st, req) {
                     Ok(grant) => {
                         record.outcome = "ok".to_owned();
+                        record.secret_uuid = Some(grant.secret_uuid.clone());
                         Reply::Send(issue(&mut st, &grant, at_ms))
                     }
                     Err(e) => {
@@ -379,7 +389,8 @@ mod tests {
             validate(&st, &post(GOOD)),
             Ok(Grant {
                 client_id: "cid".to_owned(),
-                scope: "openid,AdobeID".to_owned()
+                scope: "openid,AdobeID".to_owned(),
+                secret_uuid: st.clients["cid"].secrets[0].uuid.clone(),
             })
         );
         let any = "grant_type=client_credentials&client_id=any&client_secret=s2&scope=whatever,x.y";
@@ -531,17 +542,31 @@ mod tests {
             Reply::Send(r) => r.status,
             Reply::Drop => 0,
         };
-        lock(&sh).faults.push_back(crate::state::Fault {
-            kind: FaultKind::Status {
-                code: 429,
-                retry_after: Some(3),
+        lock(&sh).push_fault(
+            FaultTarget::Ims,
+            crate::state::Fault {
+                kind: FaultKind::Status {
+                    code: 429,
+                    retry_after: Some(3),
+                },
+                remaining: Some(1),
             },
-            remaining: Some(1),
-        });
-        lock(&sh).faults.push_back(crate::state::Fault {
-            kind: FaultKind::Drop,
-            remaining: Some(1),
-        });
+        );
+        lock(&sh).push_fault(
+            FaultTarget::Ims,
+            crate::state::Fault {
+                kind: FaultKind::Drop,
+                remaining: Some(1),
+            },
+        );
+        // A fault queued for the management API does not touch IMS.
+        lock(&sh).push_fault(
+            FaultTarget::Api(crate::state::ApiOp::List),
+            crate::state::Fault {
+                kind: FaultKind::Garbage,
+                remaining: None,
+            },
+        );
         let Reply::Send(r) = token(&sh, &post(GOOD)) else {
             panic!("dropped")
         };
@@ -552,5 +577,49 @@ mod tests {
         let outcomes: Vec<&str> = st.calls.iter().map(|c| c.outcome.as_str()).collect();
         assert_eq!(outcomes, ["fault:status429", "fault:drop", "ok"]);
         assert_eq!((st.token_calls, st.token_successes), (3, 1));
+    }
+
+    #[test]
+    fn any_current_secret_works_and_gets_stamped() {
+        let sh = shared(state());
+        let second = lock(&sh)
+            .add_secret("cid", Some("second-secret"))
+            .expect("room for a second secret");
+        let body = |secret: &str| GOOD.replace("s3cr3t", secret);
+        let status = |reply: Reply| match reply {
+            Reply::Send(r) => r.status,
+            Reply::Drop => 0,
+        };
+        assert_eq!(status(token(&sh, &post(&body("second-secret")))), 200);
+        let first_uuid = {
+            let st = lock(&sh);
+            let c = &st.clients["cid"];
+            assert_eq!(c.secrets[0].last_used_at_ms, None);
+            assert!(c.secrets[1].last_used_at_ms.is_some());
+            assert_eq!(
+                st.calls[0].secret_uuid.as_deref(),
+                Some(second.uuid.as_str())
+            );
+            c.secrets[0].uuid.clone()
+        };
+        assert_eq!(status(token(&sh, &post(GOOD))), 200);
+        assert!(lock(&sh).clients["cid"].secrets[0]
+            .last_used_at_ms
+            .is_some());
+
+        // A deleted secret is invalid_client; a failed call stamps nothing.
+        lock(&sh).delete_secret("cid", &first_uuid).expect("delete");
+        let Reply::Send(r) = token(&sh, &post(GOOD)) else {
+            panic!("dropped")
+        };
+        assert_eq!(r.status, 400);
+        let body: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(
+            body,
+            json!({"error":"invalid_client","error_description":"invalid client_secret parameter"})
+        );
+        let st = lock(&sh);
+        assert_eq!(st.calls[2].secret_uuid, None);
+        assert_eq!(st.calls[2].outcome, "error:invalid_client");
     }
 }

@@ -25,6 +25,18 @@ fn main() -> ExitCode {
     for c in &opts.clients {
         st.upsert_client(&c.client_id, &c.client_secret, c.scopes.clone());
     }
+    for c in &opts.credentials {
+        if st
+            .upsert_credential(&c.org_id, &c.credential_id, &c.client_id)
+            .is_err()
+        {
+            server::log(&format!(
+                "--credential {}:{} names a client not given with --client: {}",
+                c.org_id, c.credential_id, c.client_id
+            ));
+            return ExitCode::from(2);
+        }
+    }
     let shared = state::shared(st);
     let listener = match TcpListener::bind(("127.0.0.1", opts.port)) {
         Ok(l) => l,

@@ -40,6 +40,18 @@ pub fn hex(n_bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Returns `n` random ASCII letters and digits.
+pub fn alphanumeric(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| {
+            // 62 does not divide 2^64; the bias (< 2^-58) does not matter for a test fake.
+            let i = usize::try_from(next_u64() % 62).unwrap_or(0);
+            char::from(ALPHABET[i])
+        })
+        .collect()
+}
+
 /// Returns a random version-4-shaped UUID string, e.g. for `x-debug-id`.
 pub fn uuid() -> String {
     let mut b = [0u8; 16];
@@ -70,5 +82,9 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert_eq!(hex(5).len(), 10);
+        let a = alphanumeric(32);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(a, alphanumeric(32));
     }
 }

@@ -1,9 +1,13 @@
 //! The single routing function: every endpoint the fake serves is listed here.
+//!
+//! Fixed paths are matched as strings; paths with parameters (the I/O Management API's, and the
+//! control API's per-client secret paths) are matched on their percent-decoded segments.
 
 use serde_json::json;
 
+use crate::console;
 use crate::control;
-use crate::http::{Reply, Request, Response};
+use crate::http::{self, Reply, Request, Response};
 use crate::ims;
 use crate::state::Shared;
 
@@ -34,9 +38,36 @@ pub fn route(shared: &Shared, req: &Request) -> Reply {
         ("/__fake/config", "POST") => control::config(shared, req, true),
         ("/__fake/faults", "POST") => control::faults(shared, req),
         ("/__fake/clients", "POST") => control::clients(shared, req),
+        ("/__fake/credentials", "POST") => control::credentials(shared, req),
         ("/__fake/stats" | "/__fake/secrets", _) => method_not_allowed("GET"),
         ("/__fake/config", _) => method_not_allowed("GET, POST"),
-        ("/__fake/reset" | "/__fake/faults" | "/__fake/clients", _) => method_not_allowed("POST"),
+        ("/__fake/reset" | "/__fake/faults" | "/__fake/clients" | "/__fake/credentials", _) => {
+            method_not_allowed("POST")
+        }
+        _ => return route_parameterized(shared, req),
+    };
+    Reply::Send(resp)
+}
+
+/// Routes the paths that carry parameters.
+fn route_parameterized(shared: &Shared, req: &Request) -> Reply {
+    let Some(segments) = http::path_segments(&req.path) else {
+        return Reply::Send(not_found());
+    };
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if let Some(api) = console::parse_path(&segs) {
+        return console::route(shared, req, &api);
+    }
+    let resp = match (segs.as_slice(), req.method.as_str()) {
+        (["__fake", "clients", id, "secrets"], "GET") => control::client_secrets(shared, id),
+        (["__fake", "clients", id, "secrets"], "POST") => {
+            control::add_client_secret(shared, req, id)
+        }
+        (["__fake", "clients", _, "secrets"], _) => method_not_allowed("GET, POST"),
+        (["__fake", "clients", id, "secrets", uuid], "DELETE") => {
+            control::delete_client_secret(shared, id, uuid)
+        }
+        (["__fake", "clients", _, "secrets", _], _) => method_not_allowed("DELETE"),
         _ => not_found(),
     };
     Reply::Send(resp)
@@ -67,5 +98,20 @@ mod tests {
         assert_eq!(r("GET", "/__fake/config"), 200);
         assert_eq!(r("POST", "/__fake/faults"), 400);
         assert_eq!(r("POST", "/ims/token/v3"), 400);
+        assert_eq!(r("GET", "/__fake/credentials"), 405);
+        assert_eq!(r("GET", "/__fake/clients/nope/secrets"), 404);
+        assert_eq!(r("PUT", "/__fake/clients/nope/secrets"), 405);
+        assert_eq!(r("GET", "/__fake/clients/nope/secrets/u"), 405);
+        assert_eq!(r("DELETE", "/__fake/clients/nope/secrets/u"), 404);
+        assert_eq!(r("GET", "/__fake/clients/nope/secrets/u/v"), 404);
+        let api = "/console/organizations/1/credentials/2/secrets";
+        assert_eq!(r("GET", api), 403);
+        assert_eq!(r("POST", api), 403);
+        assert_eq!(r("PATCH", api), 405);
+        assert_eq!(r("DELETE", &format!("{api}/u")), 403);
+        assert_eq!(r("POST", &format!("{api}/u")), 405);
+        assert_eq!(r("GET", &format!("{api}/")), 404);
+        assert_eq!(r("GET", "/console/organizations/1/credentials/2"), 404);
+        assert_eq!(r("GET", "/a%zz"), 404);
     }
 }

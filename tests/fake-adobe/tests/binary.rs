@@ -167,11 +167,21 @@ fn read_response(r: &mut BufReader<TcpStream>) -> Option<Resp> {
         let (n, v) = h.split_once(':')?;
         headers.push((n.to_owned(), v.trim().to_owned()));
     }
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().expect("content-length"))
-        .expect("every response has a Content-Length");
+    let len: usize = if status == 204 {
+        assert!(
+            !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-length")),
+            "a 204 has no Content-Length"
+        );
+        0
+    } else {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().expect("content-length"))
+            .expect("every other response has a Content-Length")
+    };
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).ok()?;
     Some(Resp {
@@ -408,4 +418,271 @@ fn control_api_keep_alive_and_drop() {
     );
     assert!(missing.header("x-debug-id").is_some());
     fake.stop();
+}
+
+const ORG: &str = "4566206088344794932";
+const CRED: &str = "598733";
+const API_SCOPE: &str = "AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets";
+
+impl Fake {
+    /// One I/O Management API call with the given `x-api-key` and bearer token ("" = none).
+    fn api(&self, method: &str, suffix: &str, key: &str, token: &str) -> Resp {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![];
+        if !key.is_empty() {
+            headers.push(("x-api-key", key));
+        }
+        if !token.is_empty() {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        self.request(
+            method,
+            &format!("/console/organizations/{ORG}/credentials/{CRED}/secrets{suffix}"),
+            &headers,
+            b"",
+        )
+    }
+
+    /// Like [`Fake::api`], but `None` if the connection was closed without an answer.
+    fn api_maybe(&self, method: &str, suffix: &str, token: &str) -> Option<Resp> {
+        let mut s = self.connect();
+        let auth = format!("Bearer {token}");
+        write_request(
+            &mut s,
+            method,
+            &format!("/console/organizations/{ORG}/credentials/{CRED}/secrets{suffix}"),
+            &[("x-api-key", CLIENT), ("Authorization", auth.as_str())],
+            b"",
+            true,
+        );
+        read_response(&mut BufReader::new(s))
+    }
+
+    fn mint(&self, secret: &str) -> Resp {
+        self.token(&form(secret, API_SCOPE))
+    }
+}
+
+fn uuids(list: &Value) -> Vec<String> {
+    list["client_secrets"]
+        .as_array()
+        .expect("client_secrets")
+        .iter()
+        .map(|s| s["uuid"].as_str().expect("uuid").to_owned())
+        .collect()
+}
+
+#[test]
+fn io_management_api_rotation_end_to_end() {
+    let fake = Fake::start(&[
+        "--client",
+        &format!("{CLIENT}:{SECRET}:{API_SCOPE}"),
+        "--credential",
+        &format!("{ORG}:{CRED}:{CLIENT}"),
+    ]);
+
+    // A token with the management scopes, minted with the bootstrap secret.
+    let minted = fake.mint(SECRET);
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let token = minted.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // Gateway checks.
+    let no_key = fake.api("GET", "", "", &token);
+    assert_eq!(
+        (no_key.status, no_key.json()),
+        (
+            403,
+            json!({"error_code":"403003","message":"Api Key is invalid"})
+        )
+    );
+    let bad_token = fake.api("GET", "", CLIENT, "not-a-token");
+    assert_eq!(
+        (bad_token.status, bad_token.json()),
+        (
+            401,
+            json!({"error_code":"401013","message":"Oauth token is not valid"})
+        )
+    );
+    let narrow = fake.token(&form(SECRET, "openid,AdobeID")).json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(fake.api("GET", "", CLIENT, &narrow).status, 403);
+    let wrong_method = fake.api("PUT", "", CLIENT, &token);
+    assert_eq!(
+        (wrong_method.status, wrong_method.header("allow")),
+        (405, Some("GET, POST"))
+    );
+
+    // List: the bootstrap secret, already used, never its value.
+    let list = fake.api("GET", "", CLIENT, &token);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.header("x-debug-id").is_some());
+    assert!(!list.body.contains(SECRET));
+    let body = list.json();
+    assert_eq!(body["client_id"], CLIENT);
+    let old_uuid = uuids(&body).pop().expect("one secret");
+    assert_eq!(uuids(&body).len(), 1);
+    let entry = &body["client_secrets"][0];
+    assert_eq!(entry["expires_at"], "PERMANENT");
+    assert!(entry["created_at_str"]
+        .as_str()
+        .is_some_and(|s| s.ends_with(" UTC")));
+    assert_eq!(
+        entry["secret_usages"][0]["grant_type"],
+        "client_credentials"
+    );
+
+    // Add: the only time the value is shown.
+    let added = fake.api("POST", "", CLIENT, &token);
+    assert_eq!(added.status, 201, "{}", added.body);
+    let added = added.json();
+    let new_uuid = added["uuid"].as_str().expect("uuid").to_owned();
+    let new_secret = added["client_secret"].as_str().expect("value").to_owned();
+    assert_eq!(added["secret_usages"], Value::Null);
+    assert_ne!(new_uuid, old_uuid);
+
+    // IMS accepts the new secret and stamps it.
+    assert_eq!(fake.mint(&new_secret).status, 200);
+    let view = fake.control(
+        "GET",
+        &format!("/__fake/clients/{CLIENT}/secrets"),
+        Value::Null,
+    );
+    assert_eq!(view["max_secrets_seen"], 2);
+    assert_eq!(view["secrets"][1]["uuid"], new_uuid.as_str());
+    assert_eq!(view["secrets"][1]["client_secret"], new_secret.as_str());
+    assert!(view["secrets"][1]["last_used_at_ms"].is_u64());
+
+    // Delete the old one; IMS now refuses it.
+    let deleted = fake.api("DELETE", &format!("/{old_uuid}"), CLIENT, &token);
+    assert_eq!((deleted.status, deleted.body.as_str()), (204, ""));
+    assert!(deleted.header("x-debug-id").is_some());
+    let again = fake.api("DELETE", &format!("/{old_uuid}"), CLIENT, &token);
+    assert_eq!(
+        (again.status, again.json()),
+        (
+            404,
+            json!({"error_code":"404002","message":"Client secret not found"})
+        )
+    );
+    let refused = fake.mint(SECRET);
+    assert_eq!(
+        (refused.status, refused.json()),
+        (
+            400,
+            json!({"error":"invalid_client","error_description":"invalid client_secret parameter"})
+        )
+    );
+    assert_eq!(
+        uuids(&fake.api("GET", "", CLIENT, &token).json()),
+        [new_uuid.as_str()]
+    );
+
+    // add_then_drop: the secret is created at "Adobe", the answer (and the plaintext) lost.
+    fake.control(
+        "POST",
+        "/__fake/faults",
+        json!({"faults":[{"target":"add","kind":"add_then_drop"}]}),
+    );
+    assert!(fake.api_maybe("POST", "", &token).is_none(), "dropped");
+    let view = fake.control(
+        "GET",
+        &format!("/__fake/clients/{CLIENT}/secrets"),
+        Value::Null,
+    );
+    let lost = view["secrets"][1].clone();
+    let lost_uuid = lost["uuid"].as_str().expect("uuid").to_owned();
+    let lost_secret = lost["client_secret"].as_str().expect("value").to_owned();
+    assert_eq!(
+        uuids(&fake.api("GET", "", CLIENT, &token).json()),
+        [new_uuid.as_str(), lost_uuid.as_str()]
+    );
+    let third = fake.api("POST", "", CLIENT, &token);
+    assert_eq!(
+        (third.status, third.json()["error_code"].as_str()),
+        (400, Some("400024"))
+    );
+
+    // A secret deleted behind the broker's back.
+    assert_eq!(
+        fake.control(
+            "DELETE",
+            &format!("/__fake/clients/{CLIENT}/secrets/{lost_uuid}"),
+            Value::Null
+        ),
+        json!({})
+    );
+    assert_eq!(fake.mint(&lost_secret).status, 400);
+    assert_eq!(fake.mint(&new_secret).status, 200);
+
+    // Stats.
+    let stats = fake.control("GET", "/__fake/stats", Value::Null);
+    assert_eq!(
+        stats["api_calls"],
+        json!({"list": 6, "add": 3, "delete": 2})
+    );
+    let log = stats["api_log"].as_array().expect("api_log");
+    let dropped = log
+        .iter()
+        .find(|r| r["fault"] == "add_then_drop")
+        .expect("the dropped add");
+    assert_eq!(dropped["status"], Value::Null);
+    assert_eq!(dropped["applied"], true);
+    assert_eq!(dropped["uuid"], lost_uuid.as_str());
+    let applied: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|r| r["applied"] == true)
+        .map(|r| {
+            (
+                r["op"].as_str().expect("op"),
+                r["uuid"].as_str().expect("uuid"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            ("add", new_uuid.as_str()),
+            ("delete", old_uuid.as_str()),
+            ("add", lost_uuid.as_str())
+        ]
+    );
+    assert!(log.iter().all(|r| r["at_ms"].is_u64()));
+    let known = fake.control("GET", "/__fake/secrets", Value::Null);
+    assert_eq!(
+        known["secrets"],
+        json!([SECRET, new_secret.as_str(), lost_secret.as_str()])
+    );
+
+    // Reset keeps clients, credentials, secrets and still-valid tokens.
+    fake.control("POST", "/__fake/reset", json!({}));
+    assert_eq!(
+        uuids(&fake.api("GET", "", CLIENT, &token).json()),
+        [new_uuid]
+    );
+    let stats = fake.control("GET", "/__fake/stats", Value::Null);
+    assert_eq!(
+        stats["api_calls"],
+        json!({"list": 1, "add": 0, "delete": 0})
+    );
+
+    // The log names the API paths, never a secret or a token.
+    let log = fake.stop();
+    assert!(
+        log.contains(&format!(
+            "POST /console/organizations/{ORG}/credentials/{CRED}/secrets -> 201"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("-> dropped"), "{log}");
+    for leaked in [SECRET, &new_secret, &lost_secret, &token] {
+        assert!(
+            !log.contains(leaked),
+            "a secret or token leaked into the log"
+        );
+    }
 }

@@ -51,6 +51,24 @@ pub enum ApiError {
     /// KV could not be read or written, or a stored record is unreadable (500).
     #[error("storage error: {0}")]
     Storage(String),
+    /// The I/O Management API failed or refused (502).
+    #[error(transparent)]
+    Management(ims_core::io_api::IoApiError),
+    /// The request conflicts with the current state, e.g. deleting the active secret (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// An admin endpoint called by a caller that is not an admin (403).
+    #[error("this endpoint is for admin callers")]
+    AdminOnly,
+    /// `ROTATION_TEST_CRASH` stopped a rotation run at this point (tests only; 500).
+    #[error("rotation stopped at {0} (ROTATION_TEST_CRASH)")]
+    SimulatedCrash(String),
+    /// The credential has never been rotated (404).
+    #[error("this credential has no rotation yet")]
+    NoRotation,
+    /// No such secret at Adobe (404).
+    #[error("no secret {0:?} at Adobe for this credential")]
+    UnknownSecret(String),
     /// IMS failed or refused (4xx/5xx per [`ImsError::http_status`]).
     #[error(transparent)]
     Upstream(#[from] ImsError),
@@ -72,6 +90,12 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Misconfigured(_) => "misconfigured",
             Self::Storage(_) => "storage_error",
+            Self::Management(_) => "upstream_management_error",
+            Self::Conflict(_) => "conflict",
+            Self::AdminOnly => "forbidden",
+            Self::UnknownSecret(_) => "unknown_secret",
+            Self::NoRotation => "no_rotation",
+            Self::SimulatedCrash(_) => "simulated_crash",
             Self::Upstream(e) => e.code(),
         }
     }
@@ -87,6 +111,11 @@ impl ApiError {
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Misconfigured(_) | Self::Storage(_) => 500,
+            Self::Management(_) => 502,
+            Self::Conflict(_) => 409,
+            Self::AdminOnly => 403,
+            Self::UnknownSecret(_) | Self::NoRotation => 404,
+            Self::SimulatedCrash(_) => 500,
             Self::Upstream(e) => e.http_status(),
         }
     }
@@ -97,6 +126,10 @@ impl ApiError {
             Self::Upstream(e) => e.public_description(),
             Self::Misconfigured(e) => format!("the broker is misconfigured: {e}"),
             Self::Storage(_) => "the broker's storage failed; try again".into(),
+            Self::Management(e) => match e.status() {
+                Some(s) => format!("the Adobe I/O Management API answered {s}"),
+                None => "the Adobe I/O Management API could not be reached".into(),
+            },
             other => other.to_string(),
         }
     }
@@ -136,11 +169,16 @@ impl ApiError {
     fn respond(&self, status: u16, code: &str, challenge: &str) -> Response {
         let mut body = json!({"error": code, "error_description": self.description()});
         let mut headers = vec![("cache-control", "no-store".to_owned())];
+        let debug_id = match self {
+            Self::Upstream(e) => e.debug_id(),
+            Self::Management(e) => e.debug_id(),
+            _ => None,
+        };
+        if let Some(id) = debug_id {
+            body["debug_id"] = id.into();
+            headers.push(("x-debug-id", id.to_owned()));
+        }
         if let Self::Upstream(e) = self {
-            if let Some(id) = e.debug_id() {
-                body["debug_id"] = id.into();
-                headers.push(("x-debug-id", id.to_owned()));
-            }
             if let Some(s) = e.retry_after_s() {
                 headers.push(("retry-after", s.to_string()));
             }

@@ -10,16 +10,25 @@ mod auth;
 mod config;
 mod handlers;
 mod log;
+mod management;
 mod platform;
 mod random;
+mod rotation;
 mod routes;
+mod scheduled;
 mod secrets;
 mod tokens;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// The `fetch` event: every HTTP request enters here.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     Ok(routes::dispatch(req, env, ctx).await)
+}
+
+/// The `scheduled` event (Cron Trigger): pre-warms tokens and runs due rotations.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(&env).await;
 }

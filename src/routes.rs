@@ -3,7 +3,7 @@
 //! in plain text without `Allow`, so the table is our own).
 
 use crate::api_error::ApiError;
-use crate::handlers::{health, oauth, token};
+use crate::handlers::{health, oauth, secrets, token};
 use crate::log::RequestLog;
 use worker::{Context, Date, Env, Method, Request, Response};
 
@@ -36,35 +36,20 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
             ..RequestLog::default()
         },
     };
-    let result = match (path.as_str(), &method) {
-        ("/healthz", Method::Get | Method::Head) => {
-            c.log.route = "GET /healthz";
-            Ok(health::healthz())
+    let route = Route::of(&path);
+    c.log.route = route.label();
+    let result = match (&route, &method) {
+        (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
+        (Route::Token, Method::Post) => token::issue(req, &mut c).await,
+        (Route::OAuthToken, Method::Post) => oauth::token(req, &mut c).await,
+        (Route::Secrets(name), Method::Get) => secrets::list(req, &mut c, name).await,
+        (Route::Rotate(name), Method::Post) => secrets::rotate(req, &mut c, name).await,
+        (Route::Rotation(name), Method::Get) => secrets::status(req, &mut c, name).await,
+        (Route::Secret(name, uuid), Method::Delete) => {
+            secrets::delete(req, &mut c, name, uuid).await
         }
-        ("/v1/token", Method::Post) => {
-            c.log.route = "POST /v1/token";
-            token::issue(req, &mut c).await
-        }
-        ("/oauth/token", Method::Post) => {
-            c.log.route = "POST /oauth/token";
-            oauth::token(req, &mut c).await
-        }
-        ("/healthz", _) => {
-            c.log.route = "GET /healthz";
-            Err(ApiError::MethodNotAllowed("GET, HEAD"))
-        }
-        ("/v1/token", _) => {
-            c.log.route = "POST /v1/token";
-            Err(ApiError::MethodNotAllowed("POST"))
-        }
-        ("/oauth/token", _) => {
-            c.log.route = "POST /oauth/token";
-            Err(ApiError::MethodNotAllowed("POST"))
-        }
-        _ => {
-            c.log.route = "unmatched";
-            Err(ApiError::NotFound)
-        }
+        (Route::NotFound, _) => Err(ApiError::NotFound),
+        (route, _) => Err(ApiError::MethodNotAllowed(route.allow())),
     };
     let response = match result {
         Ok(r) => r,
@@ -85,4 +70,59 @@ fn random_id() -> String {
     let a = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
     let b = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
     format!("{a:08x}{b:08x}")
+}
+
+/// The routes, with their path parameters.
+enum Route {
+    Healthz,
+    Token,
+    OAuthToken,
+    Secrets(String),
+    Rotate(String),
+    Rotation(String),
+    Secret(String, String),
+    NotFound,
+}
+
+impl Route {
+    fn of(path: &str) -> Self {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["healthz"] => Self::Healthz,
+            ["v1", "token"] => Self::Token,
+            ["oauth", "token"] => Self::OAuthToken,
+            ["v1", "credentials", name, "secrets"] => Self::Secrets((*name).to_owned()),
+            ["v1", "credentials", name, "secrets", "rotate"] => Self::Rotate((*name).to_owned()),
+            ["v1", "credentials", name, "rotation"] => Self::Rotation((*name).to_owned()),
+            ["v1", "credentials", name, "secrets", uuid] => {
+                Self::Secret((*name).to_owned(), (*uuid).to_owned())
+            }
+            _ => Self::NotFound,
+        }
+    }
+
+    /// The route as logged (parameters left out).
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Healthz => "GET /healthz",
+            Self::Token => "POST /v1/token",
+            Self::OAuthToken => "POST /oauth/token",
+            Self::Secrets(_) => "GET /v1/credentials/{name}/secrets",
+            Self::Rotate(_) => "POST /v1/credentials/{name}/secrets/rotate",
+            Self::Rotation(_) => "GET /v1/credentials/{name}/rotation",
+            Self::Secret(..) => "DELETE /v1/credentials/{name}/secrets/{uuid}",
+            Self::NotFound => "unmatched",
+        }
+    }
+
+    /// The methods the route answers, for `Allow`.
+    fn allow(&self) -> &'static str {
+        match self {
+            Self::Healthz => "GET, HEAD",
+            Self::Token | Self::OAuthToken | Self::Rotate(_) => "POST",
+            Self::Secrets(_) | Self::Rotation(_) => "GET",
+            Self::Secret(..) => "DELETE",
+            Self::NotFound => "",
+        }
+    }
 }

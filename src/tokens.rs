@@ -66,7 +66,7 @@ pub async fn grant(
     let platform = platform(&c.env)?;
     let secrets = crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
     let spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
-    let cache = CACHE.with(Rc::clone);
+    let cache = cache();
     let settings = cfg.settings;
     let result = cache.get(&platform, &settings, &spec).await;
     let served = match result {
@@ -135,4 +135,9 @@ fn log_fallback(credential: &str, index: usize) {
                "reason": "the active secret got invalid_client; another known secret was accepted"}),
         None,
     );
+}
+
+/// The isolate's token cache.
+pub fn cache() -> Rc<TokenCache> {
+    CACHE.with(Rc::clone)
 }

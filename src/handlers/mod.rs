@@ -3,4 +3,5 @@
 mod body;
 pub mod health;
 pub mod oauth;
+pub mod secrets;
 pub mod token;

@@ -1,0 +1,116 @@
+//! The Adobe I/O Management API, called with a token the broker mints for itself (scopes
+//! [`MANAGEMENT_SCOPES`], through the same cache as every other token).
+
+use crate::api_error::ApiError;
+use crate::config::BrokerConfig;
+use crate::platform::WorkerPlatform;
+use ims_core::cache::TokenSpec;
+use ims_core::credentials::Credential;
+use ims_core::http::{HttpClient, HttpRequest, HttpResponse};
+use ims_core::io_api::{self, CredentialRef, IoApiError, NewSecret, SecretInfo, MANAGEMENT_SCOPES};
+use ims_core::{AccessToken, ClientSecret, ConfigError, ScopeSet, TokenCache};
+
+/// A client of one credential's secrets at Adobe.
+pub struct Management<'a> {
+    platform: &'a WorkerPlatform,
+    cfg: &'a BrokerConfig,
+    cache: &'a TokenCache,
+    cred: &'a Credential,
+    secrets: Vec<ClientSecret>,
+    target: CredentialRef,
+}
+
+/// Turns a management failure into an API error (502, with Adobe's debug id in the text).
+pub fn upstream(e: IoApiError) -> ApiError {
+    ApiError::Management(e)
+}
+
+impl<'a> Management<'a> {
+    /// Prepares calls for `cred`; its `org_id`/`credential_id` must be configured.
+    pub fn new(
+        platform: &'a WorkerPlatform,
+        cfg: &'a BrokerConfig,
+        cache: &'a TokenCache,
+        cred: &'a Credential,
+        secrets: Vec<ClientSecret>,
+    ) -> Result<Self, ApiError> {
+        let missing = |what: &str| {
+            let setting = if cred.name == "default" {
+                what.to_ascii_uppercase()
+            } else {
+                format!("CREDENTIALS.{}.{what}", cred.name)
+            };
+            ApiError::Misconfigured(ConfigError::Missing { setting })
+        };
+        let target = CredentialRef {
+            base_url: cfg.io_api_base_url.clone(),
+            org_id: cred.org_id.clone().ok_or_else(|| missing("org_id"))?,
+            credential_id: cred
+                .credential_id
+                .clone()
+                .ok_or_else(|| missing("credential_id"))?,
+            client_id: cred.client_id.clone(),
+        };
+        Ok(Self {
+            platform,
+            cfg,
+            cache,
+            cred,
+            secrets,
+            target,
+        })
+    }
+
+    /// The spec of the management token.
+    fn token_spec(&self) -> TokenSpec {
+        let scopes = ScopeSet::from_names(MANAGEMENT_SCOPES).unwrap_or_default();
+        TokenSpec::new(
+            &self.cred.name,
+            &self.cred.client_id,
+            self.secrets.clone(),
+            scopes,
+            &self.cfg.token_url,
+        )
+    }
+
+    async fn token(&self) -> Result<AccessToken, ApiError> {
+        let served = self
+            .cache
+            .get(self.platform, &self.cfg.settings, &self.token_spec())
+            .await
+            .map_err(|f| ApiError::Upstream(f.error))?;
+        Ok(served.token.access_token.clone())
+    }
+
+    async fn call(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+        self.platform
+            .send(&request, self.cfg.settings.timeout_ms)
+            .await
+            .map_err(|e| upstream(IoApiError::Transport(e.to_string())))
+    }
+
+    /// The secrets Adobe holds for the credential.
+    pub async fn list(&self) -> Result<Vec<SecretInfo>, ApiError> {
+        let token = self.token().await?;
+        let response = self
+            .call(io_api::list_request(&self.target, &token))
+            .await?;
+        io_api::parse_list(&response).map_err(upstream)
+    }
+
+    /// Adds a secret; its plaintext is in the answer only.
+    pub async fn add(&self) -> Result<NewSecret, ApiError> {
+        let token = self.token().await?;
+        let response = self.call(io_api::add_request(&self.target, &token)).await?;
+        io_api::parse_add(&response).map_err(upstream)
+    }
+
+    /// Deletes a secret (already gone counts as deleted).
+    pub async fn delete(&self, uuid: &str) -> Result<(), ApiError> {
+        let token = self.token().await?;
+        let response = self
+            .call(io_api::delete_request(&self.target, &token, uuid))
+            .await?;
+        io_api::parse_delete(&response).map_err(upstream)
+    }
+}

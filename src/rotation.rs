@@ -1,0 +1,362 @@
+//! Runs the rotation state machine of `ims-core` against Adobe and KV: one step at a time, each
+//! step's effect recorded with one write of the credential's record, under a lease.
+//!
+//! The lease (`lease:<credential>` in KV, owner and expiry, [`LEASE_MS`] unless
+//! `ROTATION_LEASE_S` says otherwise) is taken before the first step and re-checked and renewed
+//! before every step, so two concurrent rotate calls do not both proceed. KV gives no
+//! compare-and-swap: two isolates writing the lease in the same instant can both believe they
+//! hold it until their next re-check; one isolate never runs two rotations of a credential at
+//! once (an in-isolate guard).
+//!
+//! `ROTATION_TEST_CRASH` (tests only) names a point (`after:add`, `after:test`, …) where the run
+//! stops as if the Worker died there: the external effect happened, the record was not written,
+//! the lease is left to expire.
+
+use crate::api_error::ApiError;
+use crate::config::{self, BrokerConfig};
+use crate::management::Management;
+use crate::platform::WorkerPlatform;
+use crate::secrets;
+use ims_core::cache::{mint_with, TokenSpec};
+use ims_core::credentials::Credential;
+use ims_core::rotation::{identify_by_usage, Action, CredentialState};
+use ims_core::TokenCache;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::time::Duration;
+use worker::{Date, Delay, Env, KvStore};
+
+/// Default lease length, ms.
+pub const LEASE_MS: u64 = 60_000;
+/// Most steps one run takes (a full rotation needs at most 7).
+const MAX_STEPS: usize = 12;
+
+thread_local! {
+    static RUNNING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+}
+
+#[derive(Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    expires_at_ms: u64,
+}
+
+fn now() -> u64 {
+    Date::now().as_millis()
+}
+
+fn lease_key(credential: &str) -> String {
+    format!("lease:{credential}")
+}
+
+/// What a run did.
+pub struct RunOutcome {
+    /// The record after the run.
+    pub state: CredentialState,
+    /// True when another run holds the lease: this one did nothing.
+    pub busy: bool,
+}
+
+struct Runner<'a> {
+    env: &'a Env,
+    kv: &'a KvStore,
+    cfg: &'a BrokerConfig,
+    cred: &'a Credential,
+    platform: &'a WorkerPlatform,
+    cache: &'a TokenCache,
+    owner: String,
+    lease_ms: u64,
+}
+
+impl Runner<'_> {
+    async fn read_lease(&self) -> Option<Lease> {
+        let text = self
+            .kv
+            .get(&lease_key(&self.cred.name))
+            .text()
+            .await
+            .ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    async fn write_lease(&self) -> Result<(), ApiError> {
+        let lease = Lease {
+            owner: self.owner.clone(),
+            expires_at_ms: now() + self.lease_ms,
+        };
+        let text = serde_json::to_string(&lease).unwrap_or_default();
+        self.kv
+            .put(&lease_key(&self.cred.name), text)
+            .map_err(|e| ApiError::Storage(e.to_string()))?
+            .expiration_ttl(self.lease_ms.div_ceil(1000).max(65))
+            .execute()
+            .await
+            .map_err(|e| ApiError::Storage(format!("writing the rotation lease: {e}")))
+    }
+
+    /// Takes the lease if it is free or ours; then reads it back after a short pause to see
+    /// whether a concurrent writer won.
+    async fn acquire(&self) -> Result<bool, ApiError> {
+        if let Some(l) = self.read_lease().await {
+            if l.owner != self.owner && l.expires_at_ms > now() {
+                return Ok(false);
+            }
+        }
+        self.write_lease().await?;
+        Delay::from(Duration::from_millis(50)).await;
+        Ok(self
+            .read_lease()
+            .await
+            .is_some_and(|l| l.owner == self.owner))
+    }
+
+    /// Re-checks and renews the lease before a step.
+    async fn still_ours(&self) -> Result<bool, ApiError> {
+        match self.read_lease().await {
+            Some(l) if l.owner == self.owner => {
+                self.write_lease().await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self) {
+        if self
+            .read_lease()
+            .await
+            .is_some_and(|l| l.owner == self.owner)
+        {
+            let _ = self.kv.delete(&lease_key(&self.cred.name)).await;
+        }
+    }
+
+    fn crash_point(&self, point: &str) -> Result<(), ApiError> {
+        if config::var(self.env, "ROTATION_TEST_CRASH").as_deref() == Some(point) {
+            return Err(ApiError::SimulatedCrash(point.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn save(&self, state: &CredentialState) -> Result<(), ApiError> {
+        secrets::save(self.kv, &self.cred.name, state).await
+    }
+
+    fn management(&self, state: &CredentialState) -> Result<Management<'_>, ApiError> {
+        let mut known = Vec::new();
+        for slot in [Some(&state.active), state.previous.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(s) = secrets::open_slot(self.env, self.platform.keys(), self.cred, slot) {
+                known.push(s);
+            }
+        }
+        Management::new(self.platform, self.cfg, self.cache, self.cred, known)
+    }
+
+    /// Mints with one secret, bypassing the cache (test step, probe).
+    async fn mint_with_slot(&self, state: &CredentialState, pending: bool) -> Result<(), ApiError> {
+        let slot = if pending {
+            state.pending.as_ref().unwrap_or(&state.active)
+        } else {
+            &state.active
+        };
+        let secret = secrets::open_slot(self.env, self.platform.keys(), self.cred, slot)?;
+        let spec = TokenSpec::new(
+            &self.cred.name,
+            &self.cred.client_id,
+            vec![secret.clone()],
+            self.cred.default_scopes.clone(),
+            &self.cfg.token_url,
+        );
+        mint_with(self.platform, &self.cfg.settings, &spec, &secret)
+            .await
+            .map(|_| ())
+            .map_err(|f| ApiError::Upstream(f.error))
+    }
+
+    /// One step. `Ok(false)`: nothing more to do in this run.
+    async fn step(&self, state: &mut CredentialState) -> Result<bool, ApiError> {
+        let mgmt = self.management(state)?;
+        let adobe = mgmt.list().await?;
+        let action = state
+            .plan(&adobe, now())
+            .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        match action {
+            Action::Identify(uuid) => {
+                state.identified(&uuid, now());
+                self.save(state).await?;
+            }
+            Action::Probe => {
+                let probe = now();
+                self.mint_with_slot(state, false).await?;
+                let listed = mgmt.list().await?;
+                let uuid = identify_by_usage(&listed, probe).ok_or_else(|| {
+                    ApiError::Conflict(ims_core::rotation::PlanError::Ambiguous.to_string())
+                })?;
+                state.identified(&uuid, now());
+                self.save(state).await?;
+            }
+            Action::DeleteUnused(uuid) => {
+                mgmt.delete(&uuid).await?;
+                self.crash_point("after:delete_unused")?;
+                state.deleted_unused(&uuid, now());
+                self.save(state).await?;
+            }
+            Action::Add => {
+                state.adding(now());
+                self.save(state).await?;
+                let new = mgmt.add().await?;
+                self.crash_point("after:add")?;
+                let sealed = secrets::seal(
+                    self.platform.keys(),
+                    &self.cred.name,
+                    &new.uuid,
+                    &new.client_secret,
+                );
+                state.added(&new.uuid, sealed, new.created_at_ms, now());
+                let stored = match self.crash_point("store:pending") {
+                    Ok(()) => self.save(state).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = stored {
+                    // The plaintext exists only here: without a stored copy the secret is useless,
+                    // so it must not stay at Adobe.
+                    let undo = mgmt.delete(&new.uuid).await;
+                    crate::log::event(
+                        "rotation_pending_store_failed",
+                        json!({"level": "error", "credential": self.cred.name, "uuid": new.uuid,
+                               "deleted_again": undo.is_ok(), "error": e.to_string()}),
+                        None,
+                    );
+                    return Err(e);
+                }
+                self.crash_point("after:store_pending")?;
+            }
+            Action::Test => {
+                self.mint_with_slot(state, true).await?;
+                self.crash_point("after:test")?;
+                state.tested(now());
+                self.save(state).await?;
+            }
+            Action::Promote => {
+                state.promote(now(), self.cfg.rotation_grace_ms);
+                self.save(state).await?;
+                self.crash_point("after:promote")?;
+            }
+            Action::WaitUntil(_) | Action::Done => return Ok(false),
+            Action::Retire(uuid) => {
+                mgmt.delete(&uuid).await?;
+                self.crash_point("after:retire_delete")?;
+                state.retired(now());
+                self.save(state).await?;
+            }
+            Action::Skip => {
+                state.skip(now());
+                self.save(state).await?;
+            }
+        }
+        crate::log::event(
+            "rotation_step",
+            json!({"credential": self.cred.name, "rotation": state.rotation.as_ref().map(|r| r.id.clone()),
+                   "next": state.rotation.as_ref().map(|r| r.step.as_str())}),
+            None,
+        );
+        Ok(state.rotating())
+    }
+}
+
+/// Starts (if `start` and none is unfinished) or resumes the rotation of `cred`, and runs it as
+/// far as it can go now: to the end, to the grace period before retire, or to an error, which is
+/// recorded in the rotation and retried by the next run.
+pub async fn run(
+    env: &Env,
+    platform: &WorkerPlatform,
+    cfg: &BrokerConfig,
+    cache: &TokenCache,
+    cred: &Credential,
+    start: bool,
+) -> Result<RunOutcome, ApiError> {
+    let kv = platform.kv();
+    if !RUNNING.with_borrow_mut(|r| r.insert(cred.name.clone())) {
+        return Ok(RunOutcome {
+            state: secrets::load(kv, &cred.name).await?,
+            busy: true,
+        });
+    }
+    let result = run_guarded(env, platform, cfg, cache, cred, start).await;
+    RUNNING.with_borrow_mut(|r| r.remove(&cred.name));
+    result
+}
+
+async fn run_guarded(
+    env: &Env,
+    platform: &WorkerPlatform,
+    cfg: &BrokerConfig,
+    cache: &TokenCache,
+    cred: &Credential,
+    start: bool,
+) -> Result<RunOutcome, ApiError> {
+    let lease_ms = config::var(env, "ROTATION_LEASE_S")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(LEASE_MS, |s| s * 1000);
+    let runner = Runner {
+        env,
+        kv: platform.kv(),
+        cfg,
+        cred,
+        platform,
+        cache,
+        owner: crate::random::id(),
+        lease_ms,
+    };
+    if !runner.acquire().await? {
+        return Ok(RunOutcome {
+            state: secrets::load(runner.kv, &cred.name).await?,
+            busy: true,
+        });
+    }
+    let mut state = secrets::load(runner.kv, &cred.name).await?;
+    if start && state.start(&crate::random::id(), now()) {
+        runner.save(&state).await?;
+        crate::log::event(
+            "rotation_started",
+            json!({"credential": cred.name, "rotation": state.rotation.as_ref().map(|r| r.id.clone())}),
+            None,
+        );
+    }
+    let mut busy = false;
+    for _ in 0..MAX_STEPS {
+        if !state.rotating() {
+            break;
+        }
+        if !runner.still_ours().await? {
+            busy = true;
+            break;
+        }
+        match runner.step(&mut state).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(ApiError::SimulatedCrash(point)) => {
+                return Err(ApiError::SimulatedCrash(point));
+            }
+            Err(e) => {
+                state.failed(e.to_string(), now());
+                crate::log::event(
+                    "rotation_error",
+                    json!({"level": "error", "credential": cred.name, "error": e.to_string(),
+                           "step": state.rotation.as_ref().map(|r| r.step.as_str())}),
+                    None,
+                );
+                // The record may be what failed to save; keep the error in memory regardless.
+                let _ = runner.save(&state).await;
+                break;
+            }
+        }
+    }
+    runner.release().await;
+    Ok(RunOutcome { state, busy })
+}

@@ -1,0 +1,150 @@
+//! The Cron Trigger: keeps tokens warm and secrets rotated without any caller waiting.
+//!
+//! For every usable credential:
+//! - **pre-warm**: its default-scope token is fetched through the cache; if it is past 23/24 of
+//!   its usable life (or missing), it is refreshed now, so callers never wait on IMS;
+//! - **rotation**: an unfinished rotation is resumed (this is how a retire step runs once its
+//!   grace period has passed); with `ROTATE_AFTER_DAYS` set, a rotation starts when the active
+//!   secret is older than that.
+
+use crate::config::{self, BrokerConfig};
+use crate::management::Management;
+use crate::platform::WorkerPlatform;
+use crate::rotation;
+use crate::secrets;
+use crate::tokens;
+use ims_core::cache::TokenSpec;
+use ims_core::credentials::Credential;
+use ims_core::TokenCache;
+use serde_json::json;
+use worker::{Date, Env};
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Runs the scheduled work for every credential; failures are logged, never thrown.
+pub async fn run(env: &Env) {
+    let cfg = match config::broker(env) {
+        Ok(cfg) => cfg,
+        Err(e) => return log_error("config", &e.to_string()),
+    };
+    let platform = match tokens::platform(env) {
+        Ok(p) => p,
+        Err(e) => return log_error("config", &e.to_string()),
+    };
+    let cache = tokens::cache();
+    for cred in cfg.credentials.usable() {
+        prewarm(env, &platform, &cfg, &cache, cred).await;
+        rotate_if_due(env, &platform, &cfg, &cache, cred).await;
+    }
+}
+
+fn log_error(credential: &str, error: &str) {
+    crate::log::event(
+        "scheduled_error",
+        json!({"level": "error", "credential": credential, "error": error}),
+        None,
+    );
+}
+
+async fn prewarm(
+    env: &Env,
+    platform: &WorkerPlatform,
+    cfg: &BrokerConfig,
+    cache: &TokenCache,
+    cred: &Credential,
+) {
+    let secrets = match secrets::candidates(env, platform.kv(), platform.keys(), cred).await {
+        Ok(s) => s,
+        Err(e) => return log_error(&cred.name, &e.to_string()),
+    };
+    let spec = TokenSpec::new(
+        &cred.name,
+        &cred.client_id,
+        secrets,
+        cred.default_scopes.clone(),
+        &cfg.token_url,
+    );
+    let outcome = match cache.get(platform, &cfg.settings, &spec).await {
+        Ok(served) if served.refresh_due => cache
+            .refresh(platform, &cfg.settings, &spec)
+            .await
+            .map(|up| ("refreshed", up)),
+        Ok(served) => Ok((served.outcome.as_str(), served.upstream)),
+        Err(f) => Err(f),
+    };
+    match outcome {
+        Ok((what, upstream)) => crate::log::event(
+            "prewarm",
+            json!({"credential": cred.name, "outcome": what}),
+            upstream.as_ref(),
+        ),
+        Err(f) => crate::log::event(
+            "prewarm",
+            json!({"level": "error", "credential": cred.name, "outcome": "failed", "error": f.error.code()}),
+            f.upstream.as_ref(),
+        ),
+    }
+}
+
+/// The active secret's age in ms, from Adobe's creation time.
+async fn active_age(
+    env: &Env,
+    platform: &WorkerPlatform,
+    cfg: &BrokerConfig,
+    cache: &TokenCache,
+    cred: &Credential,
+) -> Option<u64> {
+    let state = secrets::load(platform.kv(), &cred.name).await.ok()?;
+    let created = match state.active.created_at_ms {
+        Some(c) => c,
+        None => {
+            let known = secrets::open_slot(env, platform.keys(), cred, &state.active).ok()?;
+            let mgmt = Management::new(platform, cfg, cache, cred, vec![known]).ok()?;
+            let adobe = mgmt.list().await.ok()?;
+            let uuid = state
+                .active
+                .uuid
+                .clone()
+                .or_else(|| match adobe.as_slice() {
+                    [only] => Some(only.uuid.clone()),
+                    _ => None,
+                })?;
+            adobe.iter().find(|s| s.uuid == uuid)?.created_at_ms
+        }
+    };
+    Some(Date::now().as_millis().saturating_sub(created))
+}
+
+async fn rotate_if_due(
+    env: &Env,
+    platform: &WorkerPlatform,
+    cfg: &BrokerConfig,
+    cache: &TokenCache,
+    cred: &Credential,
+) {
+    if cred.org_id.is_none() || cred.credential_id.is_none() {
+        return;
+    }
+    let rotating = match secrets::load(platform.kv(), &cred.name).await {
+        Ok(state) => state.rotating(),
+        Err(e) => return log_error(&cred.name, &e.to_string()),
+    };
+    let start = match cfg.rotate_after_days {
+        Some(days) if !rotating => active_age(env, platform, cfg, cache, cred)
+            .await
+            .is_some_and(|age| age > days * DAY_MS),
+        _ => false,
+    };
+    if !rotating && !start {
+        return;
+    }
+    match rotation::run(env, platform, cfg, cache, cred, start).await {
+        Ok(outcome) => crate::log::event(
+            "scheduled_rotation",
+            json!({"credential": cred.name, "started": start, "busy": outcome.busy,
+                   "step": outcome.state.rotation.as_ref().map(|r| r.step.as_str())}),
+            None,
+        ),
+        Err(e) => log_error(&cred.name, &e.to_string()),
+    }
+}

@@ -9,6 +9,7 @@
 #   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
 #   make caller-key NAME=<id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]
+#   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
 
@@ -19,7 +20,7 @@ SHELL := /bin/bash
 # Prefix for recipes that need the toolchain environment.
 ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
-.PHONY: help bootstrap build fake-adobe dev test integration caller-key fmt lint clean
+.PHONY: help bootstrap build fake-adobe dev test integration caller-key store-key fmt lint clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -71,6 +72,9 @@ caller-key:
 		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
 		$(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') \
 		$(if $(SCOPES),--scopes '$(SCOPES)')
+
+store-key:
+	@$(ENV) node scripts/new-store-key.mjs
 
 clean:
 	rm -rf build tests/artifacts .wrangler

@@ -56,7 +56,7 @@ trap 'exit 143' TERM
 # --- 1. fake Adobe IMS ----------------------------------------------------------------
 # stdout (its one "listening on" line) goes to a file we poll; its per-request log
 # lines (stderr) go to the terminal with a prefix.
-"$FAKE_BIN" --port "$FAKE_PORT" --client demo-client:demo-secret \
+"$FAKE_BIN" --port "$FAKE_PORT" --client demo-client:demo-secret --credential 4242:1717:demo-client \
     >"$tmp_dir/fake.out" 2> >(sed -u 's/^/[fake-adobe] /' >&2) &
 fake_pid=$!
 for _ in $(seq 1 100); do
@@ -80,7 +80,12 @@ cat > .dev.vars <<EOF
 CLIENT_ID='demo-client'
 CLIENT_SECRET='demo-secret'
 IMS_TOKEN_URL='$fake_url/ims/token/v3'
+IO_API_BASE_URL='$fake_url'
+ORG_ID='4242'
+CREDENTIAL_ID='1717'
+ROTATION_GRACE_S='30'
 CALLER_KEYS='$caller_keys'
+STORE_KEY='$(node scripts/new-store-key.mjs --raw)'
 EOF
 umask 022
 say "wrote .dev.vars (CLIENT_ID=demo-client, IMS_TOKEN_URL=$fake_url/ims/token/v3, CALLER_KEYS with admin caller \"demo\")"

@@ -9,6 +9,15 @@ use ims_core::{ConfigError, ImsError};
 use serde_json::json;
 use worker::Response;
 
+impl From<ims_core::client_auth::ClientAuthError> for ApiError {
+    fn from(e: ims_core::client_auth::ClientAuthError) -> Self {
+        match e {
+            ims_core::client_auth::ClientAuthError::Invalid => Self::Unauthenticated,
+            other => Self::InvalidRequest(other.to_string()),
+        }
+    }
+}
+
 /// A failed request, by cause.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -13,54 +13,10 @@ use crate::api_error::{json_response, ApiError};
 use crate::auth;
 use crate::routes::Ctx;
 use crate::tokens;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use ims_core::{CallerKey, ScopeSet};
+use ims_core::client_auth;
+use ims_core::ScopeSet;
 use serde_json::json;
-use std::collections::HashMap;
 use worker::{Request, Response};
-
-/// Client credentials presented by HTTP Basic: `base64(urlencode(id) ":" urlencode(secret))`.
-fn basic_credentials(req: &Request) -> Result<Option<(String, CallerKey)>, ApiError> {
-    let Some(value) = req.headers().get("authorization").ok().flatten() else {
-        return Ok(None);
-    };
-    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
-        return Err(ApiError::Unauthenticated);
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ApiError::Unauthenticated);
-    }
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or(ApiError::Unauthenticated)?;
-    let (id, secret) = decoded.split_once(':').ok_or(ApiError::Unauthenticated)?;
-    let unescape = |s: &str| -> String {
-        form_urlencoded::parse(format!("v={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((unescape(id), CallerKey::new(unescape(secret)))))
-}
-
-/// The form's parameters; a repeated parameter is an `invalid_request` (RFC 6749 §3.2).
-fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, ApiError> {
-    let mut params = HashMap::new();
-    for (k, v) in form_urlencoded::parse(bytes) {
-        if params
-            .insert(k.clone().into_owned(), v.into_owned())
-            .is_some()
-        {
-            return Err(ApiError::InvalidRequest(format!(
-                "parameter {k:?} is repeated"
-            )));
-        }
-    }
-    Ok(params)
-}
 
 /// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
 pub async fn token(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
@@ -82,22 +38,9 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
             "content type must be application/x-www-form-urlencoded".into(),
         ));
     }
-    let basic = basic_credentials(&req)?;
-    let mut form = parse_form(&body::read(&mut req).await?)?;
-    let posted = match (form.remove("client_id"), form.remove("client_secret")) {
-        (Some(id), Some(secret)) => Some((id, CallerKey::new(secret))),
-        (None, None) => None,
-        _ => return Err(ApiError::Unauthenticated),
-    };
-    let (client_id, key) = match (basic, posted) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::InvalidRequest(
-                "use exactly one client authentication method".into(),
-            ))
-        }
-        (Some(b), None) | (None, Some(b)) => b,
-        (None, None) => return Err(ApiError::Unauthenticated),
-    };
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let mut form = client_auth::parse_form(&body::read(&mut req).await?)?;
+    let (client_id, key) = client_auth::client_credentials(authorization.as_deref(), &mut form)?;
     let caller = auth::authenticate(&c.env, Some(key))?;
     if caller.id != client_id {
         return Err(ApiError::Unauthenticated);

@@ -16,7 +16,7 @@ use crate::routes::Ctx;
 use crate::secrets;
 use crate::tokens;
 use ims_core::credentials::Credential;
-use ims_core::rotation::{CredentialState, Rotation, Source};
+use ims_core::rotation::{CredentialState, DeleteRefusal, Rotation, Source};
 use ims_core::time::rfc3339;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -75,14 +75,6 @@ pub fn rotation_view(r: &Rotation) -> Value {
     })
 }
 
-/// The uuid of the secret the broker uses, when known: recorded, or the only one at Adobe.
-fn active_uuid(state: &CredentialState, adobe: &[ims_core::io_api::SecretInfo]) -> Option<String> {
-    state.active.uuid.clone().or_else(|| match adobe {
-        [only] if state.active.source == Source::Bootstrap => Some(only.uuid.clone()),
-        _ => None,
-    })
-}
-
 /// `GET /v1/credentials/{name}/secrets`.
 pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
     let (cfg, cred) = admin_credential(&req, c, name)?;
@@ -92,18 +84,7 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, Api
     let known = management_secrets(c, platform.keys(), &cred, &state);
     let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
     let adobe = mgmt.list().await?;
-    let active = active_uuid(&state, &adobe);
-    let role = |uuid: &str| {
-        if active.as_deref() == Some(uuid) {
-            Some("active")
-        } else if state.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) {
-            Some("pending")
-        } else if state.previous.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) {
-            Some("previous")
-        } else {
-            None
-        }
-    };
+    let active = state.active_uuid(&adobe);
     let items: Vec<Value> = adobe
         .iter()
         .map(|s| {
@@ -112,7 +93,7 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, Api
                 "created_at": rfc3339(s.created_at_ms),
                 "last_used_at": s.last_used_at_ms.map(rfc3339),
                 "active": active.as_deref() == Some(s.uuid.as_str()),
-                "role": role(&s.uuid),
+                "role": state.role(&s.uuid, &adobe),
             })
         })
         .collect();
@@ -179,30 +160,12 @@ pub async fn delete(
     let known = management_secrets(c, platform.keys(), &cred, &state);
     let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
     let adobe = mgmt.list().await?;
-    if !adobe.iter().any(|s| s.uuid == uuid) {
-        return Err(ApiError::UnknownSecret(uuid.to_owned()));
-    }
-    if adobe.len() == 1 {
-        return Err(ApiError::Conflict(
-            "refusing to delete the only secret of the credential".into(),
-        ));
-    }
-    match active_uuid(&state, &adobe) {
-        Some(active) if active == uuid => {
-            return Err(ApiError::Conflict("refusing to delete the secret the broker uses; rotate first".into()))
-        }
-        None => {
-            return Err(ApiError::Conflict(
-                "the broker does not know yet which secret it uses; start a rotation (it identifies it) before deleting".into(),
-            ))
-        }
-        Some(_) => {}
-    }
-    if state.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) {
-        return Err(ApiError::Conflict(
-            "refusing to delete the secret a running rotation is about to promote".into(),
-        ));
-    }
+    state
+        .may_delete(uuid, &adobe)
+        .map_err(|refusal| match refusal {
+            DeleteRefusal::Unknown(u) => ApiError::UnknownSecret(u),
+            other => ApiError::Conflict(other.to_string()),
+        })?;
     mgmt.delete(uuid).await?;
     crate::log::event(
         "secret_deleted",

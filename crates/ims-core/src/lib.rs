@@ -17,6 +17,7 @@
 pub mod cache;
 pub mod cache_key;
 pub mod callers;
+pub mod client_auth;
 pub mod config;
 pub mod credentials;
 pub mod envelope;

@@ -443,6 +443,70 @@ impl CredentialState {
     }
 }
 
+/// Why a secret may not be deleted by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeleteRefusal {
+    /// Adobe does not hold it.
+    #[error("no secret {0:?} at Adobe for this credential")]
+    Unknown(String),
+    /// It is the credential's only secret.
+    #[error("refusing to delete the only secret of the credential")]
+    Only,
+    /// The broker uses it.
+    #[error("refusing to delete the secret the broker uses; rotate first")]
+    Active,
+    /// The broker does not know yet which secret it uses.
+    #[error("the broker does not know yet which secret it uses; start a rotation (it identifies it) before deleting")]
+    ActiveUnknown,
+    /// A running rotation is about to promote it.
+    #[error("refusing to delete the secret a running rotation is about to promote")]
+    Pending,
+}
+
+impl CredentialState {
+    /// The uuid of the secret the broker uses, when known: recorded, or, for the bootstrap
+    /// secret, the only secret Adobe holds.
+    pub fn active_uuid(&self, adobe: &[SecretInfo]) -> Option<String> {
+        self.active.uuid.clone().or_else(|| match adobe {
+            [only] if self.active.source == Source::Bootstrap => Some(only.uuid.clone()),
+            _ => None,
+        })
+    }
+
+    /// The role of a secret Adobe lists: `active`, `pending`, `previous`, or none.
+    pub fn role(&self, uuid: &str, adobe: &[SecretInfo]) -> Option<&'static str> {
+        let is = |slot: Option<&Slot>| slot.and_then(|s| s.uuid.as_deref()) == Some(uuid);
+        if self.active_uuid(adobe).as_deref() == Some(uuid) {
+            Some("active")
+        } else if is(self.pending.as_ref()) {
+            Some("pending")
+        } else if is(self.previous.as_ref()) {
+            Some("previous")
+        } else {
+            None
+        }
+    }
+
+    /// Whether an operator may delete `uuid` now: never the only, the active or the pending
+    /// secret, so the broker always keeps one secret Adobe accepts.
+    pub fn may_delete(&self, uuid: &str, adobe: &[SecretInfo]) -> Result<(), DeleteRefusal> {
+        if !adobe.iter().any(|s| s.uuid == uuid) {
+            return Err(DeleteRefusal::Unknown(uuid.chars().take(64).collect()));
+        }
+        if adobe.len() == 1 {
+            return Err(DeleteRefusal::Only);
+        }
+        match self.active_uuid(adobe) {
+            None => Err(DeleteRefusal::ActiveUnknown),
+            Some(active) if active == uuid => Err(DeleteRefusal::Active),
+            Some(_) if self.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) => {
+                Err(DeleteRefusal::Pending)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
 /// The secret `last_used_at` says was used since `probe_ms` (the probe's mint), if exactly one.
 pub fn identify_by_usage(adobe: &[SecretInfo], probe_ms: u64) -> Option<String> {
     let mut used = adobe
@@ -607,5 +671,40 @@ mod tests {
         assert_eq!(identify_by_usage(&list, 90), Some("a".into()));
         assert_eq!(identify_by_usage(&list, 40), None);
         assert_eq!(identify_by_usage(&list, 200), None);
+    }
+
+    #[test]
+    fn manual_deletes_never_remove_the_only_active_or_pending_secret() {
+        let mut s = CredentialState::default();
+        assert_eq!(s.may_delete("a", &at(&["a"])), Err(DeleteRefusal::Only));
+        assert_eq!(
+            s.may_delete("x", &at(&["a", "b"])),
+            Err(DeleteRefusal::Unknown("x".into()))
+        );
+        assert_eq!(
+            s.may_delete("a", &at(&["a", "b"])),
+            Err(DeleteRefusal::ActiveUnknown)
+        );
+        s.identified("a", 0);
+        assert_eq!(
+            s.may_delete("a", &at(&["a", "b"])),
+            Err(DeleteRefusal::Active)
+        );
+        assert_eq!(s.may_delete("b", &at(&["a", "b"])), Ok(()));
+        assert!(s.start("r", 0));
+        s.added("b", "x".into(), 0, 1);
+        assert_eq!(
+            s.may_delete("b", &at(&["a", "b"])),
+            Err(DeleteRefusal::Pending)
+        );
+        assert_eq!(s.role("b", &at(&["a", "b"])), Some("pending"));
+        assert_eq!(s.role("a", &at(&["a", "b"])), Some("active"));
+    }
+
+    #[test]
+    fn the_bootstrap_secret_is_active_when_it_is_the_only_one() {
+        let s = CredentialState::default();
+        assert_eq!(s.active_uuid(&at(&["a"])), Some("a".into()));
+        assert_eq!(s.active_uuid(&at(&["a", "b"])), None);
     }
 }

@@ -1,0 +1,136 @@
+//! Client authentication at the broker's own `/oauth/token`
+//! ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)): the client id and
+//! secret arrive either by HTTP Basic, each form-urlencoded before base64, or as form
+//! parameters; never both. Form parameters may not repeat (§3.2).
+
+use crate::secret::CallerKey;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::collections::HashMap;
+
+/// Why the client's credentials could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientAuthError {
+    /// No credentials, a scheme other than Basic, or undecodable Basic credentials
+    /// (`invalid_client`).
+    #[error("client authentication failed")]
+    Invalid,
+    /// Basic and form credentials at once (`invalid_request`).
+    #[error("use exactly one client authentication method")]
+    Both,
+    /// A form parameter appears more than once (`invalid_request`).
+    #[error("parameter {0:?} is repeated")]
+    Repeated(String),
+}
+
+fn form_decode(text: &str) -> String {
+    form_urlencoded::parse(format!("v={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads `Authorization: Basic …`; `Ok(None)` when there is no `Authorization` header.
+pub fn basic(authorization: Option<&str>) -> Result<Option<(String, CallerKey)>, ClientAuthError> {
+    let Some(value) = authorization else {
+        return Ok(None);
+    };
+    let (scheme, encoded) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ClientAuthError::Invalid)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ClientAuthError::Invalid);
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(ClientAuthError::Invalid)?;
+    let (id, secret) = decoded.split_once(':').ok_or(ClientAuthError::Invalid)?;
+    Ok(Some((form_decode(id), CallerKey::new(form_decode(secret)))))
+}
+
+/// Parses a form body; a repeated parameter is an error.
+pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ClientAuthError> {
+    let mut params = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if params
+            .insert(k.clone().into_owned(), v.into_owned())
+            .is_some()
+        {
+            return Err(ClientAuthError::Repeated(k.chars().take(64).collect()));
+        }
+    }
+    Ok(params)
+}
+
+/// The client's id and secret, from Basic or from the form (whose `client_id`/`client_secret`
+/// are removed from `form`).
+pub fn client_credentials(
+    authorization: Option<&str>,
+    form: &mut HashMap<String, String>,
+) -> Result<(String, CallerKey), ClientAuthError> {
+    let basic = basic(authorization)?;
+    let posted = match (form.remove("client_id"), form.remove("client_secret")) {
+        (Some(id), Some(secret)) => Some((id, CallerKey::new(secret))),
+        (None, None) => None,
+        _ => return Err(ClientAuthError::Invalid),
+    };
+    match (basic, posted) {
+        (Some(_), Some(_)) => Err(ClientAuthError::Both),
+        (Some(c), None) | (None, Some(c)) => Ok(c),
+        (None, None) => Err(ClientAuthError::Invalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        format!("Basic {}", STANDARD.encode(s))
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let (id, key) = basic(Some(&b64("svc%3Aa:k+y%2B"))).unwrap().unwrap();
+        assert_eq!((id.as_str(), key.secret()), ("svc:a", "k y+"));
+        assert_eq!(basic(None), Ok(None));
+        assert_eq!(basic(Some("Bearer x")), Err(ClientAuthError::Invalid));
+        assert_eq!(basic(Some("Basic !!!")), Err(ClientAuthError::Invalid));
+        assert_eq!(basic(Some(&b64("no-colon"))), Err(ClientAuthError::Invalid));
+    }
+
+    #[test]
+    fn exactly_one_method() {
+        let mut form =
+            parse_form(b"grant_type=client_credentials&client_id=a&client_secret=b").unwrap();
+        let (id, _) = client_credentials(None, &mut form).unwrap();
+        assert_eq!(id, "a");
+        assert!(!form.contains_key("client_secret"));
+        let mut form = parse_form(b"client_id=a&client_secret=b").unwrap();
+        assert_eq!(
+            client_credentials(Some(&b64("a:b")), &mut form),
+            Err(ClientAuthError::Both)
+        );
+        let mut form = parse_form(b"client_id=a").unwrap();
+        assert_eq!(
+            client_credentials(None, &mut form),
+            Err(ClientAuthError::Invalid)
+        );
+        let mut empty = HashMap::new();
+        assert_eq!(
+            client_credentials(None, &mut empty),
+            Err(ClientAuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert_eq!(
+            parse_form(b"scope=a&scope=b"),
+            Err(ClientAuthError::Repeated("scope".into()))
+        );
+    }
+}

@@ -17,6 +17,7 @@ mod rotation;
 mod routes;
 mod scheduled;
 mod secrets;
+mod telemetry;
 mod tokens;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};

@@ -16,6 +16,8 @@ pub struct RequestLog {
     pub caller: Option<String>,
     /// The credential name used.
     pub credential: Option<String>,
+    /// The canonical scope set asked for.
+    pub scope: Option<String>,
     /// Where the token came from.
     pub cache: Option<CacheOutcome>,
     /// The IMS exchange, if one was made.
@@ -42,6 +44,7 @@ impl RequestLog {
             "credential",
             self.credential.clone().map(Value::from),
         );
+        put(&mut line, "scope", self.scope.clone().map(Value::from));
         put(&mut line, "cache", self.cache.map(|c| c.as_str().into()));
         put(&mut line, "error", self.error.map(Value::from));
         put(&mut line, "detail", self.detail.clone().map(Value::from));

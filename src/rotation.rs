@@ -259,6 +259,9 @@ impl Runner<'_> {
                 self.save(state).await?;
             }
         }
+        if let Some(r) = state.rotation.as_ref() {
+            crate::telemetry::rotation(&self.cred.name, &format!("{} → {}", r.id, r.step.as_str()));
+        }
         crate::log::event(
             "rotation_step",
             json!({"credential": self.cred.name, "rotation": state.rotation.as_ref().map(|r| r.id.clone()),
@@ -358,5 +361,23 @@ async fn run_guarded(
         }
     }
     runner.release().await;
+    let outcome = match state.rotation.as_ref() {
+        _ if busy => "busy",
+        Some(r) if r.last_error.is_some() => "error",
+        Some(r) if r.step == ims_core::rotation::Step::Done => "done",
+        _ => "waiting",
+    };
+    crate::telemetry::metrics(|m| m.rotation(outcome));
+    if outcome == "error" {
+        let message = state
+            .rotation
+            .as_ref()
+            .and_then(|r| r.last_error.as_ref())
+            .map(|e| e.message.clone());
+        crate::telemetry::rotation(
+            &cred.name,
+            &format!("error: {}", message.unwrap_or_default()),
+        );
+    }
     Ok(RunOutcome { state, busy })
 }

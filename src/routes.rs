@@ -3,8 +3,9 @@
 //! in plain text without `Allow`, so the table is our own).
 
 use crate::api_error::ApiError;
-use crate::handlers::{health, oauth, secrets, token};
+use crate::handlers::{health, metrics, oauth, secrets, token};
 use crate::log::RequestLog;
+use crate::telemetry;
 use worker::{Context, Date, Env, Method, Request, Response};
 
 /// Everything a handler gets besides the request.
@@ -41,6 +42,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let result = match (&route, &method) {
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
         (Route::Token, Method::Post) => token::issue(req, &mut c).await,
+        (Route::Metrics, Method::Get) => metrics::metrics(req, &mut c).await,
         (Route::OAuthToken, Method::Post) => oauth::token(req, &mut c).await,
         (Route::Secrets(name), Method::Get) => secrets::list(req, &mut c, name).await,
         (Route::Rotate(name), Method::Post) => secrets::rotate(req, &mut c, name).await,
@@ -63,7 +65,31 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     };
     let elapsed = Date::now().as_millis().saturating_sub(started);
     c.log.emit(method.as_ref(), response.status_code(), elapsed);
+    record(&c, response.status_code());
     response
+}
+
+/// Feeds the request's outcome to the counters and events, and writes the isolate's event batch
+/// after the answer when one is due.
+fn record(c: &Ctx, status: u16) {
+    telemetry::metrics(|m| {
+        m.request(c.log.route, status);
+        if let Some(outcome) = c.log.cache {
+            m.cache_outcome(outcome.as_str());
+        }
+    });
+    if let Some(call) = &c.log.upstream {
+        let credential = c.log.credential.as_deref().unwrap_or("default");
+        telemetry::upstream(credential, c.log.scope.as_deref(), call, c.log.error);
+    }
+    if let Some(write) = c
+        .env
+        .kv(crate::platform::TOKENS_BINDING)
+        .ok()
+        .and_then(telemetry::flush_due)
+    {
+        c.ctx.wait_until(write);
+    }
 }
 
 fn random_id() -> String {
@@ -77,6 +103,7 @@ enum Route {
     Healthz,
     Token,
     OAuthToken,
+    Metrics,
     Secrets(String),
     Rotate(String),
     Rotation(String),
@@ -91,6 +118,7 @@ impl Route {
             ["healthz"] => Self::Healthz,
             ["v1", "token"] => Self::Token,
             ["oauth", "token"] => Self::OAuthToken,
+            ["v1", "metrics"] => Self::Metrics,
             ["v1", "credentials", name, "secrets"] => Self::Secrets((*name).to_owned()),
             ["v1", "credentials", name, "secrets", "rotate"] => Self::Rotate((*name).to_owned()),
             ["v1", "credentials", name, "rotation"] => Self::Rotation((*name).to_owned()),
@@ -107,6 +135,7 @@ impl Route {
             Self::Healthz => "GET /healthz",
             Self::Token => "POST /v1/token",
             Self::OAuthToken => "POST /oauth/token",
+            Self::Metrics => "GET /v1/metrics",
             Self::Secrets(_) => "GET /v1/credentials/{name}/secrets",
             Self::Rotate(_) => "POST /v1/credentials/{name}/secrets/rotate",
             Self::Rotation(_) => "GET /v1/credentials/{name}/rotation",
@@ -120,7 +149,7 @@ impl Route {
         match self {
             Self::Healthz => "GET, HEAD",
             Self::Token | Self::OAuthToken | Self::Rotate(_) => "POST",
-            Self::Secrets(_) | Self::Rotation(_) => "GET",
+            Self::Secrets(_) | Self::Rotation(_) | Self::Metrics => "GET",
             Self::Secret(..) => "DELETE",
             Self::NotFound => "",
         }

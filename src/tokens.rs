@@ -65,6 +65,7 @@ pub async fn grant(
     }
     let platform = platform(&c.env)?;
     let secrets = crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
+    c.log.scope = Some(scopes.to_comma());
     let spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
     let cache = cache();
     let settings = cfg.settings;
@@ -107,6 +108,15 @@ pub async fn grant(
             fields["request_id"] = request_id.into();
             fields["credential"] = spec.credential.clone().into();
             crate::log::event("background_refresh", fields, upstream);
+            if let Some(call) = upstream {
+                let error = outcome.as_ref().err().map(|f| f.error.code());
+                crate::telemetry::upstream(
+                    &spec.credential,
+                    Some(&spec.scopes.to_comma()),
+                    call,
+                    error,
+                );
+            }
         });
     }
     let now = worker::Date::now().as_millis();

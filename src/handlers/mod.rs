@@ -2,6 +2,7 @@
 
 mod body;
 pub mod health;
+pub mod metrics;
 pub mod oauth;
 pub mod secrets;
 pub mod token;

@@ -1,0 +1,91 @@
+//! The isolate's counters and recent-event log (both from `ims-core`), fed by the request
+//! dispatcher, the token path and rotations, and written to KV at most every 5 s per isolate
+//! (`events:<isolate id>`, an hour's TTL) so that `GET /v1/metrics` can show events of every
+//! isolate.
+
+use ims_core::cache::UpstreamCall;
+use ims_core::events::{self, Event, EventLog, EVENTS_KEY_PREFIX};
+use ims_core::metrics::Metrics;
+use std::cell::RefCell;
+use worker::{Date, KvStore};
+
+thread_local! {
+    static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(Date::now().as_millis()));
+    static EVENTS: RefCell<EventLog> = RefCell::new(EventLog::default());
+    static ISOLATE: String = crate::random::id();
+}
+
+/// How long event batches stay in KV, s.
+const EVENTS_TTL_S: u64 = 3_600;
+
+/// Runs `f` on the isolate's counters.
+pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
+    METRICS.with_borrow_mut(f)
+}
+
+/// Records an IMS exchange: counters, latency, and a `refresh` or `upstream_failure` event.
+pub fn upstream(credential: &str, scope: Option<&str>, call: &UpstreamCall, error: Option<&str>) {
+    metrics(|m| m.ims_call(error.unwrap_or("ok"), call.ms));
+    push(Event {
+        at_ms: Date::now().as_millis(),
+        kind: if error.is_some() {
+            "upstream_failure"
+        } else {
+            "refresh"
+        }
+        .into(),
+        credential: credential.to_owned(),
+        detail: error.unwrap_or("minted").to_owned(),
+        status: call.status,
+        debug_id: call.debug_id.clone(),
+        scope: scope.map(str::to_owned),
+    });
+}
+
+/// Records a rotation step or outcome.
+pub fn rotation(credential: &str, detail: &str) {
+    push(Event {
+        at_ms: Date::now().as_millis(),
+        kind: "rotation".into(),
+        credential: credential.to_owned(),
+        detail: detail.to_owned(),
+        status: None,
+        debug_id: None,
+        scope: None,
+    });
+}
+
+fn push(event: Event) {
+    EVENTS.with_borrow_mut(|log| log.push(event));
+}
+
+/// The write of this isolate's batch, if one is due now.
+pub fn flush_due(kv: KvStore) -> Option<impl std::future::Future<Output = ()>> {
+    let batch = EVENTS.with_borrow_mut(|log| log.flush_due(Date::now().as_millis()))?;
+    let key = ISOLATE.with(|id| format!("{EVENTS_KEY_PREFIX}{id}"));
+    Some(async move {
+        if let Ok(put) = kv.put(&key, batch) {
+            let _ = put.expiration_ttl(EVENTS_TTL_S).execute().await;
+        }
+    })
+}
+
+/// Recent events of every isolate, newest first.
+pub async fn recent(kv: &KvStore) -> Vec<Event> {
+    let local = EVENTS.with_borrow(EventLog::local);
+    let mut batches = Vec::new();
+    if let Ok(list) = kv
+        .list()
+        .prefix(EVENTS_KEY_PREFIX.to_owned())
+        .limit(50)
+        .execute()
+        .await
+    {
+        for key in list.keys {
+            if let Ok(Some(text)) = kv.get(&key.name).text().await {
+                batches.push(text);
+            }
+        }
+    }
+    events::merge(batches.iter().map(String::as_str), local)
+}

@@ -18,7 +18,7 @@ pub const FLUSH_INTERVAL_MS: u64 = 5_000;
 pub const EVENTS_KEY_PREFIX: &str = "events:";
 
 /// One event. Holds names, codes, statuses and ids only: never a secret or token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Event {
     /// When, epoch ms.
     pub at_ms: u64,
@@ -83,8 +83,10 @@ pub fn merge<'a>(batches: impl IntoIterator<Item = &'a str>, local: Vec<Event>) 
             all.extend(events);
         }
     }
-    all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    // Ordered by time first (the first field), then by the rest, so duplicates are adjacent.
+    all.sort();
     all.dedup();
+    all.reverse();
     all.truncate(MAX_MERGED);
     all
 }

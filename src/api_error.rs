@@ -42,6 +42,9 @@ pub enum ApiError {
     /// A credential name that is not configured (404).
     #[error("unknown credential {0:?}")]
     UnknownCredential(String),
+    /// A browser call from another origin (403).
+    #[error("cross-origin requests are not accepted")]
+    CrossOrigin,
     /// No such route (404).
     #[error("no such route")]
     NotFound,
@@ -94,6 +97,7 @@ impl ApiError {
             Self::CredentialForbidden(_) | Self::ScopeForbidden(_) => "forbidden",
             Self::UnknownCredential(_) => "unknown_credential",
             Self::NotFound => "not_found",
+            Self::CrossOrigin => "cross_origin_forbidden",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -114,7 +118,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidScope(_) | Self::UnsupportedGrantType => 400,
             Self::Unauthenticated => 401,
-            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) => 403,
+            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) | Self::CrossOrigin => 403,
             Self::UnknownCredential(_) | Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge(_) => 413,

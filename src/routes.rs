@@ -3,7 +3,7 @@
 //! in plain text without `Allow`, so the table is our own).
 
 use crate::api_error::ApiError;
-use crate::handlers::{health, metrics, oauth, secrets, token};
+use crate::handlers::{console, health, metrics, oauth, secrets, token};
 use crate::log::RequestLog;
 use crate::telemetry;
 use worker::{Context, Date, Env, Method, Request, Response};
@@ -41,6 +41,12 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     c.log.route = route.label();
     let result = match (&route, &method) {
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
+        (Route::Console, Method::Get | Method::Head) => {
+            console::asset(&path).ok_or(ApiError::NotFound)
+        }
+        (_, _) if cross_origin(&req) => Err(ApiError::CrossOrigin),
+        (Route::Credentials, Method::Get) => secrets::credentials(req, &mut c).await,
+        (Route::Tokens(name), Method::Get) => secrets::tokens(req, &mut c, name).await,
         (Route::Token, Method::Post) => token::issue(req, &mut c).await,
         (Route::Metrics, Method::Get) => metrics::metrics(req, &mut c).await,
         (Route::OAuthToken, Method::Post) => oauth::token(req, &mut c).await,
@@ -92,6 +98,20 @@ fn record(c: &Ctx, status: u16) {
     }
 }
 
+/// True for a browser request from another origin: its `Origin` is not this Worker's own. The
+/// API is for servers and for the console served from this origin; other pages may not call it
+/// with a visitor's browser.
+fn cross_origin(req: &Request) -> bool {
+    let Some(origin) = req.headers().get("origin").ok().flatten() else {
+        return false;
+    };
+    let own = req
+        .url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    origin != own
+}
+
 fn random_id() -> String {
     let a = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
     let b = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
@@ -101,6 +121,9 @@ fn random_id() -> String {
 /// The routes, with their path parameters.
 enum Route {
     Healthz,
+    Console,
+    Credentials,
+    Tokens(String),
     Token,
     OAuthToken,
     Metrics,
@@ -116,6 +139,8 @@ impl Route {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["healthz"] => Self::Healthz,
+            ["v1", "credentials"] => Self::Credentials,
+            ["v1", "credentials", name, "tokens"] => Self::Tokens((*name).to_owned()),
             ["v1", "token"] => Self::Token,
             ["oauth", "token"] => Self::OAuthToken,
             ["v1", "metrics"] => Self::Metrics,
@@ -125,6 +150,7 @@ impl Route {
             ["v1", "credentials", name, "secrets", uuid] => {
                 Self::Secret((*name).to_owned(), (*uuid).to_owned())
             }
+            _ if console::has(path) => Self::Console,
             _ => Self::NotFound,
         }
     }
@@ -133,6 +159,9 @@ impl Route {
     fn label(&self) -> &'static str {
         match self {
             Self::Healthz => "GET /healthz",
+            Self::Console => "GET /{console}",
+            Self::Credentials => "GET /v1/credentials",
+            Self::Tokens(_) => "GET /v1/credentials/{name}/tokens",
             Self::Token => "POST /v1/token",
             Self::OAuthToken => "POST /oauth/token",
             Self::Metrics => "GET /v1/metrics",
@@ -147,7 +176,8 @@ impl Route {
     /// The methods the route answers, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Self::Healthz => "GET, HEAD",
+            Self::Healthz | Self::Console => "GET, HEAD",
+            Self::Credentials | Self::Tokens(_) => "GET",
             Self::Token | Self::OAuthToken | Self::Rotate(_) => "POST",
             Self::Secrets(_) | Self::Rotation(_) | Self::Metrics => "GET",
             Self::Secret(..) => "DELETE",

@@ -9,7 +9,12 @@ use ims_core::metrics::Metrics;
 use std::cell::RefCell;
 use worker::{Date, KvStore};
 
+/// Most cache keys whose last hit is remembered.
+const MAX_HITS: usize = 256;
+
 thread_local! {
+    static HITS: RefCell<std::collections::HashMap<String, (&'static str, u64)>> =
+        RefCell::new(std::collections::HashMap::new());
     static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(Date::now().as_millis()));
     static EVENTS: RefCell<EventLog> = RefCell::new(EventLog::default());
     static ISOLATE: String = crate::random::id();
@@ -21,6 +26,21 @@ const EVENTS_TTL_S: u64 = 3_600;
 /// Runs `f` on the isolate's counters.
 pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
     METRICS.with_borrow_mut(f)
+}
+
+/// Remembers where the last hit on a cache key was served from.
+pub fn hit(key: &str, outcome: &'static str) {
+    HITS.with_borrow_mut(|hits| {
+        if hits.len() >= MAX_HITS && !hits.contains_key(key) {
+            hits.clear();
+        }
+        hits.insert(key.to_owned(), (outcome, Date::now().as_millis()));
+    });
+}
+
+/// The last hit on a cache key in this isolate: outcome and when.
+pub fn last_hit(key: &str) -> Option<(&'static str, u64)> {
+    HITS.with_borrow(|hits| hits.get(key).copied())
 }
 
 /// Records an IMS exchange: counters, latency, and a `refresh` or `upstream_failure` event.

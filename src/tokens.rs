@@ -78,6 +78,7 @@ pub async fn grant(
         }
     };
     c.log.cache = Some(served.outcome);
+    crate::telemetry::hit(&spec.key, served.outcome.as_str());
     if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
         log_fallback(name, up.secret_index);
     }

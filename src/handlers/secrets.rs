@@ -174,3 +174,88 @@ pub async fn delete(
     );
     Ok(Response::builder().with_status(204).fixed(Vec::new()))
 }
+
+/// `GET /v1/credentials` (admin): every configured credential, usable or not.
+pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+    let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
+    c.log.caller = Some(caller.id.clone());
+    if !caller.admin {
+        return Err(ApiError::AdminOnly);
+    }
+    let cfg = config::broker(&c.env)?;
+    let items: Vec<Value> = cfg
+        .credentials
+        .all()
+        .map(|(name, cred)| match cred {
+            Ok(cred) => json!({
+                "name": name, "client_id": cred.client_id, "scopes": cred.default_scopes.to_comma(),
+                "manages_secrets": cred.org_id.is_some() && cred.credential_id.is_some(), "error": null,
+            }),
+            Err(e) => json!({"name": name, "client_id": null, "scopes": null, "manages_secrets": false,
+                              "error": e.to_string()}),
+        })
+        .collect();
+    Ok(json_response(
+        200,
+        &json!({"credentials": items}),
+        &[("cache-control", "no-store".into())],
+    ))
+}
+
+/// `GET /v1/credentials/{name}/tokens` (admin): the cached token entries in KV, without their
+/// tokens: scope set, when minted, when they stop being handed out, and the last hit seen by
+/// this isolate.
+pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
+    let (_, cred) = admin_credential(&req, c, name)?;
+    let platform = tokens::platform(&c.env)?;
+    let prefix = format!(
+        "{}{}:{}:",
+        ims_core::cache_key::TOKEN_KEY_PREFIX,
+        cred.name,
+        cred.client_id
+    );
+    let listed = platform
+        .kv()
+        .list()
+        .prefix(prefix)
+        .limit(100)
+        .execute()
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))?;
+    let now = worker::Date::now().as_millis();
+    let mut entries = Vec::new();
+    for key in listed.keys {
+        let Some(text) = ims_core::platform::TokenStore::get(&platform, &key.name).await else {
+            continue;
+        };
+        let Some(token) = ims_core::policy::CachedToken::from_stored(&text) else {
+            continue;
+        };
+        let last = crate::telemetry::last_hit(&key.name);
+        entries.push(json!({
+            "key": key.name,
+            "scope": token.scope,
+            "refreshed_at": rfc3339(token.sent_at_ms),
+            "refresh_at": rfc3339(token.refresh_at_ms()),
+            "usable_until": rfc3339(token.usable_until_ms()),
+            "expires_at": rfc3339(token.expires_at_ms),
+            "refreshed_at_ms": token.sent_at_ms,
+            "usable_until_ms": token.usable_until_ms(),
+            "lifetime_s": token.lifetime_ms() / 1000,
+            "expires_in": token.caller_expires_in_s(now),
+            "freshness": match token.freshness(now) {
+                ims_core::policy::Freshness::Fresh => "fresh",
+                ims_core::policy::Freshness::Stale => "stale",
+                ims_core::policy::Freshness::Unusable => "unusable",
+            },
+            "last_hit": last.map(|(outcome, _)| outcome),
+            "last_hit_at": last.map(|(_, at)| rfc3339(at)),
+        }));
+    }
+    let body = json!({"credential": cred.name, "now": rfc3339(now), "now_ms": now, "entries": entries});
+    Ok(json_response(
+        200,
+        &body,
+        &[("cache-control", "no-store".into())],
+    ))
+}

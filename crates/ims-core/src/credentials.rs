@@ -153,6 +153,11 @@ impl Credentials {
         self.0.get(name).map(Result::as_ref)
     }
 
+    /// Every configured credential by name, usable or with what is wrong with it.
+    pub fn all(&self) -> impl Iterator<Item = (&str, Result<&Credential, &ConfigError>)> {
+        self.0.iter().map(|(name, c)| (name.as_str(), c.as_ref()))
+    }
+
     /// Every usable credential.
     pub fn usable(&self) -> impl Iterator<Item = &Credential> {
         self.0.values().filter_map(|c| c.as_ref().ok())

@@ -159,7 +159,7 @@ impl Route {
     fn label(&self) -> &'static str {
         match self {
             Self::Healthz => "GET /healthz",
-            Self::Console => "GET /{console}",
+            Self::Console => "GET /{static}",
             Self::Credentials => "GET /v1/credentials",
             Self::Tokens(_) => "GET /v1/credentials/{name}/tokens",
             Self::Token => "POST /v1/token",

@@ -62,7 +62,7 @@ test: bootstrap
 # file is truncated first so the final log-scanning test sees exactly this run.
 integration:
 	@echo "== integration tests (node --test)"
-	@mkdir -p tests/artifacts && : > tests/artifacts/worker-logs.txt && : > tests/artifacts/fake-adobe-logs.txt
+	@mkdir -p tests/artifacts && : > tests/artifacts/worker-logs.txt && : > tests/artifacts/fake-adobe-logs.txt && : > tests/artifacts/responses.jsonl
 	@$(ENV) node --test --test-concurrency=1 --test-reporter=spec 'tests/integration/**/*.test.mjs'
 
 # Usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]

@@ -164,7 +164,7 @@ test("7.6 unknown route → 404 not_found; wrong method → 405 method_not_allow
   const { fake, w, keys } = env;
   await fake.reset();
   const auth = { authorization: `Bearer ${keys.all}` };
-  for (const [method, p] of [["GET", "/"], ["POST", "/"], ["GET", "/nope"], ["POST", "/v1/tokens"], ["POST", "/v1"], ["POST", "/v2/token"], ["POST", "/v1/token/extra"], ["GET", "/healthz/x"], ["POST", "/oauth/authorize"]]) {
+  for (const [method, p] of [["GET", "/nope"], ["POST", "/v1/nope"], ["POST", "/v1/tokens"], ["POST", "/v1"], ["POST", "/v2/token"], ["POST", "/v1/token/extra"], ["GET", "/healthz/x"], ["POST", "/oauth/authorize"]]) {
     const r = await readResponse(await w.fetch(p, { method, headers: auth }));
     expectError(r, 404, "not_found", `${method} ${p}`);
   }
@@ -178,6 +178,7 @@ test("7.6 unknown route → 404 not_found; wrong method → 405 method_not_allow
     ["PUT", "/oauth/token", "POST"],
     ["POST", "/healthz", "GET,HEAD"],
     ["DELETE", "/healthz", "GET,HEAD"],
+    ["POST", "/", "GET,HEAD"],
   ]) {
     const r = await readResponse(await w.fetch(p, { method, headers: auth }));
     expectError(r, 405, "method_not_allowed", `${method} ${p}`);

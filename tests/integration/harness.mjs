@@ -447,6 +447,7 @@ export async function startCallerExample({ brokerUrl, brokerKey, vars = {}, labe
   return launch({
     label: label ?? `caller-${++instanceCounter}`,
     kvPersistDir: tempDir("ims-caller-"),
+    record: false,
     workers: [callerWorkerOptions({ bindings: { BROKER_URL: brokerUrl, BROKER_KEY: brokerKey ?? "", ...vars } })],
   });
 }
@@ -509,6 +510,33 @@ function moduleList(scriptPath) {
     else if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: p });
   }
   return { modules, modulesRoot: dir };
+}
+
+/** Every broker response the tests see, one JSON line each, for the OpenAPI conformance test. */
+export const RESPONSES_FILE = path.join(ARTIFACTS_DIR, "responses.jsonl");
+
+/**
+ * `fetch` against a broker that also appends the exchange (method, path, status, content type,
+ * body) to RESPONSES_FILE, so a final test can check every response against /openapi.json.
+ */
+async function recordedFetch(base, p, init = {}) {
+  const res = await fetch(base + p, init);
+  try {
+    const body = await res.clone().text();
+    const u = new URL(base + p);
+    fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    fs.appendFileSync(RESPONSES_FILE, JSON.stringify({
+      method: (init.method ?? "GET").toUpperCase(),
+      path: u.pathname,
+      query: u.search,
+      status: res.status,
+      contentType: res.headers.get("content-type"),
+      body: body.length > 200_000 ? null : body,
+    }) + "\n");
+  } catch {
+    // A body that cannot be read twice (or an aborted request) is simply not recorded.
+  }
+  return res;
 }
 
 /**
@@ -577,7 +605,7 @@ class CapturingLog extends Log {
  * Start one Miniflare instance (one workerd process) running `workers`; the first
  * one's direct socket is `url`.
  */
-async function launch({ label, kvPersistDir, workers }) {
+async function launch({ label, kvPersistDir, workers, record = true }) {
   const entries = [];
   const sink = (level, message) => {
     const entry = { timestamp: Date.now(), level, message: String(message), instance: label };
@@ -634,7 +662,8 @@ async function launch({ label, kvPersistDir, workers }) {
 
   return {
     url,
-    fetch: (p, init) => fetch(url + p, init),
+    // Only the broker's responses are recorded for the OpenAPI check, not the caller example's.
+    fetch: (p, init) => (record ? recordedFetch(url, p, init) : fetch(url + p, init)),
     logs: () => entries.map((e) => e.message),
     logEntries: () => entries.slice(),
     waitForLog: (re, { timeoutMs = 5000 } = {}) => {

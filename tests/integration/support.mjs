@@ -384,3 +384,232 @@ export async function readStoredToken(w, name) {
   if (raw.includes(stored.access_token)) throw new Error(`KV entry ${name} holds its token in plaintext`);
   return stored;
 }
+
+// ---------------------------------------------------------------------------------
+// Issue 3: client secrets and their rotation (tests/integration/1NN-*.test.mjs)
+// ---------------------------------------------------------------------------------
+
+// (A second import from the harness, kept here so this section only appends to the file.)
+import { startWorker, tempDir } from "./harness.mjs";
+
+/** A random numeric id (Developer Console org / credential ids are numeric). */
+export function numericId(digits = 9) {
+  let s = String(1 + Math.floor(Math.random() * 9));
+  while (s.length < digits) s += String(Math.floor(Math.random() * 10));
+  return s;
+}
+
+/**
+ * Issue 3's environment: ONE fake Adobe (through `startFake`, so every secret it ever held,
+ * rotated ones included, is registered for the log-hygiene test) whose clients are mapped to
+ * Developer Console credentials (`--credential ORG:CRED:CLIENT`), admin and non-admin caller
+ * keys, and a `broker(opts)` function starting broker instances configured for all credentials
+ * (same KV dir unless told otherwise). Everything is stopped by `t.after` (or `env.stop()`).
+ *
+ * @param {import("node:test").TestContext | null} t
+ * @param {object} [opts]
+ * @param {Record<string, {scopes?: string, mapped?: boolean, clientScopes?: string[]}>} [opts.credentials]
+ *   credential name → options; `default` (always present) is configured with CLIENT_ID/SCOPES/
+ *   ORG_ID/CREDENTIAL_ID, the others through CREDENTIALS (with org_id/credential_id unless
+ *   `mapped: false`, which also leaves the credential unmapped in the fake). `clientScopes`
+ *   restricts the fake client's scopes.
+ * @param {Record<string, {credentials?: string[]|"*", scopes?: string[]|"*", admin?: boolean}>} [opts.callers]
+ *   default `{admin: {credentials: "*", admin: true}, user: {credentials: "*"}}`
+ * @param {Record<string,string>} [opts.vars]     vars for every broker (override the defaults)
+ * @param {string} [opts.label]
+ * @returns {Promise<RotationEnv>}
+ *
+ * @typedef {object} RotationEnv
+ * @property {import("./harness.mjs").FakeAdobe} fake
+ * @property {Record<string,string>} keys         caller id → caller key
+ * @property {Record<string, {name: string, clientId: string, secret: string, orgId: string, credentialId: string}>} creds
+ * @property {Record<string,string>} vars         the brokers' base vars
+ * @property {Record<string,string>} secrets      the brokers' base secrets
+ * @property {string} kvPersistDir                the shared KV dir
+ * @property {(o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string}) => Promise<import("./harness.mjs").WorkerHandle>} broker
+ * @property {import("./harness.mjs").WorkerHandle[]} workers  every broker started so far
+ * @property {() => Promise<void>} stop
+ */
+export async function rotationEnv(t, opts = {}) {
+  const names = ["default", ...Object.keys(opts.credentials ?? {}).filter((n) => n !== "default")];
+  const creds = {};
+  const clients = {};
+  const args = [];
+  for (const name of names) {
+    const o = (opts.credentials ?? {})[name] ?? {};
+    const c = {
+      name,
+      clientId: `it-${name}-${rnd()}`,
+      secret: randomSecret("cs"),
+      orgId: numericId(),
+      credentialId: numericId(),
+      scopes: o.scopes ?? "openid,AdobeID",
+      mapped: o.mapped ?? true,
+    };
+    creds[name] = c;
+    clients[c.clientId] = o.clientScopes ? { secret: c.secret, scopes: o.clientScopes } : c.secret;
+    if (c.mapped) args.push("--credential", `${c.orgId}:${c.credentialId}:${c.clientId}`);
+  }
+  const fake = await startFake({ clients, args });
+  const workers = [];
+  const stop = async () => {
+    for (const w of workers.splice(0)) await w.stop().catch(() => {});
+    await fake.stop().catch(() => {});
+  };
+  if (t) t.after(stop);
+
+  const callers = opts.callers ?? { admin: { credentials: "*", admin: true }, user: { credentials: "*" } };
+  const keys = {};
+  const entries = {};
+  for (const [id, p] of Object.entries(callers)) {
+    const k = callerKey();
+    keys[id] = k.key;
+    entries[id] = { sha256: k.sha256, credentials: p.credentials ?? ["default"], scopes: p.scopes ?? "*", admin: p.admin ?? false };
+  }
+  const d = creds.default;
+  const extra = {};
+  const secrets = { CLIENT_SECRET: d.secret, CALLER_KEYS: JSON.stringify(entries) };
+  for (const name of names.slice(1)) {
+    const c = creds[name];
+    extra[name] = { client_id: c.clientId, scopes: c.scopes, ...(c.mapped ? { org_id: c.orgId, credential_id: c.credentialId } : {}) };
+    secrets[`CLIENT_SECRET_${name.toUpperCase().replace(/-/g, "_")}`] = c.secret;
+  }
+  const vars = {
+    CLIENT_ID: d.clientId,
+    SCOPES: d.scopes,
+    ...(d.mapped ? { ORG_ID: d.orgId, CREDENTIAL_ID: d.credentialId } : {}),
+    ...(names.length > 1 ? { CREDENTIALS: JSON.stringify(extra) } : {}),
+    ...(opts.vars ?? {}),
+  };
+  const kvPersistDir = opts.kvPersistDir ?? tempDir("ims-broker-kv-");
+  let n = 0;
+  const broker = async (o = {}) => {
+    const w = await startWorker({
+      fake,
+      vars: { ...vars, ...(o.vars ?? {}) },
+      secrets: { ...secrets, ...(o.secrets ?? {}) },
+      kvPersistDir: o.kvPersistDir ?? kvPersistDir,
+      label: o.label ?? `${opts.label ?? "rotation"}-${++n}`,
+    });
+    workers.push(w);
+    return w;
+  };
+  return { fake, keys, creds, vars, secrets, kvPersistDir, broker, workers, stop };
+}
+
+/** JSON body of a fake control call (throws on a non-2xx answer). */
+async function fakeControl(fake, method, p, body) {
+  const res = await fetch(fake.url + p, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`fake-adobe ${method} ${p} -> ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** The fake's test-only view of a client's secrets: `{secrets: [{uuid, client_secret, created_at_ms, last_used_at_ms}], max_secrets_seen}`. */
+export const fakeClientSecrets = (fake, clientId) => fakeControl(fake, "GET", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`);
+/** Adds a secret at the fake behind the broker's back (random value unless given); answers its view. */
+export const fakeAddSecret = (fake, clientId, value) =>
+  fakeControl(fake, "POST", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`, value === undefined ? {} : { client_secret: value });
+/** Deletes a secret at the fake behind the broker's back. */
+export const fakeDeleteSecret = (fake, clientId, uuid) => fakeControl(fake, "DELETE", `/__fake/clients/${encodeURIComponent(clientId)}/secrets/${uuid}`);
+
+/** An admin API call: `method path` with the caller key (null: no Authorization). */
+export async function adminCall(w, key, method, p) {
+  const headers = key === null || key === undefined ? {} : { authorization: `Bearer ${key}` };
+  return readResponse(await w.fetch(p, { method, headers }));
+}
+/** GET /v1/credentials/{name}/secrets */
+export const listSecrets = (w, key, name = "default") => adminCall(w, key, "GET", `/v1/credentials/${name}/secrets`);
+/** POST /v1/credentials/{name}/secrets/rotate */
+export const rotate = (w, key, name = "default") => adminCall(w, key, "POST", `/v1/credentials/${name}/secrets/rotate`);
+/** GET /v1/credentials/{name}/rotation */
+export const rotationStatus = (w, key, name = "default") => adminCall(w, key, "GET", `/v1/credentials/${name}/rotation`);
+/** DELETE /v1/credentials/{name}/secrets/{uuid} */
+export const deleteSecret = (w, key, name, uuid) => adminCall(w, key, "DELETE", `/v1/credentials/${name}/secrets/${uuid}`);
+
+/** How many events of each kind a rotation view lists: `{added: 1, ...}`. */
+export function eventCounts(view) {
+  const out = {};
+  for (const e of view.events ?? []) out[e.what] = (out[e.what] ?? 0) + 1;
+  return out;
+}
+
+/** Asserts the documented shape of a rotation view (rotate / rotation answers). */
+export function assertRotationView(v, msg = "") {
+  const where = `${msg ? msg + ": " : ""}${JSON.stringify(v)}`;
+  assert.ok(v && typeof v === "object", where);
+  assert.equal(typeof v.id, "string", `id: ${where}`);
+  assert.ok(v.id.length > 0, `id: ${where}`);
+  assert.ok(["create", "test", "promote", "retire", "done"].includes(v.step), `step: ${where}`);
+  assert.equal(v.in_progress, v.step !== "done", `in_progress: ${where}`);
+  const rfc = (x, what) => assert.ok(typeof x === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(x), `${what} is RFC 3339: ${where}`);
+  rfc(v.started_at, "started_at");
+  rfc(v.updated_at, "updated_at");
+  if (v.step === "done") rfc(v.finished_at, "finished_at");
+  else assert.equal(v.finished_at, null, `finished_at null while in progress: ${where}`);
+  if (v.retire_after !== null) rfc(v.retire_after, "retire_after");
+  if (v.last_error !== null) {
+    rfc(v.last_error.at, "last_error.at");
+    assert.equal(typeof v.last_error.step, "string", `last_error.step: ${where}`);
+    assert.equal(typeof v.last_error.message, "string", `last_error.message: ${where}`);
+  }
+  assert.ok(Array.isArray(v.events), `events: ${where}`);
+  for (const e of v.events) {
+    rfc(e.at, "event at");
+    assert.ok(["identified", "deleted_unused", "added", "tested", "promoted", "retired"].includes(e.what), `event what: ${where}`);
+  }
+}
+
+/**
+ * Every place in `texts` (name → text) where one of `values` (or, for a JWT, its payload or
+ * signature) occurs, as `"<name>: <what>"` strings, the values themselves never included.
+ * @param {Record<string,string>} texts
+ * @param {{value: string, what: string}[]} values
+ */
+export function findLeaks(texts, values) {
+  const needles = [];
+  for (const { value, what } of values) {
+    if (typeof value !== "string" || value.length < 8) continue;
+    needles.push([value, what]);
+    const parts = value.split(".");
+    if (parts.length === 3) for (const p of parts.slice(1)) if (p.length >= 16) needles.push([p, what]);
+  }
+  const out = [];
+  for (const [name, text] of Object.entries(texts)) {
+    for (const [n, what] of needles) if (text.includes(n)) out.push(`${name}: ${what}`);
+  }
+  return out;
+}
+
+/**
+ * Issue 3, test 8 for one file: the in-memory logs of `workers` contain no client secret the
+ * fake ever knew (bootstrap, added, pending, deleted) and no token it issued.
+ */
+export async function assertLogsClean(fake, workers, msg = "") {
+  const s = await fake.secrets();
+  const values = [
+    ...s.secrets.map((value) => ({ value, what: "client secret" })),
+    ...s.all_issued_tokens.map((value) => ({ value, what: "access token" })),
+  ];
+  const texts = {};
+  workers.forEach((w, i) => (texts[`broker ${i} logs`] = w.logs().join("\n")));
+  const leaks = findLeaks(texts, values);
+  assert.deepEqual(leaks, [], `${msg ? msg + ": " : ""}secrets in the Worker logs`);
+}
+
+/** Every KV value of `w`'s namespace, `{name: value}`. */
+export async function kvDump(w) {
+  const out = {};
+  let cursor;
+  for (;;) {
+    const page = await w.kv.list(cursor ? { cursor } : {});
+    for (const k of page.keys) out[k.name] = await w.kv.get(k.name);
+    if (page.list_complete || !page.cursor) break;
+    cursor = page.cursor;
+  }
+  return out;
+}

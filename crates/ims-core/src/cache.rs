@@ -48,6 +48,8 @@ pub struct TokenSpec {
     pub token_url: String,
     /// The cache key, derived from the three above.
     pub key: String,
+    /// The token endpoint's dialect (default: Adobe IMS); see [`TokenSpec::with_endpoint`].
+    pub endpoint: ims::TokenEndpoint,
 }
 
 impl TokenSpec {
@@ -66,7 +68,14 @@ impl TokenSpec {
             secrets,
             scopes,
             token_url: token_url.to_owned(),
+            endpoint: ims::TokenEndpoint::Adobe,
         }
+    }
+
+    /// The same spec for a token endpoint of another dialect (a generic RFC 6749 server).
+    pub fn with_endpoint(mut self, endpoint: ims::TokenEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
     }
 }
 
@@ -442,7 +451,13 @@ pub async fn mint_with<P: Platform>(
     spec: &TokenSpec,
     secret: &ClientSecret,
 ) -> Result<(CachedToken, UpstreamCall), Failure> {
-    let request = ims::token_request(&spec.token_url, &spec.client_id, secret, &spec.scopes);
+    let request = ims::endpoint_request(
+        spec.endpoint,
+        &spec.token_url,
+        &spec.client_id,
+        secret,
+        &spec.scopes,
+    );
     let started = p.now_ms();
     let mut call = UpstreamCall::default();
     let mut bad_bodies = 0;
@@ -834,6 +849,20 @@ mod tests {
         let r = block_on(cache.get(&p, &s, &sp));
         assert_eq!(r.unwrap().outcome, CacheOutcome::Miss);
         assert_eq!(p.calls.get(), 2);
+    }
+
+    #[test]
+    fn an_rfc6749_spec_follows_the_same_rules() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        let sp = spec("openid").with_endpoint(ims::TokenEndpoint::Rfc6749 {
+            auth: ims::ClientAuth::Post,
+        });
+        let all = block_on(futures_util::future::join_all(
+            (0..10).map(|_| cache.get(&p, &s, &sp)),
+        ));
+        assert!(all.iter().all(|r| token_of(r) == "tok-1"));
+        assert_eq!(p.calls.get(), 1);
+        assert_eq!(sp.key, spec("openid").key);
     }
 
     #[test]

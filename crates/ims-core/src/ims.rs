@@ -48,6 +48,79 @@ pub fn token_request(
     }
 }
 
+/// How a token endpoint wants its `client_credentials` request: Adobe's dialect, or plain
+/// [RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4) for any other OAuth2
+/// server. The caching rules are the same for both; only the request differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenEndpoint {
+    /// Adobe IMS: comma-separated scopes, client id and secret in the form ([`token_request`]).
+    #[default]
+    Adobe,
+    /// A standard OAuth2 server: space-separated scopes, client authentication as given.
+    Rfc6749 {
+        /// How the client authenticates.
+        auth: ClientAuth,
+    },
+}
+
+/// Client authentication at an RFC 6749 token endpoint
+/// ([§2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: `Authorization: Basic base64(urlenc(id) ":" urlenc(secret))`.
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// Builds the token request for `endpoint`: [`token_request`] for Adobe; for RFC 6749 the form
+/// `grant_type=client_credentials[&scope=a b]` (the scope omitted when empty) with the client
+/// authenticated by Basic or in the body. Parameters always go in the body.
+pub fn endpoint_request(
+    endpoint: TokenEndpoint,
+    token_url: &str,
+    client_id: &str,
+    client_secret: &ClientSecret,
+    scopes: &ScopeSet,
+) -> HttpRequest {
+    let TokenEndpoint::Rfc6749 { auth } = endpoint else {
+        return token_request(token_url, client_id, client_secret, scopes);
+    };
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "client_credentials");
+    let mut headers = vec![
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+        ("accept".to_owned(), "application/json".to_owned()),
+    ];
+    match auth {
+        ClientAuth::Basic => {
+            use base64::Engine;
+            let encode =
+                |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", encode(client_id), encode(client_secret.secret()));
+            let b64 = base64::engine::general_purpose::STANDARD.encode(pair);
+            headers.push(("authorization".to_owned(), format!("Basic {b64}")));
+        }
+        ClientAuth::Post => {
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_secret", client_secret.secret());
+        }
+    }
+    if !scopes.is_empty() {
+        form.append_pair("scope", &scopes.to_space());
+    }
+    HttpRequest {
+        method: "POST",
+        url: token_url.to_owned(),
+        headers,
+        body: form.finish().into_bytes(),
+    }
+}
+
 /// A token IMS issued, with its absolute expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
@@ -206,6 +279,71 @@ mod tests {
         assert!(form.contains(&("scope".into(), "AdobeID,openid".into())));
         assert!(form.contains(&("client_secret".into(), "s&=+ x".into())));
         assert!(!format!("{req:?}").contains("s&=+ x"));
+    }
+
+    fn form_of(req: &HttpRequest) -> Vec<(String, String)> {
+        form_urlencoded::parse(&req.body).into_owned().collect()
+    }
+
+    #[test]
+    fn adobe_endpoint_request_is_the_adobe_form() {
+        let scopes = ScopeSet::from_names(["openid", "AdobeID"]).unwrap();
+        let secret = ClientSecret::new("s");
+        assert_eq!(
+            endpoint_request(TokenEndpoint::Adobe, "u", "cid", &secret, &scopes),
+            token_request("u", "cid", &secret, &scopes)
+        );
+        assert_eq!(TokenEndpoint::default(), TokenEndpoint::Adobe);
+    }
+
+    #[test]
+    fn rfc6749_basic_puts_encoded_credentials_in_the_header_and_spaces_in_scope() {
+        let scopes = ScopeSet::from_names(["write", "read"]).unwrap();
+        let secret = ClientSecret::new("p:w d+");
+        let endpoint = TokenEndpoint::Rfc6749 {
+            auth: ClientAuth::Basic,
+        };
+        let req = endpoint_request(endpoint, "https://as/token", "my id", &secret, &scopes);
+        assert_eq!((req.method, req.url.as_str()), ("POST", "https://as/token"));
+        assert_eq!(
+            form_of(&req),
+            vec![
+                ("grant_type".to_owned(), "client_credentials".to_owned()),
+                ("scope".to_owned(), "read write".to_owned()),
+            ]
+        );
+        let auth = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        // base64("my+id:p%3Aw+d%2B"), RFC 6749 §2.3.1: each part form-urlencoded first.
+        assert_eq!(auth, "Basic bXkraWQ6cCUzQXcrZCUyQg==");
+        assert!(!format!("{req:?}").contains("p:w d+"));
+    }
+
+    #[test]
+    fn rfc6749_post_puts_credentials_in_the_body_and_omits_empty_scope() {
+        let endpoint = TokenEndpoint::Rfc6749 {
+            auth: ClientAuth::Post,
+        };
+        let req = endpoint_request(
+            endpoint,
+            "u",
+            "cid",
+            &ClientSecret::new("s&x"),
+            &ScopeSet::default(),
+        );
+        assert_eq!(
+            form_of(&req),
+            vec![
+                ("grant_type".to_owned(), "client_credentials".to_owned()),
+                ("client_id".to_owned(), "cid".to_owned()),
+                ("client_secret".to_owned(), "s&x".to_owned()),
+            ]
+        );
+        assert!(req.headers.iter().all(|(k, _)| k != "authorization"));
     }
 
     #[test]

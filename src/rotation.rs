@@ -104,7 +104,10 @@ impl Runner<'_> {
                 return Ok(false);
             }
         }
-        self.write_lease().await?;
+        // A failed write (KV refusing concurrent writers) means someone else is writing: busy.
+        if self.write_lease().await.is_err() {
+            return Ok(false);
+        }
         Delay::from(Duration::from_millis(50)).await;
         Ok(self
             .read_lease()
@@ -115,10 +118,7 @@ impl Runner<'_> {
     /// Re-checks and renews the lease before a step.
     async fn still_ours(&self) -> Result<bool, ApiError> {
         match self.read_lease().await {
-            Some(l) if l.owner == self.owner => {
-                self.write_lease().await?;
-                Ok(true)
-            }
+            Some(l) if l.owner == self.owner => Ok(self.write_lease().await.is_ok()),
             _ => Ok(false),
         }
     }
@@ -286,13 +286,27 @@ pub async fn run(
     let kv = platform.kv();
     if !RUNNING.with_borrow_mut(|r| r.insert(cred.name.clone())) {
         return Ok(RunOutcome {
-            state: secrets::load(kv, &cred.name).await?,
+            state: started_elsewhere(kv, &cred.name).await?,
             busy: true,
         });
     }
     let result = run_guarded(env, platform, cfg, cache, cred, start).await;
     RUNNING.with_borrow_mut(|r| r.remove(&cred.name));
     result
+}
+
+/// The record while another run holds the lease. That run records its rotation right after
+/// taking the lease, so wait for it briefly rather than answer without one.
+async fn started_elsewhere(kv: &KvStore, credential: &str) -> Result<CredentialState, ApiError> {
+    let mut state = secrets::load(kv, credential).await?;
+    for _ in 0..20 {
+        if state.rotation.is_some() {
+            break;
+        }
+        Delay::from(Duration::from_millis(100)).await;
+        state = secrets::load(kv, credential).await?;
+    }
+    Ok(state)
 }
 
 async fn run_guarded(
@@ -318,7 +332,7 @@ async fn run_guarded(
     };
     if !runner.acquire().await? {
         return Ok(RunOutcome {
-            state: secrets::load(runner.kv, &cred.name).await?,
+            state: started_elsewhere(runner.kv, &cred.name).await?,
             busy: true,
         });
     }

@@ -16,7 +16,10 @@ img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none
 
 /// True when the console serves `path`.
 pub fn has(path: &str) -> bool {
-    matches!(path, "/" | "/index.html" | "/app.js" | "/app.css" | "/openapi.json")
+    matches!(
+        path,
+        "/" | "/index.html" | "/app.js" | "/app.css" | "/openapi.json"
+    )
 }
 
 /// The file at `path`, if the console has one.

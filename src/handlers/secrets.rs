@@ -117,7 +117,9 @@ pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
     let cache = tokens::cache();
     let outcome = rotation::run(&c.env, &platform, &cfg, &cache, &cred, true).await?;
     let Some(r) = outcome.state.rotation.as_ref() else {
-        return Err(ApiError::Storage("the rotation was not recorded".into()));
+        return Err(ApiError::Conflict(
+            "another run is starting a rotation of this credential; call again in a moment".into(),
+        ));
     };
     let mut body = rotation_view(r);
     body["busy"] = outcome.busy.into();
@@ -252,7 +254,8 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
             "last_hit_at": last.map(|(_, at)| rfc3339(at)),
         }));
     }
-    let body = json!({"credential": cred.name, "now": rfc3339(now), "now_ms": now, "entries": entries});
+    let body =
+        json!({"credential": cred.name, "now": rfc3339(now), "now_ms": now, "entries": entries});
     Ok(json_response(
         200,
         &body,

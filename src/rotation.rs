@@ -145,15 +145,7 @@ impl Runner<'_> {
     }
 
     fn management(&self, state: &CredentialState) -> Result<Management<'_>, ApiError> {
-        let mut known = Vec::new();
-        for slot in [Some(&state.active), state.previous.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            if let Ok(s) = secrets::open_slot(self.env, self.platform.keys(), self.cred, slot) {
-                known.push(s);
-            }
-        }
+        let known = secrets::known(self.env, self.platform.keys(), self.cred, state)?;
         Management::new(self.platform, self.cfg, self.cache, self.cred, known)
     }
 
@@ -320,6 +312,11 @@ async fn run_guarded(
     let lease_ms = config::var(env, "ROTATION_LEASE_S")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(LEASE_MS, |s| s * 1000);
+    // Misconfiguration (no org/credential id, unreadable stored secret) is answered at once and
+    // changes nothing: no lease, no rotation record.
+    let state = secrets::load(platform.kv(), &cred.name).await?;
+    let known = secrets::known(env, platform.keys(), cred, &state)?;
+    Management::new(platform, cfg, cache, cred, known)?;
     let runner = Runner {
         env,
         kv: platform.kv(),

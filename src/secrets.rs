@@ -117,16 +117,16 @@ pub fn seal(keys: &StoreKeys, credential: &str, uuid: &str, secret: &ClientSecre
     )
 }
 
-/// Every secret the broker can read for `cred`, the active one first, then pending, previous
-/// and the bootstrap Worker secret (duplicates dropped). A slot that cannot be opened is
-/// skipped and logged, unless it is the only one.
-pub async fn candidates(
+/// Every secret the broker can read for `cred` in `state`: active first, then pending,
+/// previous and the bootstrap Worker secret (duplicates dropped). A stored secret that cannot be
+/// opened is an error naming `STORE_KEY` (a wrong key must not silently fall back to an older
+/// secret); a missing bootstrap secret is an error only when nothing else is known.
+pub fn known(
     env: &Env,
-    kv: &KvStore,
     keys: &StoreKeys,
     cred: &Credential,
+    state: &CredentialState,
 ) -> Result<Vec<ClientSecret>, ApiError> {
-    let state = current(kv, &cred.name).await?;
     let bootstrap = Slot::bootstrap();
     let slots = [
         Some(&state.active),
@@ -135,23 +135,42 @@ pub async fn candidates(
         Some(&bootstrap),
     ];
     let mut out: Vec<ClientSecret> = Vec::new();
-    let mut first_error = None;
+    let mut missing_bootstrap = None;
     for slot in slots.into_iter().flatten() {
         match open_slot(env, keys, cred, slot) {
             Ok(s) if !out.contains(&s) => out.push(s),
             Ok(_) => {}
+            Err(e) if slot.source == Source::Bootstrap => {
+                missing_bootstrap.get_or_insert(e);
+            }
             Err(e) => {
                 crate::log::event(
                     "secret_unreadable",
                     serde_json::json!({"level": "error", "credential": cred.name, "uuid": slot.uuid, "error": e.to_string()}),
                     None,
                 );
-                first_error.get_or_insert(e);
+                return Err(e);
             }
         }
     }
-    match (out.is_empty(), first_error) {
+    match (out.is_empty(), missing_bootstrap) {
         (true, Some(e)) => Err(e),
         _ => Ok(out),
     }
+}
+
+/// [`known`] for the current record (through the memo).
+pub async fn candidates(
+    env: &Env,
+    kv: &KvStore,
+    keys: &StoreKeys,
+    cred: &Credential,
+) -> Result<Vec<ClientSecret>, ApiError> {
+    let state = current(kv, &cred.name).await?;
+    known(env, keys, cred, &state)
+}
+
+/// Drops this isolate's copy of a credential's record, so the next read comes from KV.
+pub fn forget(credential: &str) {
+    MEMO.with_borrow_mut(|m| m.remove(credential));
 }

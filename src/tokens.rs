@@ -10,7 +10,7 @@ use ims_core::cache::TokenSpec;
 use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
 use ims_core::policy::CachedToken;
-use ims_core::{ScopeError, ScopeSet, TokenCache};
+use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
 use serde_json::json;
 use std::rc::Rc;
 
@@ -66,10 +66,24 @@ pub async fn grant(
     let platform = platform(&c.env)?;
     let secrets = crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
     c.log.scope = Some(scopes.to_comma());
-    let spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
+    let mut spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
     let cache = cache();
     let settings = cfg.settings;
-    let result = cache.get(&platform, &settings, &spec).await;
+    let mut result = cache.get(&platform, &settings, &spec).await;
+    if let Err(f) = &result {
+        // Every secret this isolate knew was refused: another isolate may have rotated since
+        // this isolate read the secrets record. Re-read it and, if it changed, try once more.
+        if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
+            crate::secrets::forget(name);
+            let fresh =
+                crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
+            if fresh != spec.secrets {
+                spec.secrets = fresh;
+                cache.clear_cooldown(&spec.key);
+                result = cache.get(&platform, &settings, &spec).await;
+            }
+        }
+    }
     let served = match result {
         Ok(served) => served,
         Err(failure) => {

@@ -16,7 +16,7 @@ use crate::routes::Ctx;
 use crate::secrets;
 use crate::tokens;
 use ims_core::credentials::Credential;
-use ims_core::rotation::{CredentialState, DeleteRefusal, Rotation, Source};
+use ims_core::rotation::{DeleteRefusal, Rotation, Source};
 use ims_core::time::rfc3339;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -41,19 +41,6 @@ fn admin_credential(
         Some(Ok(cred)) => cred.clone(),
     };
     Ok((cfg, cred))
-}
-
-fn management_secrets(
-    c: &Ctx,
-    keys: &ims_core::envelope::StoreKeys,
-    cred: &Credential,
-    state: &CredentialState,
-) -> Vec<ims_core::ClientSecret> {
-    [Some(&state.active), state.previous.as_ref()]
-        .into_iter()
-        .flatten()
-        .filter_map(|slot| secrets::open_slot(&c.env, keys, cred, slot).ok())
-        .collect()
 }
 
 /// The rotation as shown to operators.
@@ -81,7 +68,7 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, Api
     let platform = tokens::platform(&c.env)?;
     let state = secrets::load(platform.kv(), &cred.name).await?;
     let cache = tokens::cache();
-    let known = management_secrets(c, platform.keys(), &cred, &state);
+    let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
     let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
     let adobe = mgmt.list().await?;
     let active = state.active_uuid(&adobe);
@@ -159,7 +146,7 @@ pub async fn delete(
     let platform = tokens::platform(&c.env)?;
     let state = secrets::load(platform.kv(), &cred.name).await?;
     let cache = tokens::cache();
-    let known = management_secrets(c, platform.keys(), &cred, &state);
+    let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
     let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
     let adobe = mgmt.list().await?;
     state

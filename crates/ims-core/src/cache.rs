@@ -282,6 +282,12 @@ impl TokenCache {
             .map(|(_, upstream)| upstream)
     }
 
+    /// Forgets a key's failure cooldown: the caller learnt something that may cure it (e.g.
+    /// another instance rotated the client secret).
+    pub fn clear_cooldown(&self, key: &str) {
+        self.cooldowns.borrow_mut().remove(key);
+    }
+
     /// The token in memory for `key`, whatever its freshness (for inspection).
     pub fn peek(&self, key: &str) -> Option<Rc<CachedToken>> {
         self.memory.borrow().get(key).cloned()

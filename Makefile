@@ -57,6 +57,7 @@ test: bootstrap
 	@echo "== build fake-adobe"
 	@$(ENV) cargo build -p fake-adobe
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory package-test
 
 # Integration tests only (needs build/ and target/debug/fake-adobe). The Worker log
 # file is truncated first so the final log-scanning test sees exactly this run.
@@ -75,6 +76,9 @@ caller-key:
 
 store-key:
 	@$(ENV) node scripts/new-store-key.mjs
+
+# The npm package ims-broker-core (make package, package-test, bench).
+include mk/package.mk
 
 clean:
 	rm -rf build tests/artifacts .wrangler

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs (only when missing or out of date) the pinned test-only tools of the npm package
+# ims-broker-core: tests/package/package.json + package-lock.json pin Deno and Bun (as npm
+# packages: their binaries arrive inside @deno/* and @oven/* registry packages) and Adobe's
+# @adobe/aio-lib-core-auth for the benchmark. Kept apart from the main dev install.
+# Idempotent and silent when up to date; called by mk/package.mk after scripts/bootstrap.sh.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+IMS_REPO_ROOT=$(pwd)
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+
+say() { echo "bootstrap-package: $*" >&2; }
+
+dir=tests/package
+if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "npm ci in $dir (deno, bun, @adobe/aio-lib-core-auth)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+want() { node -p "require('./$dir/package.json').devDependencies['$1']"; }
+deno_v=$("$dir/node_modules/.bin/deno" --version 2>/dev/null | awk 'NR==1{print $2}' || true)
+bun_v=$("$dir/node_modules/.bin/bun" --version 2>/dev/null || true)
+[ "$deno_v" = "$(want deno)" ] || { say "ERROR: deno reports '$deno_v', want $(want deno) (rm -rf $dir/node_modules and retry)"; exit 1; }
+[ "$bun_v" = "$(want bun)" ] || { say "ERROR: bun reports '$bun_v', want $(want bun) (rm -rf $dir/node_modules and retry)"; exit 1; }
+exit 0

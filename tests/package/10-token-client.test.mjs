@@ -1,0 +1,334 @@
+// ims-broker-core installed from its tarball, against the fake Adobe over loopback: caching,
+// single-flight, expiry and background refresh, faults, custom stores, the OAuth2 mode,
+// secret hygiene and the pure helpers.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import util from "node:util";
+
+import { importPackage, rejection, sleep, startFakeAdobe, waitFor } from "./support.mjs";
+
+const CLIENT = "pkg-client";
+const SECRET = "pkg-secret-0123456789";
+let pkg;
+let fake;
+
+before(async () => {
+  pkg = await importPackage();
+  fake = await startFakeAdobe({ clients: { [CLIENT]: SECRET } });
+});
+after(() => fake?.stop());
+
+const calls = async () => (await fake.stats()).token_calls;
+
+function client(extra = {}) {
+  return new pkg.TokenClient({ tokenUrl: fake.tokenUrl, clientId: CLIENT, clientSecret: SECRET, scopes: "openid,AdobeID", ...extra });
+}
+
+test("first call mints, then memory; equivalent spellings share an entry, other sets do not", async () => {
+  await fake.reset();
+  const c = client();
+  const first = await c.getToken();
+  assert.equal(first.source, "miss");
+  assert.equal(first.tokenType, "bearer");
+  assert.equal(first.scope, "AdobeID,openid");
+  assert.ok(first.expiresIn > 86_000 && first.expiresIn <= 86_339, `expiresIn ${first.expiresIn}`);
+  assert.ok(Math.abs(first.expiresAt - (Date.now() + first.expiresIn * 1000)) < 2_000);
+  for (let i = 0; i < 50; i++) {
+    const t = await c.getToken();
+    assert.equal(t.accessToken, first.accessToken);
+    assert.equal(t.source, "memory");
+  }
+  for (const spelling of [["openid", " AdobeID", "openid"], "AdobeID,openid", " openid , AdobeID"]) {
+    assert.equal((await c.getToken(spelling)).accessToken, first.accessToken);
+  }
+  assert.equal(await calls(), 1);
+  const other = await c.getToken(["openid"]);
+  assert.notEqual(other.accessToken, first.accessToken);
+  assert.equal(other.scope, "openid");
+  assert.equal(await calls(), 2);
+  assert.equal(c.cacheKey(["openid", "AdobeID"]), c.cacheKey());
+  assert.equal(c.cacheKey(), pkg.cacheKey("default", CLIENT, "AdobeID,openid"));
+});
+
+test("100 concurrent getToken on a cold cache share one upstream call", async () => {
+  await fake.reset();
+  await fake.config({ delay_ms: 300 });
+  const c = client();
+  const all = await Promise.all(Array.from({ length: 100 }, () => c.getToken()));
+  assert.equal(await calls(), 1);
+  assert.equal(new Set(all.map((t) => t.accessToken)).size, 1);
+  assert.equal(all.filter((t) => t.source === "miss").length, 100);
+  await fake.reset();
+});
+
+test("a short-lived token is refreshed in the background after 23/24 and never handed out past expiresAt", async () => {
+  await fake.reset();
+  await fake.config({ expires_in: 2 }); // skew 0.2 s: usable 1.8 s, refresh from ~1.725 s
+  const errors = [];
+  const c = client({ onError: (e, source) => errors.push([source, e.code]) });
+  const started = Date.now();
+  const first = await c.getToken();
+  assert.ok(first.expiresIn <= 1);
+  assert.ok(first.expiresAt <= started + 1_800 + 50);
+  await sleep(Math.max(0, started + 1_740 - Date.now()));
+  const stale = await c.getToken();
+  assert.equal(stale.source, "stale");
+  assert.equal(stale.accessToken, first.accessToken, "served at once while the refresh runs");
+  await waitFor(async () => (await calls()) === 2, { what: "background refresh" });
+  const fresh = await c.getToken();
+  assert.equal(fresh.source, "memory");
+  assert.notEqual(fresh.accessToken, first.accessToken);
+  assert.equal(await calls(), 2, "exactly one refresh");
+
+  // IMS now fails for good: the cached token is served until its usable end, never after.
+  await fake.faults([{ kind: "status500", count: 0 }]);
+  let last;
+  for (;;) {
+    const now = Date.now();
+    let t;
+    try {
+      t = await c.getToken();
+    } catch (e) {
+      assert.equal(e.code, "upstream_unavailable");
+      assert.ok(now >= fresh.expiresAt - 50, `failed ${fresh.expiresAt - now} ms before the usable end`);
+      break;
+    }
+    assert.equal(t.accessToken, fresh.accessToken);
+    assert.ok(Date.now() <= t.expiresAt + 5, "handed out after expiresAt");
+    last = t;
+    await sleep(40);
+  }
+  assert.ok(last, "the cached token was served while usable");
+  assert.ok(errors.some(([source, code]) => source === "refresh" && code === "upstream_unavailable"), JSON.stringify(errors));
+  await fake.reset();
+});
+
+test("faults: 500 then success, 429 with Retry-After, garbage, timeout, dropped connection", async () => {
+  await fake.reset();
+  await fake.faults([{ kind: "status500", count: 1 }]);
+  assert.equal((await client().getToken()).source, "miss");
+  assert.equal(await calls(), 2);
+
+  await fake.reset();
+  await fake.faults([{ kind: "status429", retry_after: 1, count: 1 }]);
+  const t0 = Date.now();
+  await client().getToken();
+  assert.ok(Date.now() - t0 >= 950, "waited for Retry-After");
+  assert.equal(await calls(), 2);
+
+  await fake.reset();
+  await fake.faults([{ kind: "status429", retry_after: 30, count: 1 }]);
+  let e = await rejection(() => client().getToken());
+  assert.equal(e.code, "upstream_unavailable");
+  assert.equal(e.retryAfter, 30);
+  assert.equal(e.status, 503);
+  assert.equal(e.upstreamStatus, 429);
+  assert.equal(await calls(), 1, "a Retry-After beyond the wait limit answers at once");
+
+  await fake.reset();
+  await fake.faults([{ kind: "garbage", count: 2 }]);
+  e = await rejection(() => client().getToken());
+  assert.equal(e.code, "upstream_bad_response");
+  assert.equal(typeof e.debugId, "string");
+  assert.equal(await calls(), 2, "garbage is retried once");
+
+  await fake.reset();
+  await fake.faults([{ kind: "slow", ms: 1_000, count: 3 }]);
+  e = await rejection(() => client({ timeoutMs: 150 }).getToken());
+  assert.equal(e.code, "upstream_timeout");
+  assert.equal(e.status, 504);
+  assert.equal(await calls(), 3);
+
+  await fake.reset();
+  await fake.faults([{ kind: "drop", count: 3 }]);
+  e = await rejection(() => client().getToken());
+  assert.equal(e.code, "upstream_unreachable");
+  assert.equal(await calls(), 3);
+  assert.ok(e instanceof Error && pkg.isImsError(e));
+  await fake.reset();
+});
+
+test("invalid_client is final, shared by concurrent callers, and cools down", async () => {
+  await fake.reset();
+  const c = new pkg.TokenClient({ tokenUrl: fake.tokenUrl, clientId: CLIENT, clientSecret: "wrong-secret-xyz" });
+  const all = await Promise.allSettled(Array.from({ length: 10 }, () => c.getToken("openid")));
+  assert.ok(all.every((r) => r.status === "rejected" && r.reason.code === "upstream_invalid_client"));
+  const e = all[0].reason;
+  assert.equal(e.status, 502);
+  assert.equal(e.upstreamStatus, 400);
+  assert.match(e.debugId, /\S/);
+  assert.match(e.message, /invalid client_secret parameter/);
+  assert.ok(!e.message.includes("wrong-secret-xyz") && !util.inspect(e).includes("wrong-secret-xyz"));
+  assert.equal(await calls(), 1);
+  await rejection(() => c.getToken("openid"));
+  assert.equal(await calls(), 1, "cooling down: no call");
+});
+
+test("with a usable cached token every fault still yields that token", async () => {
+  await fake.reset();
+  const c = client();
+  const t = await c.getToken();
+  await fake.faults([{ kind: "status500", count: 0 }]);
+  for (let i = 0; i < 5; i++) assert.equal((await c.getToken()).accessToken, t.accessToken);
+  assert.equal(await calls(), 1);
+  await fake.reset();
+});
+
+test("custom store: written once with the usable-life TTL, read by another client, failures reported", async () => {
+  await fake.reset();
+  const data = new Map();
+  const puts = [];
+  const store = {
+    async get(key) {
+      return data.get(key) ?? null;
+    },
+    async put(key, value, ttl) {
+      puts.push({ key, ttl });
+      data.set(key, value);
+    },
+  };
+  const a = client({ store });
+  const t = await a.getToken();
+  assert.equal(puts.length, 1);
+  assert.equal(puts[0].key, a.cacheKey());
+  assert.ok(puts[0].ttl >= 86_330 && puts[0].ttl <= 86_339, `ttl ${puts[0].ttl}`);
+  assert.equal(JSON.parse(data.get(a.cacheKey())).access_token, t.accessToken);
+  const b = client({ store });
+  const fromStore = await b.getToken();
+  assert.equal(fromStore.source, "store");
+  assert.equal(fromStore.accessToken, t.accessToken);
+  assert.equal((await b.getToken()).source, "memory", "a store hit is kept in memory");
+  assert.equal(await calls(), 1);
+
+  const errors = [];
+  const broken = {
+    get: () => Promise.reject(new Error("redis down")),
+    put: () => {
+      throw new Error("redis still down");
+    },
+  };
+  const c = client({ store: broken, onError: (e, source) => errors.push(`${source}: ${e.message}`) });
+  assert.equal((await c.getToken()).source, "miss");
+  assert.deepEqual(errors, ["store_get: redis down", "store_put: redis still down"]);
+
+  const shared = new pkg.MemoryStore();
+  await client({ store: shared }).getToken(["openid"]);
+  assert.equal((await client({ store: shared }).getToken(["openid"])).source, "store");
+  assert.equal(shared.size, 1);
+  assert.ok(!util.inspect(shared).includes("eyJ"));
+});
+
+test("OAuth2 mode: any RFC 6749 endpoint, Basic or post client auth, space-separated scopes", async (t) => {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      const form = new URLSearchParams(body);
+      const basic = req.headers.authorization?.startsWith("Basic ")
+        ? Buffer.from(req.headers.authorization.slice(6), "base64").toString().split(":").map(decodeURIComponent)
+        : null;
+      const [id, secret] = basic ?? [form.get("client_id"), form.get("client_secret")];
+      seen.push({ auth: basic ? "basic" : "post", scope: form.get("scope"), grant: form.get("grant_type") });
+      res.setHeader("content-type", "application/json");
+      if (id !== "svc" || secret !== "p@ss:w0rd") {
+        res.statusCode = 401;
+        res.end(JSON.stringify({ error: "invalid_client" }));
+        return;
+      }
+      res.end(JSON.stringify({ access_token: `opaque-${seen.length}`, token_type: "Bearer", expires_in: 3600 }));
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const tokenUrl = `http://127.0.0.1:${server.address().port}/oauth2/token`;
+  const opts = { protocol: "oauth2", tokenUrl, clientId: "svc", clientSecret: "p@ss:w0rd", scopes: "write read" };
+
+  const basic = new pkg.TokenClient(opts);
+  const all = await Promise.all(Array.from({ length: 20 }, () => basic.getToken()));
+  assert.equal(seen.length, 1);
+  assert.deepEqual(seen[0], { auth: "basic", scope: "read write", grant: "client_credentials" });
+  assert.equal(all[0].scope, "read write");
+  assert.ok(all[0].expiresIn > 3_500 && all[0].expiresIn <= 3_540);
+  assert.equal((await basic.getToken(["read", "write"])).source, "memory");
+
+  const post = new pkg.TokenClient({ ...opts, clientAuth: "post" });
+  await post.getToken("read");
+  assert.deepEqual(seen[1], { auth: "post", scope: "read", grant: "client_credentials" });
+
+  const wrong = new pkg.TokenClient({ ...opts, clientSecret: "nope" });
+  const e = await rejection(() => wrong.getToken());
+  assert.equal(e.code, "upstream_invalid_client", "a 401 invalid_client is final too");
+  assert.equal(seen.length, 3);
+
+  const req = pkg.tokenRequest({ ...opts, clientAuth: "post" });
+  assert.equal(req.body, "grant_type=client_credentials&client_id=svc&client_secret=p%40ss%3Aw0rd&scope=read+write");
+});
+
+test("secrets are never shown by toString, JSON.stringify, util.inspect or error messages", async () => {
+  const secret = new pkg.Secret("p8e-never-print-me");
+  for (const shown of [String(secret), JSON.stringify({ secret }), util.inspect(secret), `${secret}`]) {
+    assert.ok(!shown.includes("p8e-never-print-me"), shown);
+  }
+  assert.equal(secret.reveal(), "p8e-never-print-me");
+  const c = new pkg.TokenClient({ tokenUrl: fake.tokenUrl, clientId: CLIENT, clientSecret: secret });
+  for (const shown of [String(c), JSON.stringify(c), util.inspect(c), util.inspect(c, { showHidden: true, depth: 9 })]) {
+    assert.ok(!shown.includes("p8e-never-print-me"), shown);
+    assert.ok(!shown.includes(SECRET), shown);
+  }
+  assert.equal(c.toJSON().clientSecret, "[redacted]");
+  const withString = client();
+  assert.ok(!util.inspect(withString, { showHidden: true, depth: 9 }).includes(SECRET));
+  const e = await rejection(() => new pkg.TokenClient({ tokenUrl: fake.tokenUrl, clientId: CLIENT, clientSecret: "bad-secret-123" }).getToken());
+  assert.ok(!`${e.message} ${e.stack} ${util.inspect(e)}`.includes("bad-secret-123"));
+});
+
+test("pure helpers: scopes, cache key, token request and response, claims, cache decision", async () => {
+  assert.deepEqual(pkg.canonicalScopes(" openid,AdobeID,openid"), { list: ["AdobeID", "openid"], comma: "AdobeID,openid", space: "AdobeID openid" });
+  assert.deepEqual(pkg.canonicalScopes("b a", " ").list, ["a", "b"]);
+  let e = await rejection(() => pkg.canonicalScopes(["ok", "no way"]));
+  assert.equal(e.code, "invalid_scope");
+  assert.equal(pkg.cacheKey("default", "c", ["b", "a"]), pkg.cacheKey("default", "c", "a,b"));
+
+  const req = pkg.tokenRequest({ tokenUrl: fake.tokenUrl, clientId: CLIENT, clientSecret: SECRET, scopes: ["openid", "AdobeID"] });
+  assert.equal(req.method, "POST");
+  const sentAt = Date.now();
+  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+  const parsed = pkg.parseTokenResponse({ status: res.status, headers: res.headers, body: await res.text() }, sentAt);
+  assert.equal(parsed.expiresAt, sentAt + 86_399_000);
+  const claims = pkg.decodeClaims(parsed.accessToken);
+  assert.equal(claims.expiresIn, 86_399_000);
+  assert.ok(Math.abs(claims.createdAt - sentAt) < 5_000);
+  e = await rejection(() => pkg.parseTokenResponse({ status: 400, headers: [["x-debug-id", "d-1"]], body: '{"error":"invalid_scope","error_description":"nope"}' }, 0));
+  assert.deepEqual([e.code, e.debugId, e.status], ["invalid_scope", "d-1", 400]);
+  e = await rejection(() => pkg.decodeClaims("not-a-jwt"));
+  assert.equal(e.code, "invalid_token");
+
+  const d = pkg.cacheDecision({ sentAt: 0, expiresAt: 86_399_000 }, 0);
+  assert.deepEqual(d, { freshness: "fresh", lifetimeMs: 86_399_000, skewMs: 60_000, usableUntil: 86_339_000, refreshAt: 82_741_541, expiresIn: 86_339, storeTtl: 86_339 });
+  assert.equal(pkg.cacheDecision({ sentAt: 0, expiresAt: 86_399_000 }, 82_741_541).freshness, "stale");
+  assert.equal(pkg.cacheDecision({ sentAt: 0, expiresAt: 86_399_000 }, 86_339_000).freshness, "unusable");
+  assert.equal(pkg.DEFAULT_TOKEN_URL, "https://ims-na1.adobelogin.com/ims/token/v3");
+  assert.equal(pkg.MANAGEMENT_SCOPES.length, 8);
+});
+
+test("bad options and scopes are clear errors, never a call", async () => {
+  await fake.reset();
+  for (const [opts, code] of [
+    [{ clientSecret: "x" }, "invalid_options"],
+    [{ clientId: "a" }, "invalid_options"],
+    [{ clientId: "a", clientSecret: "x", protocol: "oauth2" }, "invalid_options"],
+    [{ clientId: "a", clientSecret: "x", scopes: "open id" }, "invalid_scope"],
+    [{ clientId: "a", clientSecret: "x", store: "redis" }, "invalid_options"],
+    [{ clientId: "a", clientSecret: "x", clientAuth: "post" }, "invalid_options"],
+  ]) {
+    const err = await rejection(() => new pkg.TokenClient(opts));
+    assert.equal(err.code, code, JSON.stringify(opts));
+    assert.equal(err.name, "ImsError");
+  }
+  const c = client();
+  assert.equal((await rejection(() => c.getToken(["bad scope"]))).code, "invalid_scope");
+  assert.equal((await rejection(() => c.getToken(Array.from({ length: 65 }, (_, i) => `s${i}`)))).code, "invalid_scope");
+  assert.equal(await calls(), 0);
+});

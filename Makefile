@@ -8,6 +8,7 @@
 #   make fake-adobe  build the fake Adobe IMS -> target/debug/fake-adobe
 #   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
+#   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make caller-key NAME=<id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
@@ -20,7 +21,7 @@ SHELL := /bin/bash
 # Prefix for recipes that need the toolchain environment.
 ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
-.PHONY: help bootstrap build fake-adobe dev test integration caller-key store-key fmt lint clean
+.PHONY: help bootstrap build fake-adobe dev test integration console-test caller-key store-key fmt lint clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -58,6 +59,7 @@ test: bootstrap
 	@$(ENV) cargo build -p fake-adobe
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory package-test
+	@$(MAKE) --no-print-directory console-test
 
 # Integration tests only (needs build/ and target/debug/fake-adobe). The Worker log
 # file is truncated first so the final log-scanning test sees exactly this run.
@@ -65,6 +67,13 @@ integration:
 	@echo "== integration tests (node --test)"
 	@mkdir -p tests/artifacts && : > tests/artifacts/worker-logs.txt && : > tests/artifacts/fake-adobe-logs.txt && : > tests/artifacts/responses.jsonl
 	@$(ENV) node --test --test-concurrency=1 --test-reporter=spec 'tests/integration/**/*.test.mjs'
+
+# The operator console in headless Chromium against `wrangler dev` + the fake Adobe (needs
+# build/ and target/debug/fake-adobe). Installs Debian's chromium first when it is missing.
+console-test:
+	@echo "== console test (headless chromium)"
+	@scripts/ensure-chromium.sh
+	@$(ENV) node --test --test-reporter=spec 'tests/console/*.test.mjs'
 
 # Usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
 caller-key:

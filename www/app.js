@@ -27,10 +27,10 @@ const STEP_TEXT = {
   done: "rotation finished",
 };
 const CACHE_TEXT = {
-  memory: "memory (this isolate)",
-  kv: "KV (shared cache)",
-  miss: "miss (minted at IMS)",
-  stale: "stale (served while refreshing)",
+  memory: "served from this isolate's memory",
+  kv: "served from KV (the shared cache)",
+  miss: "not cached: minted at IMS",
+  stale: "served stale while refreshing",
 };
 
 /** Everything the page knows; reset on sign-out. */
@@ -305,6 +305,8 @@ function signOut(message = "Signed out. The key was removed from this tab.", kin
   state.samples = [];
   state.events = [];
   state.eventFilter = "";
+  state.filterEl = null;
+  state.eventsTable = null;
   for (const id of ["credentials", "chart", "counters", "events", "metrics-since"]) replace($(id));
   $("global-message").hidden = true;
   showSignin(message, kind);
@@ -344,7 +346,10 @@ async function periodic() {
 async function refreshAll({ credentialsBody = null } = {}) {
   const gen = state.generation;
   const button = $("refresh");
-  button.disabled = true;
+  if (state.refreshing) return;
+  state.refreshing = true;
+  // aria-disabled rather than disabled: a disabled button would drop the keyboard focus.
+  button.setAttribute("aria-disabled", "true");
   try {
     if (!credentialsBody) {
       try {
@@ -368,7 +373,8 @@ async function refreshAll({ credentialsBody = null } = {}) {
     await Promise.all(jobs);
     if (gen === state.generation) markUpdated();
   } finally {
-    button.disabled = false;
+    state.refreshing = false;
+    button.removeAttribute("aria-disabled");
   }
 }
 
@@ -631,10 +637,11 @@ function renderSecrets(card, body) {
   }
   const rows = list.map((sec) => {
     let status;
-    if (sec.active) status = badge("active: in use by the broker", "ok");
-    else if (sec.role === "pending") status = badge("new: being rotated in", "info");
-    else if (sec.role === "previous") status = badge("previous: deleted after the grace period", "warn");
-    else status = badge("not used by the broker", "muted");
+    const why = (text) => h("span", { class: "muted small" }, ` ${text}`);
+    if (sec.active) status = [badge("active", "ok"), why("in use by the broker")];
+    else if (sec.role === "pending") status = [badge("new", "info"), why("being rotated in")];
+    else if (sec.role === "previous") status = [badge("previous", "warn"), why("deleted after the grace period")];
+    else status = [badge("unused", "muted"), why("not used by the broker")];
     return h(
       "tr",
       { class: sec.active ? "secret secret-active" : "secret", "data-uuid": sec.uuid },
@@ -758,7 +765,7 @@ function renderRotation(card, r, { busy = false, note = null } = {}) {
       events.length
         ? h(
             "details",
-            { class: "rotation-log" },
+            { class: "rotation-log", open: card.logOpen, ontoggle: (ev) => (card.logOpen = ev.currentTarget.open) },
             h("summary", null, `Rotation log (${events.length})`),
             h(
               "ol",
@@ -786,7 +793,7 @@ async function rotate(card) {
   const before = card.rotation;
   const oldId = before && !before.in_progress ? before.id : null; // a finished earlier rotation
   card.rotating = true;
-  card.rotateButton.disabled = true;
+  card.rotateButton.setAttribute("aria-disabled", "true"); // not `disabled`: keeps the focus
   card.rotateButton.setAttribute("aria-busy", "true");
   setRotateLabel(card);
   replace(card.rotationEl, h("p", { class: "rotation-status" }, "Starting the rotation…"));
@@ -860,7 +867,7 @@ async function rotate(card) {
   } finally {
     if (gen === state.generation) {
       card.rotating = false;
-      card.rotateButton.disabled = false;
+      card.rotateButton.removeAttribute("aria-disabled");
       card.rotateButton.removeAttribute("aria-busy");
       setRotateLabel(card);
     }
@@ -960,7 +967,7 @@ function renderCounters(c) {
         requests.length
           ? h(
               "table",
-              { class: "table stack compact" },
+              { class: "table compact" },
               h("thead", null, h("tr", null, h("th", { scope: "col" }, "Route"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col", class: "num" }, "Count"))),
               h(
                 "tbody",
@@ -984,22 +991,32 @@ function renderCounters(c) {
   );
 }
 
-/** Per-minute rates between consecutive samples; a counter going down means a new isolate. */
-function rates() {
-  const out = [];
+/**
+ * The samples as per-minute counts over the last hour: 60 one-minute bins, each holding how much
+ * every series grew during that minute (a counter going down, or a new since_ms, means a new
+ * isolate: its value counts from zero). Bins before the first sample do not exist.
+ */
+function minuteBins(now = Date.now()) {
+  const first = Math.floor((now - HOUR_MS) / 60_000) + 1; // the oldest of the 60 bins
+  const bins = new Map();
+  const bin = (t) => {
+    const m = Math.floor(t / 60_000);
+    if (m < first) return null;
+    if (!bins.has(m)) bins.set(m, Object.fromEntries(SERIES.map(({ key }) => [key, 0])));
+    return bins.get(m);
+  };
+  if (state.samples.length) bin(state.samples[0].t);
   for (let i = 1; i < state.samples.length; i++) {
     const a = state.samples[i - 1];
     const b = state.samples[i];
-    const minutes = Math.max(1e-3, (b.t - a.t) / 60_000);
+    const target = bin(b.t);
+    if (!target) continue;
     const reset = a.since !== b.since;
-    const point = { t: b.t };
     for (const { key } of SERIES) {
-      const delta = reset || b[key] < a[key] ? b[key] : b[key] - a[key];
-      point[key] = delta / minutes;
+      target[key] += reset || b[key] < a[key] ? b[key] : b[key] - a[key];
     }
-    out.push(point);
   }
-  return out;
+  return { first, bins: [...bins.entries()].sort((x, y) => x[0] - y[0]) };
 }
 
 function niceMax(v) {
@@ -1011,67 +1028,86 @@ function niceMax(v) {
 
 function renderChart() {
   const root = $("chart");
-  const points = rates();
+  const { first, bins } = minuteBins();
   const W = 600;
   const H = 150;
-  const now = Date.now();
-  const x = (t) => ((t - (now - HOUR_MS)) / HOUR_MS) * W;
-  const max = niceMax(Math.max(0, ...points.flatMap((p) => SERIES.map(({ key }) => p[key]))));
-  const y = (v) => H - (v / max) * (H - 6) - 1;
-  const latest = points[points.length - 1];
+  const x = (m) => ((m - first + 0.5) / 60) * W;
+  const max = niceMax(Math.max(0, ...bins.flatMap(([, v]) => SERIES.map(({ key }) => v[key]))));
+  const y = (v) => H - 4 - (v / max) * (H - 10);
+  const latest = bins.length ? bins[bins.length - 1][1] : null;
   const summary = latest
-    ? `Activity over the last hour, per minute. Latest: ${SERIES.map(({ key, label }) => `${label} ${latest[key].toFixed(1)}`).join(", ")}.`
-    : "Activity over the last hour: collecting samples (one every 10 seconds).";
+    ? `Counts per minute over the last hour, since this page started sampling. This minute so far: ${SERIES.map(({ key, label }) => `${label} ${latest[key]}`).join(", ")}.`
+    : "Counts per minute over the last hour: waiting for the first sample.";
+  const nonScaling = { "vector-effect": "non-scaling-stroke" };
   const svg = s(
     "svg",
     { class: "chart-svg", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": summary },
     s("title", null, summary),
-    [0.25, 0.5, 0.75, 1].map((f) => s("line", { class: "grid", x1: 0, x2: W, y1: y(max * f), y2: y(max * f), "vector-effect": "non-scaling-stroke" })),
-    s("line", { class: "axis", x1: 0, x2: W, y1: H - 1, y2: H - 1, "vector-effect": "non-scaling-stroke" }),
-    SERIES.map(({ key }, i) =>
-      points.length >= 1
+    [0.5, 1].map((f) => s("line", { class: "grid", x1: 0, x2: W, y1: y(max * f), y2: y(max * f), ...nonScaling })),
+    s("line", { class: "axis", x1: 0, x2: W, y1: H - 1, y2: H - 1, ...nonScaling }),
+    SERIES.map(({ key }, i) => [
+      bins.length > 1
         ? s("polyline", {
-            class: `series series-${i}`,
+            class: `series line series-${i}`,
             "data-series": key,
             fill: "none",
-            "vector-effect": "non-scaling-stroke",
-            points: (points.length === 1 ? [{ ...points[0], t: points[0].t - SAMPLE_MS }, points[0]] : points)
-              .map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`)
-              .join(" "),
+            points: bins.map(([m, v]) => `${x(m).toFixed(1)},${y(v[key]).toFixed(1)}`).join(" "),
+            ...nonScaling,
           })
         : null,
-    ),
+      // A dot per minute (a zero-length line with round caps stays round when the SVG stretches).
+      bins.map(([m, v]) => {
+        const px = x(m).toFixed(1);
+        const py = y(v[key]).toFixed(1);
+        return s("line", { class: `series dot series-${i}`, "data-series": key, x1: px, x2: px, y1: py, y2: py, ...nonScaling });
+      }),
+    ]),
   );
   replace(
     root,
     h(
       "div",
       { class: "chart-frame" },
-      h("div", { class: "chart-y" }, h("span", null, `${fmtNumber(max)}/min`), h("span", null, `${fmtNumber(max / 2)}/min`), h("span", null, "0")),
-      h("div", { class: "chart-plot" }, svg, points.length ? null : h("p", { class: "chart-empty muted" }, "Collecting samples: the chart starts with the second one (every 10 s).")),
+      h("div", { class: "chart-y", "aria-hidden": "true" }, h("span", null, `${fmtNumber(max)}/min`), h("span", null, `${fmtNumber(max / 2)}/min`), h("span", null, "0")),
+      h("div", { class: "chart-plot" }, svg, bins.length ? null : h("p", { class: "chart-empty muted" }, "Waiting for the first sample…")),
     ),
     h("div", { class: "chart-x", "aria-hidden": "true" }, h("span", null, "60 min ago"), h("span", null, "30 min ago"), h("span", null, "now")),
     h(
       "ul",
-      { class: "legend" },
+      { class: "legend", "aria-label": "This minute so far" },
       SERIES.map(({ label, key }, i) =>
-        h("li", null, h("span", { class: `swatch swatch-${i}`, "aria-hidden": "true" }), `${label}`, latest ? h("span", { class: "muted" }, ` ${latest[key].toFixed(1)}/min`) : null),
+        h("li", null, h("span", { class: `swatch swatch-${i}`, "aria-hidden": "true" }), label, latest ? h("span", { class: "muted" }, `: ${fmtNumber(latest[key])} this minute`) : null),
       ),
     ),
+    h("p", { class: "small muted" }, `Per minute, from this page's samples of the counters every ${SAMPLE_MS / 1000} s (kept for an hour while the page is open).`),
   );
 }
 
-function renderEvents() {
-  const root = $("events");
-  if (!root) return;
-  const creds = [...new Set([...state.cards.keys(), ...state.events.map((e) => e.credential)])].sort();
-  const select = h("select", { id: "event-filter" }, h("option", { value: "" }, "All credentials"), creds.map((c) => h("option", { value: c }, c)));
-  select.value = creds.includes(state.eventFilter) ? state.eventFilter : "";
+/** The credential filter of the events list: built once, so re-drawing keeps its focus. */
+function eventFilter() {
+  if (state.filterEl && state.filterEl.isConnected) return state.filterEl;
+  const select = h("select", { id: "event-filter" });
   select.addEventListener("change", () => {
     state.eventFilter = select.value;
     renderEvents();
-    $("event-filter")?.focus();
   });
+  state.filterEl = select;
+  state.eventsTable = h("div", { class: "events-table-wrap" });
+  replace($("events"), h("div", { class: "filter-row" }, h("label", { for: "event-filter" }, "Show events of"), select), state.eventsTable);
+  return select;
+}
+
+function renderEvents() {
+  if (!state.key) return;
+  const select = eventFilter();
+  const creds = [...new Set([...state.cards.keys(), ...state.events.map((e) => e.credential)])].sort();
+  const options = ["", ...creds];
+  const have = [...select.options].map((o) => o.value);
+  if (have.join("\n") !== options.join("\n")) {
+    replace(select, options.map((c) => h("option", { value: c }, c || "All credentials")));
+  }
+  if (!options.includes(state.eventFilter)) state.eventFilter = "";
+  select.value = state.eventFilter;
   const list = state.events.filter((e) => !state.eventFilter || e.credential === state.eventFilter).slice(0, 100);
   const kindBadge = (k) =>
     ({
@@ -1080,13 +1116,13 @@ function renderEvents() {
       rotation: badge("rotation", "info"),
     })[k] ?? badge(k, "muted");
   replace(
-    root,
-    h("div", { class: "filter-row" }, h("label", { for: "event-filter" }, "Show events of"), select),
+    state.eventsTable,
     list.length === 0
       ? h("p", { class: "muted" }, "No event recorded in the last hour.")
       : h(
           "table",
           { class: "table stack events-table" },
+          h("caption", { class: "visually-hidden" }, "Recent events, newest first"),
           h("thead", null, h("tr", null, ["Time", "Kind", "Credential", "What", "Upstream", "Scope"].map((t) => h("th", { scope: "col" }, t)))),
           h(
             "tbody",
@@ -1101,12 +1137,12 @@ function renderEvents() {
                 h("td", { "data-label": "What" }, e.detail),
                 h(
                   "td",
-                  { "data-label": "Upstream" },
+                  { "data-label": "Upstream", class: e.status || e.debug_id ? null : "empty" },
                   e.status ? [`HTTP ${e.status}`] : null,
                   e.debug_id ? [e.status ? ", " : "", "x-debug-id ", h("code", null, e.debug_id)] : null,
                   !e.status && !e.debug_id ? h("span", { class: "muted" }, "—") : null,
                 ),
-                h("td", { "data-label": "Scope" }, e.scope ? h("code", null, e.scope) : h("span", { class: "muted" }, "—")),
+                h("td", { "data-label": "Scope", class: e.scope ? null : "empty" }, e.scope ? h("code", null, e.scope) : h("span", { class: "muted" }, "—")),
               ),
             ),
           ),

@@ -1,0 +1,417 @@
+// The operator console (www/) in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core; never a downloaded browser) against the Worker under `wrangler dev` with the
+// fake Adobe (see server.mjs). Run: `make console-test` (installs chromium when missing), or
+//   IMS_REPO_ROOT=$PWD . scripts/env.sh && scripts/build-worker.sh && cargo build -p fake-adobe \
+//     && node --test tests/console/
+// Screenshots go to tests/artifacts/screenshots/ (git-ignored).
+//
+// Checks:
+//  - `/` and its assets come with the CSP, X-Content-Type-Options and Referrer-Policy, and
+//    www/ has no inline script/style that the CSP would block; the API refuses a foreign Origin;
+//  - sign-in with the admin key (keyboard only): the key is in sessionStorage, not in the URL,
+//    not in a cookie, not in the page;
+//  - a token requested from Node with a caller key shows up as a token entry (scope, a bar that
+//    counts down), and no token value is anywhere in the page;
+//  - the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
+//    shows the new active secret; events and the counters chart show up;
+//  - sign-out, then a non-admin key is refused in words ("not an admin key") and an unknown key
+//    too ("Unknown key"), and neither is kept;
+//  - light/dark and a 375 px viewport: screenshots, and no horizontal scrolling;
+//  - throughout: no page error, no CSP violation, no console error other than the browser's
+//    own "Failed to load resource" line for the API answers the scenario expects (404
+//    no_rotation before the first rotation, 401/403 for the refused keys).
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+import { ARTIFACTS, ROOT, startStack } from "./server.mjs";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+const SHOTS = path.join(ARTIFACTS, "screenshots");
+const EXPECTED_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+let stack;
+let browser;
+let context; // the main, light, desktop context
+let page;
+const problems = []; // console errors, page errors, CSP violations (all pages)
+const timings = {};
+let tokenValue;
+let tokenScope;
+
+/**
+ * Watches a page for anything the console must never cause. `allowed(msg)` may excuse the
+ * browser's own "Failed to load resource" lines for answers the scenario expects.
+ */
+function watch(p, label) {
+  p.on("pageerror", (err) => problems.push(`${label}: page error: ${err.message}`));
+  p.on("console", (msg) => {
+    const text = msg.text();
+    const url = msg.location()?.url ?? "";
+    if (/Content[- ]Security[- ]Policy|Refused to/i.test(text)) {
+      problems.push(`${label}: CSP: ${text}`);
+      return;
+    }
+    if (msg.type() !== "error" && msg.type() !== "warning") return;
+    const load = text.match(/Failed to load resource: the server responded with a status of (\d+)/);
+    if (load) {
+      const status = Number(load[1]);
+      if (status === 404 && /\/v1\/credentials\/[^/]+\/rotation$/.test(url)) return; // no_rotation
+      if ((status === 401 || status === 403) && /\/v1\/credentials$/.test(url) && p.expectRefusal) return;
+    }
+    problems.push(`${label}: console ${msg.type()}: ${text} (${url})`);
+  });
+}
+
+async function newPage(ctx, label) {
+  const p = await ctx.newPage();
+  watch(p, label);
+  return p;
+}
+
+/** Records CSP violations the page itself sees (in addition to the console lines). */
+async function cspRecorder(ctx) {
+  await ctx.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`);
+    });
+  });
+}
+
+async function assertNoCspViolations(p, label) {
+  const v = await p.evaluate(() => window.__cspViolations ?? []);
+  assert.deepEqual(v, [], `${label}: CSP violations: ${v.join("; ")}`);
+}
+
+async function signIn(p, key) {
+  await p.goto(stack.base + "/");
+  const input = p.getByLabel("Admin caller key");
+  await input.waitFor();
+  await input.fill(key);
+  await p.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function shot(p, name) {
+  const file = path.join(SHOTS, name);
+  await p.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** How long the fake takes to answer a token request while the rotation runs. */
+const ROTATION_TEST_DELAY_MS = 2_500;
+
+/** Changes the fake Adobe's behaviour (its control API). */
+async function fakeConfig(config) {
+  const res = await fetch(`${stack.fakeUrl}/__fake/config`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(config),
+  });
+  assert.equal(res.status, 200, `fake config: ${await res.text()}`);
+}
+
+/** Asks the broker for a token, as a service would. */
+async function requestToken(key, scopes) {
+  const res = await fetch(`${stack.base}/v1/token`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scopes }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, `POST /v1/token: ${JSON.stringify(body)}`);
+  return body;
+}
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/ensure-chromium.sh (make console-test does)`);
+  let t = Date.now();
+  stack = await startStack();
+  timings.stackMs = Date.now() - t;
+  t = Date.now();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  timings.browserMs = Date.now() - t;
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
+  await cspRecorder(context);
+  page = await newPage(context, "main");
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (process.env.CONSOLE_TEST_TIMINGS !== "0") {
+    console.log(`# console test timings: ${JSON.stringify({ ...timings, ...stack?.timings })}`);
+  }
+});
+
+describe("operator console", () => {
+  test("/ is served with a strict CSP and security headers; www/ has nothing inline", async () => {
+    const res = await fetch(`${stack.base}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /^text\/html/);
+    assert.equal(res.headers.get("content-security-policy"), EXPECTED_CSP);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+    const html = await res.text();
+    assert.equal(html, fs.readFileSync(path.join(ROOT, "www", "index.html"), "utf8"), "the Worker embeds www/index.html as is (rebuild after editing www/)");
+    for (const [asset, type] of [
+      ["/app.js", /^text\/javascript/],
+      ["/app.css", /^text\/css/],
+    ]) {
+      const r = await fetch(`${stack.base}${asset}`);
+      assert.equal(r.status, 200, asset);
+      assert.match(r.headers.get("content-type"), type, asset);
+      assert.equal(r.headers.get("x-content-type-options"), "nosniff", asset);
+      assert.equal(await r.text(), fs.readFileSync(path.join(ROOT, "www", asset.slice(1)), "utf8"), `${asset} as in www/`);
+    }
+    // Nothing the CSP would refuse, nothing from elsewhere.
+    const scripts = [...html.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
+    assert.ok(scripts.length > 0 && scripts.every((tag) => /\bsrc="\/app\.js"/.test(tag)), `only the app.js script: ${scripts}`);
+    assert.doesNotMatch(html, /<script\b[^>]*>[^<\s]/i, "no inline script");
+    assert.doesNotMatch(html, /\sstyle\s*=|<style\b/i, "no inline style");
+    assert.doesNotMatch(html, /\son[a-z]+\s*=/i, "no inline event handler");
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i, "nothing from another origin");
+    const js = fs.readFileSync(path.join(ROOT, "www", "app.js"), "utf8");
+    assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, "no HTML strings or eval in app.js");
+    assert.doesNotMatch(js, /setAttribute\(\s*["']style["']/, "no style attributes from app.js");
+    assert.doesNotMatch(js, /fetch\(\s*["'`]https?:/, "app.js only fetches its own origin");
+  });
+
+  test("the API refuses a foreign Origin and accepts the console's own", async () => {
+    const headers = { Authorization: `Bearer ${stack.adminKey}` };
+    const foreign = await fetch(`${stack.base}/v1/credentials`, { headers: { ...headers, Origin: "https://evil.example" } });
+    assert.equal(foreign.status, 403);
+    assert.equal((await foreign.json()).error, "cross_origin_forbidden");
+    const own = await fetch(`${stack.base}/v1/credentials`, { headers: { ...headers, Origin: stack.base } });
+    assert.equal(own.status, 200);
+  });
+
+  test("sign in with the admin key, by keyboard; the key stays in sessionStorage only", async () => {
+    await page.goto(stack.base + "/");
+    const input = page.getByLabel("Admin caller key");
+    await input.waitFor();
+    // The key field has the focus on arrival; type and press Enter.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "key-input");
+    await page.keyboard.type(stack.adminKey);
+    await page.keyboard.press("Enter");
+    await page.locator('article.card[data-credential="default"]').waitFor();
+    await page.getByRole("heading", { name: "Credentials", exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("ims-broker.console.admin-key")), stack.adminKey);
+    assert.ok(!page.url().includes(stack.adminKey), "key not in the URL");
+    assert.deepEqual(await context.cookies(), [], "no cookie");
+    assert.ok(!(await page.content()).includes(stack.adminKey), "key not in the page");
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    // A reload keeps the session (same tab), without asking again.
+    await page.reload();
+    await page.locator('article.card[data-credential="default"]').waitFor();
+    assert.equal(await page.locator("#signin").isVisible(), false);
+    // Secret management is on for "default": its secrets are listed, one active.
+    await page.locator('article.card[data-credential="default"] tr.secret-active').waitFor();
+    // Focus is visible: Shift+Tab from the main area reaches "Sign out" with an outline.
+    await page.evaluate(() => document.getElementById("refresh").focus());
+    await page.keyboard.press("Shift+Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      return { id: el.id, tag: el.tagName, outline: cs.outlineStyle, width: cs.outlineWidth };
+    });
+    assert.equal(focused.tag, "BUTTON");
+    assert.notEqual(focused.outline, "none", `focus outline on ${focused.id}`);
+  });
+
+  test("a token requested by a service appears as an entry with a live countdown, never its value", async () => {
+    const card = page.locator('article.card[data-credential="default"]');
+    const t = Date.now();
+    const token = await requestToken(stack.userKey, ["openid"]);
+    tokenValue = token.access_token;
+    tokenScope = token.scope;
+    assert.ok(tokenValue && tokenScope);
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    const entry = card.locator(`li.token[data-scope="${tokenScope}"]`);
+    await entry.waitFor({ timeout: 15_000 });
+    timings.tokenEntryVisibleMs = Date.now() - t;
+    // Scope shown, a bar, times.
+    for (const name of tokenScope.split(",")) {
+      assert.ok(await entry.locator("ul.scopes code", { hasText: name }).count(), `scope ${name} shown`);
+    }
+    const bar = entry.getByRole("progressbar");
+    await bar.waitFor();
+    const first = Number(await bar.getAttribute("aria-valuenow"));
+    const max = Number(await bar.getAttribute("aria-valuemax"));
+    assert.ok(first > 0 && first <= max, `time left ${first} of ${max}`);
+    const width1 = await entry.locator(".bar-fill").evaluate((el) => el.getBoundingClientRect().width);
+    assert.ok(width1 > 0, "the bar is drawn");
+    assert.match(await entry.locator(".bar-label").textContent(), /left$/);
+    assert.match(await entry.textContent(), /Refreshed/);
+    // Counts down on its own, second by second.
+    await page.waitForTimeout(2_200);
+    const second = Number(await bar.getAttribute("aria-valuenow"));
+    assert.ok(second < first && first - second <= 4, `counts down: ${first} -> ${second}`);
+    // The entry's last hit is known (this isolate answered the token request).
+    assert.match(await entry.textContent(), /Last hit/);
+    // No token value anywhere in the page, nor the keys.
+    const html = await page.content();
+    assert.ok(!html.includes(tokenValue), "no token value in the page");
+    assert.ok(!html.includes(stack.userKey), "no caller key in the page");
+    const storage = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+    assert.ok(!storage.includes(tokenValue), "no token value in storage");
+    // The refresh shows up as an event, with its scope.
+    await page.locator('#events tr.event[data-kind="refresh"]').first().waitFor({ timeout: 15_000 });
+    await shot(page, "overview-light-desktop.png");
+  });
+
+  test("the rotate button runs a rotation to done, showing its steps", async () => {
+    const card = page.locator('article.card[data-credential="default"]');
+    const before = await card.locator("tr.secret").evaluateAll((rows) => rows.map((r) => r.dataset.uuid));
+    assert.ok(before.length >= 1, "a secret is listed before rotating");
+    // Record every (step, state) the page draws while it runs.
+    await page.evaluate(() => {
+      window.__stepsSeen = [];
+      const root = document.querySelector('article.card[data-credential="default"] .rotation');
+      const note = () => {
+        const box = root.querySelector(".rotation-box");
+        if (!box) return;
+        const states = [...box.querySelectorAll("li.step")].map((li) => `${li.dataset.step}:${li.dataset.state}`).join(" ");
+        const last = window.__stepsSeen[window.__stepsSeen.length - 1];
+        if (states !== last) window.__stepsSeen.push(states);
+      };
+      new MutationObserver(note).observe(root, { childList: true, subtree: true });
+    });
+    // Slow the fake's token answers down, so the "test" step (a token minted with the new
+    // secret) takes a few seconds and the steps can be seen advancing.
+    await fakeConfig({ delay_ms: ROTATION_TEST_DELAY_MS });
+    const t = Date.now();
+    const button = card.getByRole("button", { name: /Rotate secret|Resume rotation/ });
+    // By keyboard: focus the button, press Enter; the focus stays on it throughout.
+    await button.focus();
+    await page.keyboard.press("Enter");
+    const done = card.locator('.rotation-box[data-step="done"][data-in-progress="false"]');
+    await done.waitFor({ timeout: 90_000 });
+    timings.rotationMs = Date.now() - t;
+    await fakeConfig({ delay_ms: 0 });
+    assert.ok(
+      await page.evaluate(() => document.activeElement?.classList.contains("rotate")),
+      "the keyboard focus is still on the rotate button",
+    );
+    const steps = await done.locator("li.step").evaluateAll((lis) => lis.map((li) => [li.dataset.step, li.dataset.state]));
+    assert.deepEqual(steps, [
+      ["create", "done"],
+      ["test", "done"],
+      ["promote", "done"],
+      ["retire", "done"],
+      ["done", "done"],
+    ]);
+    assert.match(await done.locator(".rotation-status").textContent(), /Finished/);
+    assert.equal(await done.locator(".notice-error").count(), 0, "no error shown");
+    // The rotation's log lists what it did.
+    await done.locator("details.rotation-log summary").click();
+    assert.ok((await done.locator("details.rotation-log li").count()) >= 3, "rotation log entries");
+    // The button is usable again, and the secrets list shows a new active secret.
+    await card.getByRole("button", { name: "Rotate secret" }).waitFor();
+    assert.equal(await card.getByRole("button", { name: "Rotate secret" }).getAttribute("aria-disabled"), null);
+    await page.waitForFunction(
+      (old) => {
+        const row = document.querySelector('article.card[data-credential="default"] tr.secret-active');
+        return row && !old.includes(row.dataset.uuid);
+      },
+      before,
+      { timeout: 15_000 },
+    );
+    const after = await card.locator("tr.secret").evaluateAll((rows) => rows.map((r) => r.dataset.uuid));
+    for (const uuid of before) assert.ok(!after.includes(uuid), `old secret ${uuid} retired (grace 0)`);
+    const seen = await page.evaluate(() => window.__stepsSeen);
+    timings.rotationStepsSeen = seen.length;
+    assert.ok(seen.length >= 1 && seen[seen.length - 1].endsWith("done:done"), `steps drawn: ${seen.join(" | ")}`);
+    // While the slow step ran, the page showed it as the current one, the earlier ones done.
+    assert.ok(
+      seen.some((states) => states.startsWith("create:done test:current")),
+      `the "test" step was shown in progress: ${seen.join(" | ")}`,
+    );
+    // Rotation events and the counters.
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.locator('#events tr.event[data-kind="rotation"]').first().waitFor({ timeout: 15_000 });
+    await page.locator("#chart svg .series.dot").first().waitFor({ state: "attached", timeout: 15_000 });
+    assert.match(await page.locator("#chart .legend").textContent(), /Requests: \d+ this minute/);
+    assert.match(await page.locator("#counters").textContent(), /Requests by route and status/);
+    await card.scrollIntoViewIfNeeded();
+    await shot(page, "rotation-done.png");
+    await assertNoCspViolations(page, "main");
+  });
+
+  test("sign-out, then a non-admin key is refused in words and an unknown key too", async () => {
+    // Sign out with the keyboard.
+    await page.getByRole("button", { name: "Sign out" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByLabel("Admin caller key").waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, "sessionStorage emptied");
+    assert.equal(await page.locator("#dashboard").isVisible(), false);
+    page.expectRefusal = true;
+    await page.getByLabel("Admin caller key").fill(stack.userKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.locator("#signin-message");
+    await alert.filter({ hasText: /not an admin key/ }).waitFor();
+    assert.equal(await alert.getAttribute("role"), "alert");
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused key is not kept");
+    assert.equal(await page.locator("#dashboard").isVisible(), false);
+    await shot(page, "refusal-non-admin.png");
+    // A key the broker does not know.
+    await page.getByLabel("Admin caller key").fill("ibk_not-a-key-the-broker-knows");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await alert.filter({ hasText: /Unknown key/ }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await shot(page, "refusal-unknown-key.png");
+    page.expectRefusal = false;
+    await assertNoCspViolations(page, "main");
+  });
+
+  test("readable in light and dark, on a desktop and on a 375 px screen", async () => {
+    for (const colorScheme of ["light", "dark"]) {
+      for (const [label, viewport] of [
+        ["desktop", { width: 1280, height: 900 }],
+        ["narrow", { width: 375, height: 812 }],
+      ]) {
+        if (colorScheme === "light" && label === "desktop") continue; // overview-light-desktop.png above
+        const ctx = await browser.newContext({ viewport, colorScheme, isMobile: label === "narrow", hasTouch: label === "narrow", deviceScaleFactor: label === "narrow" ? 2 : 1 });
+        await cspRecorder(ctx);
+        const p = await newPage(ctx, `${colorScheme}-${label}`);
+        await signIn(p, stack.adminKey);
+        const card = p.locator('article.card[data-credential="default"]');
+        await card.locator(`li.token[data-scope="${tokenScope}"]`).waitFor();
+        await card.locator(".rotation-box").waitFor();
+        await card.locator("tr.secret-active").waitFor();
+        await p.locator("#events tr.event").first().waitFor();
+        const dark = await p.evaluate(() => matchMedia("(prefers-color-scheme: dark)").matches);
+        assert.equal(dark, colorScheme === "dark");
+        const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        const [r, g, b] = bg.match(/\d+/g).map(Number);
+        const luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        assert.ok(colorScheme === "dark" ? luminance < 0.3 : luminance > 0.7, `${colorScheme} background ${bg}`);
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `${colorScheme}/${label}: no horizontal scrolling (${overflow}px too wide)`);
+        assert.ok(!(await p.content()).includes(tokenValue), "no token value in the page");
+        await shot(p, `overview-${colorScheme}-${label}.png`);
+        await assertNoCspViolations(p, `${colorScheme}-${label}`);
+        await ctx.close();
+      }
+    }
+  });
+
+  test("no page error, console error or CSP violation anywhere", () => {
+    assert.deepEqual(problems, []);
+  });
+});

@@ -13,6 +13,7 @@ mod log;
 mod management;
 mod platform;
 mod random;
+mod refresher;
 mod rotation;
 mod routes;
 mod scheduled;

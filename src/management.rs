@@ -78,7 +78,20 @@ impl<'a> Management<'a> {
             .cache
             .get(self.platform, &self.cfg.settings, &self.token_spec())
             .await
-            .map_err(|f| ApiError::Upstream(f.error))?;
+            .map_err(|f| {
+                if let Some(call) = &f.upstream {
+                    crate::telemetry::upstream(
+                        &self.cred.name,
+                        Some("management"),
+                        call,
+                        Some(f.error.code()),
+                    );
+                }
+                ApiError::Upstream(f.error)
+            })?;
+        if let Some(call) = &served.upstream {
+            crate::telemetry::upstream(&self.cred.name, Some("management"), call, None);
+        }
         Ok(served.token.access_token.clone())
     }
 

@@ -3,13 +3,17 @@
 //! every value is sealed with the store key (reading KV alone yields no token).
 
 use futures_util::future::{select, Either};
+use ims_core::cache::{Minted, TokenSpec};
 use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
-use ims_core::platform::{Clock, TokenStore};
+use ims_core::platform::{Clock, Coordinator, TokenStore};
 use serde_json::json;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{AbortController, Date, Delay, Fetch, Headers, KvStore, Method, Request, RequestInit};
+use worker::{
+    AbortController, Date, Delay, Fetch, Headers, KvStore, Method, ObjectNamespace, Request,
+    RequestInit,
+};
 
 /// The KV namespace that holds cached tokens.
 pub const TOKENS_BINDING: &str = "TOKENS";
@@ -19,12 +23,26 @@ pub const TOKENS_BINDING: &str = "TOKENS";
 pub struct WorkerPlatform {
     kv: KvStore,
     keys: Rc<StoreKeys>,
+    coordinator: Option<ObjectNamespace>,
 }
 
 impl WorkerPlatform {
-    /// Wraps the `TOKENS` KV namespace and the store keys.
-    pub fn new(kv: KvStore, keys: Rc<StoreKeys>) -> Self {
-        Self { kv, keys }
+    /// Wraps the `TOKENS` KV namespace, the store keys, and the refresh coordinator (the
+    /// `REFRESHER` Durable Object namespace, when bound).
+    pub fn new(kv: KvStore, keys: Rc<StoreKeys>, coordinator: Option<ObjectNamespace>) -> Self {
+        Self {
+            kv,
+            keys,
+            coordinator,
+        }
+    }
+
+    /// The same platform minting by itself: what the coordinator itself uses.
+    pub fn local(self) -> Self {
+        Self {
+            coordinator: None,
+            ..self
+        }
     }
 
     /// The KV namespace.
@@ -100,6 +118,12 @@ impl HttpClient for WorkerPlatform {
                 Err(TransportError::Timeout(timeout_ms))
             }
         }
+    }
+}
+
+impl Coordinator for WorkerPlatform {
+    async fn mint_elsewhere(&self, spec: &TokenSpec) -> Option<Minted> {
+        crate::refresher::ask(self.coordinator.as_ref()?, spec).await
     }
 }
 

@@ -164,10 +164,28 @@ impl Runner<'_> {
             self.cred.default_scopes.clone(),
             &self.cfg.token_url,
         );
-        mint_with(self.platform, &self.cfg.settings, &spec, &secret)
-            .await
-            .map(|_| ())
-            .map_err(|f| ApiError::Upstream(f.error))
+        let scope = if pending {
+            "rotation test"
+        } else {
+            "rotation probe"
+        };
+        match mint_with(self.platform, &self.cfg.settings, &spec, &secret).await {
+            Ok((_, call)) => {
+                crate::telemetry::upstream(&self.cred.name, Some(scope), &call, None);
+                Ok(())
+            }
+            Err(f) => {
+                if let Some(call) = &f.upstream {
+                    crate::telemetry::upstream(
+                        &self.cred.name,
+                        Some(scope),
+                        call,
+                        Some(f.error.code()),
+                    );
+                }
+                Err(ApiError::Upstream(f.error))
+            }
+        }
     }
 
     /// One step. `Ok(false)`: nothing more to do in this run.

@@ -64,26 +64,11 @@ pub async fn grant(
         )));
     }
     let platform = platform(&c.env)?;
-    let secrets = crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
     c.log.scope = Some(scopes.to_comma());
-    let mut spec = TokenSpec::new(name, &cred.client_id, secrets, scopes, &cfg.token_url);
     let cache = cache();
     let settings = cfg.settings;
-    let mut result = cache.get(&platform, &settings, &spec).await;
-    if let Err(f) = &result {
-        // Every secret this isolate knew was refused: another isolate may have rotated since
-        // this isolate read the secrets record. Re-read it and, if it changed, try once more.
-        if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
-            crate::secrets::forget(name);
-            let fresh =
-                crate::secrets::candidates(&c.env, platform.kv(), platform.keys(), cred).await?;
-            if fresh != spec.secrets {
-                spec.secrets = fresh;
-                cache.clear_cooldown(&spec.key);
-                result = cache.get(&platform, &settings, &spec).await;
-            }
-        }
-    }
+    let (result, spec) =
+        get_with_current_secrets(&c.env, &platform, &cache, &cfg, cred, scopes).await?;
     let served = match result {
         Ok(served) => served,
         Err(failure) => {
@@ -149,7 +134,12 @@ pub fn platform(env: &worker::Env) -> Result<WorkerPlatform, ApiError> {
         .map_err(|_| ims_core::ConfigError::Missing {
             setting: format!("KV binding {TOKENS_BINDING}"),
         })?;
-    Ok(WorkerPlatform::new(kv, config::store_keys(env)?))
+    let coordinator = env.durable_object(crate::refresher::BINDING).ok();
+    Ok(WorkerPlatform::new(
+        kv,
+        config::store_keys(env)?,
+        coordinator,
+    ))
 }
 
 /// Says in the log that the active secret was refused and another known secret worked.
@@ -165,4 +155,40 @@ fn log_fallback(credential: &str, index: usize) {
 /// The isolate's token cache.
 pub fn cache() -> Rc<TokenCache> {
     CACHE.with(Rc::clone)
+}
+
+/// Gets a token for `cred` and `scopes` through `cache`. If every secret this isolate knows is
+/// refused (`invalid_client` from its own IMS call), another isolate may have rotated since this
+/// one read the secrets record: the record is re-read and, if it changed, the get is tried once
+/// more. Returns the spec used, for the background refresh.
+pub async fn get_with_current_secrets(
+    env: &worker::Env,
+    platform: &WorkerPlatform,
+    cache: &TokenCache,
+    cfg: &crate::config::BrokerConfig,
+    cred: &ims_core::credentials::Credential,
+    scopes: ScopeSet,
+) -> Result<
+    (
+        Result<ims_core::cache::Served, ims_core::cache::Failure>,
+        TokenSpec,
+    ),
+    ApiError,
+> {
+    let secrets = crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
+    let mut spec = TokenSpec::new(&cred.name, &cred.client_id, secrets, scopes, &cfg.token_url);
+    let mut result = cache.get(platform, &cfg.settings, &spec).await;
+    if let Err(f) = &result {
+        if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
+            crate::secrets::forget(&cred.name);
+            let fresh =
+                crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
+            if fresh != spec.secrets {
+                spec.secrets = fresh;
+                cache.clear_cooldown(&spec.key);
+                result = cache.get(platform, &cfg.settings, &spec).await;
+            }
+        }
+    }
+    Ok((result, spec))
 }

@@ -453,6 +453,42 @@ export async function startCallerExample({ brokerUrl, brokerKey, vars = {}, labe
 }
 
 /**
+ * Start `count` broker Workers in ONE Miniflare (each Worker is its own isolate, with its own
+ * memory cache and single flight, like isolates in different locations) that share the TOKENS
+ * KV namespace and ONE `REFRESHER` Durable Object namespace (the one of the first Worker) — the
+ * global single flight of issue 6. Same options as `startWorker`.
+ * @param {number} count
+ * @param {Parameters<typeof startWorker>[0]} [opts]
+ * @returns {Promise<WorkerHandle & {urls: string[], fetchAt: (i: number, path: string, init?: RequestInit) => Promise<Response>}>}
+ */
+export async function startBrokerFleet(count, opts = {}) {
+  const label = opts.label ?? `fleet-${++instanceCounter}`;
+  const workers = Array.from({ length: count }, (_, i) => {
+    const w = brokerWorkerOptions({ ...opts, noRefresher: true });
+    w.name = `ims-broker-${i}`;
+    if (!opts.withoutRefresher) {
+      w.durableObjects = { REFRESHER: i === 0 ? "Refresher" : { className: "Refresher", scriptName: "ims-broker-0" } };
+    }
+    w.kvNamespaces = { TOKENS: KV_NAMESPACE_ID };
+    return w;
+  });
+  if (opts.brokenRefresher) {
+    // A REFRESHER whose every request fails: the brokers must fall back to their own flights.
+    for (const w of workers) w.durableObjects = { REFRESHER: { className: "Refresher", scriptName: "broken-refresher" } };
+    workers.push({
+      name: "broken-refresher",
+      modules: true,
+      script: "export class Refresher { async fetch() { throw new Error('refresher down'); } }\nexport default { fetch() { return new Response('no'); } };",
+      durableObjects: { REFRESHER: "Refresher" },
+    });
+  }
+  const handle = await launch({ label, kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"), workers });
+  const urls = [];
+  for (const w of workers.filter((w) => w.name.startsWith("ims-broker-"))) urls.push(trimSlash((await handle.mf.unsafeGetDirectURL(w.name)).href));
+  return { ...handle, urls, fetchAt: (i, p, init) => recordedFetch(urls[i], p, init) };
+}
+
+/**
  * Start the broker AND the caller example in ONE Miniflare instance, the caller
  * bound to the broker through a Service Binding named BROKER (the recommended
  * production setup).
@@ -546,7 +582,7 @@ async function recordedFetch(base, p, init = {}) {
 export const TEST_STORE_KEY = randomBytes(32).toString("base64");
 
 /** Miniflare (v4-style) options for the broker Worker. */
-function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [] } = {}) {
+function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [], noRefresher = false } = {}) {
   if (!fs.existsSync(scriptPath)) {
     throw new Error(`${scriptPath} not found: run \`make build\` first`);
   }
@@ -571,6 +607,9 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     compatibilityFlags,
     cronTriggers,
     bindings,
+    // The global single flight (wrangler.toml's REFRESHER); `vars: {REFRESHER: null}` is not a
+    // way to drop it — pass `noRefresher: true` to start a broker without it.
+    ...(noRefresher ? {} : { durableObjects: { REFRESHER: "Refresher" } }),
     kvNamespaces: { TOKENS: KV_NAMESPACE_ID },
     // Direct socket so the broker has its own URL even when it is not the entry Worker.
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],

@@ -163,6 +163,9 @@ pub struct Failure {
     pub upstream: Option<UpstreamCall>,
 }
 
+/// A token from a mint (with the IMS exchange, if one was made here), or why there is none.
+pub type Minted = Result<(CachedToken, Option<UpstreamCall>), Failure>;
+
 /// The per-isolate cache state. Not `Sync`: one per single-threaded isolate.
 #[derive(Default)]
 pub struct TokenCache {
@@ -389,7 +392,15 @@ impl TokenCache {
             cache: self,
             key: &spec.key,
         };
-        let result = mint(p, settings, spec).await;
+        let (result, stored_elsewhere) = match p.mint_elsewhere(spec).await {
+            Some(remote) => (remote, true),
+            None => (
+                mint(p, settings, spec)
+                    .await
+                    .map(|(token, call)| (token, Some(call))),
+                false,
+            ),
+        };
         let now = p.now_ms();
         match result {
             Ok((token, upstream)) => {
@@ -397,13 +408,17 @@ impl TokenCache {
                 self.cooldowns.borrow_mut().remove(&spec.key);
                 self.remember(&spec.key, token.clone(), now);
                 drop(flight);
-                p.put(
-                    &spec.key,
-                    token.to_stored(&spec.credential),
-                    token.kv_ttl_s(now),
-                )
-                .await;
-                Ok((token, Some(upstream)))
+                // The coordinator already wrote the shared store (KV takes one write per second
+                // per key: every instance writing the same entry again would exceed it).
+                if !stored_elsewhere {
+                    p.put(
+                        &spec.key,
+                        token.to_stored(&spec.credential),
+                        token.kv_ttl_s(now),
+                    )
+                    .await;
+                }
+                Ok((token, upstream))
             }
             Err(failure) => {
                 self.cool_down(&spec.key, now, &failure.error, settings);
@@ -522,7 +537,7 @@ pub async fn mint_with<P: Platform>(
 mod tests {
     use super::*;
     use crate::http::{HttpClient, HttpRequest, HttpResponse};
-    use crate::platform::{Clock, TokenStore};
+    use crate::platform::{Clock, Coordinator, TokenStore};
     use futures_executor::block_on;
     use std::cell::Cell;
     use std::collections::VecDeque;
@@ -620,6 +635,8 @@ mod tests {
             })
         }
     }
+
+    impl Coordinator for Fake {}
 
     impl TokenStore for Fake {
         async fn get(&self, key: &str) -> Option<String> {
@@ -884,5 +901,69 @@ mod tests {
         p.script([status(400, r#"{"error":"invalid_scope"}"#, &[])]);
         assert!(block_on(cache.get(&p, &s, &spec("AdobeID"))).is_err());
         assert_eq!(p.calls.get(), 3);
+    }
+
+    /// A platform whose coordinator mints for it.
+    struct Coordinated(Fake);
+    impl Clock for Coordinated {
+        fn now_ms(&self) -> u64 {
+            self.0.now_ms()
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+        async fn sleep(&self, ms: u64) {
+            self.0.sleep(ms).await;
+        }
+    }
+    impl HttpClient for Coordinated {
+        async fn send(
+            &self,
+            req: &HttpRequest,
+            timeout_ms: u64,
+        ) -> Result<HttpResponse, TransportError> {
+            self.0.send(req, timeout_ms).await
+        }
+    }
+    impl TokenStore for Coordinated {
+        async fn get(&self, key: &str) -> Option<String> {
+            self.0.get(key).await
+        }
+        async fn put(&self, key: &str, value: String, ttl_s: u64) {
+            self.0.put(key, value, ttl_s).await;
+        }
+    }
+    impl Coordinator for Coordinated {
+        async fn mint_elsewhere(&self, _spec: &TokenSpec) -> Option<Minted> {
+            let now = self.0.now_ms();
+            Some(Ok((
+                CachedToken {
+                    access_token: crate::AccessToken::new("from-coordinator"),
+                    scope: "openid".into(),
+                    sent_at_ms: now,
+                    expires_at_ms: now + 86_399_000,
+                },
+                None,
+            )))
+        }
+    }
+
+    #[test]
+    fn a_coordinator_mints_instead_and_the_store_is_left_to_it() {
+        let (p, cache, s) = (
+            Coordinated(Fake::new()),
+            TokenCache::new(),
+            Settings::default(),
+        );
+        let r = block_on(cache.get(&p, &s, &spec("openid")));
+        assert_eq!(token_of(&r), "from-coordinator");
+        assert_eq!(p.0.calls.get(), 0, "no IMS call of its own");
+        assert!(p.0.store.borrow().is_empty(), "no second KV write");
+        assert_eq!(
+            block_on(cache.get(&p, &s, &spec("openid")))
+                .unwrap()
+                .outcome,
+            CacheOutcome::Memory
+        );
     }
 }

@@ -146,3 +146,113 @@ impl ImsError {
         }
     }
 }
+
+/// An [`ImsError`] as it travels between the Worker and its coordinator (Durable Object).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WireError {
+    /// [`ImsError::code`].
+    pub code: String,
+    /// The status IMS answered, if it did.
+    pub upstream_status: Option<u16>,
+    /// [`ImsError::public_description`].
+    pub description: String,
+    /// Adobe's `x-debug-id`.
+    pub debug_id: Option<String>,
+    /// `Retry-After` seconds.
+    pub retry_after_s: Option<u64>,
+}
+
+impl ImsError {
+    /// The error for the wire.
+    pub fn to_wire(&self) -> WireError {
+        WireError {
+            code: self.code().to_owned(),
+            upstream_status: self.upstream_status(),
+            description: self.public_description(),
+            debug_id: self.debug_id().map(str::to_owned),
+            retry_after_s: self.retry_after_s(),
+        }
+    }
+
+    /// The error back from the wire: same code, status, description, debug id and
+    /// `Retry-After` as the original.
+    pub fn from_wire(w: WireError) -> Self {
+        let status = w.upstream_status.unwrap_or(502);
+        match w.code.as_str() {
+            "upstream_invalid_client" => Self::InvalidClient {
+                description: w.description,
+                debug_id: w.debug_id,
+            },
+            "invalid_scope" => Self::InvalidScope {
+                description: w.description,
+                debug_id: w.debug_id,
+            },
+            "upstream_rejected" => Self::Rejected {
+                status,
+                error: "rejected".into(),
+                debug_id: w.debug_id,
+            },
+            "upstream_unavailable" => Self::Unavailable {
+                status,
+                retry_after_s: w.retry_after_s,
+                debug_id: w.debug_id,
+            },
+            "upstream_timeout" => Self::Timeout(0),
+            "upstream_unreachable" => Self::Network(w.description),
+            _ => Self::BadResponse {
+                status,
+                reason: "reported by the coordinator",
+                debug_id: w.debug_id,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_round_trip_keeps_what_callers_see() {
+        let errors = [
+            ImsError::InvalidClient {
+                description: "invalid client_secret parameter".into(),
+                debug_id: Some("d".into()),
+            },
+            ImsError::InvalidScope {
+                description: "bad".into(),
+                debug_id: None,
+            },
+            ImsError::Unavailable {
+                status: 429,
+                retry_after_s: Some(7),
+                debug_id: Some("d".into()),
+            },
+            ImsError::BadResponse {
+                status: 200,
+                reason: "x",
+                debug_id: None,
+            },
+            ImsError::Timeout(10_000),
+            ImsError::Network("reset".into()),
+            ImsError::Rejected {
+                status: 401,
+                error: "unauthorized_client".into(),
+                debug_id: None,
+            },
+        ];
+        for e in errors {
+            let back = ImsError::from_wire(e.to_wire());
+            assert_eq!(
+                (
+                    back.code(),
+                    back.http_status(),
+                    back.debug_id(),
+                    back.retry_after_s()
+                ),
+                (e.code(), e.http_status(), e.debug_id(), e.retry_after_s()),
+                "{e:?}"
+            );
+        }
+    }
+}

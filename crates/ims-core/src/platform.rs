@@ -25,7 +25,19 @@ pub trait TokenStore {
     async fn put(&self, key: &str, value: String, ttl_s: u64);
 }
 
-/// Everything the cache needs, in one bound.
-pub trait Platform: Clock + HttpClient + TokenStore {}
+/// A coordinator that mints on behalf of many instances (the Worker's Durable Object), so that
+/// instances missing the same key at once cause one IMS call in all, not one each.
+#[allow(async_fn_in_trait)]
+pub trait Coordinator {
+    /// Mints (or finds) the token of `spec` elsewhere. `None`: no coordinator, or it could not
+    /// be reached; the caller then mints itself. The coordinator has written the shared store.
+    async fn mint_elsewhere(&self, spec: &crate::cache::TokenSpec) -> Option<crate::cache::Minted> {
+        let _ = spec;
+        None
+    }
+}
 
-impl<T: Clock + HttpClient + TokenStore> Platform for T {}
+/// Everything the cache needs, in one bound.
+pub trait Platform: Clock + HttpClient + TokenStore + Coordinator {}
+
+impl<T: Clock + HttpClient + TokenStore + Coordinator> Platform for T {}

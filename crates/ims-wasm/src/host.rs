@@ -142,6 +142,8 @@ impl HttpClient for JsHost {
     }
 }
 
+impl ims_core::platform::Coordinator for JsHost {}
+
 impl TokenStore for JsHost {
     async fn get(&self, key: &str) -> Option<String> {
         if self.store.is_undefined() {

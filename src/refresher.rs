@@ -43,41 +43,7 @@ struct Answer {
     token: Option<String>,
     error: Option<WireError>,
     /// The IMS exchange the object made for this answer, if any.
-    upstream: Option<WireCall>,
-}
-
-/// An [`UpstreamCall`] on the wire.
-#[derive(Serialize, Deserialize)]
-struct WireCall {
-    status: Option<u16>,
-    ms: u64,
-    attempts: u32,
-    debug_id: Option<String>,
-    secret_index: usize,
-}
-
-impl From<UpstreamCall> for WireCall {
-    fn from(c: UpstreamCall) -> Self {
-        Self {
-            status: c.status,
-            ms: c.ms,
-            attempts: c.attempts,
-            debug_id: c.debug_id,
-            secret_index: c.secret_index,
-        }
-    }
-}
-
-impl From<WireCall> for UpstreamCall {
-    fn from(c: WireCall) -> Self {
-        Self {
-            status: c.status,
-            ms: c.ms,
-            attempts: c.attempts,
-            debug_id: c.debug_id,
-            secret_index: c.secret_index,
-        }
-    }
+    upstream: Option<UpstreamCall>,
 }
 
 /// Asks the key's object for a usable, non-stale token of `spec`. `None` when the object is
@@ -108,7 +74,7 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
             return None;
         }
     };
-    let upstream = answer.upstream.map(UpstreamCall::from);
+    let upstream = answer.upstream;
     if let Some(error) = answer.error {
         return Some(Err(Failure {
             error: ImsError::from_wire(error),
@@ -136,12 +102,12 @@ impl DurableObject for Refresher {
             Ok((token, upstream)) => Answer {
                 token: Some(token.to_stored(&ask.credential)),
                 error: None,
-                upstream: upstream.map(WireCall::from),
+                upstream,
             },
             Err(f) => Answer {
                 token: None,
                 error: Some(f.error.to_wire()),
-                upstream: f.upstream.map(WireCall::from),
+                upstream: f.upstream,
             },
         };
         Response::from_json(&answer)

@@ -43,6 +43,44 @@ fn admin_credential(
     Ok((cfg, cred))
 }
 
+/// What the secret endpoints work with: an admin caller's credential, its secrets record, and
+/// the means to call the I/O Management API for it.
+struct Admin {
+    cfg: Rc<BrokerConfig>,
+    cred: Credential,
+    platform: crate::platform::WorkerPlatform,
+    cache: Rc<ims_core::TokenCache>,
+    state: ims_core::rotation::CredentialState,
+    known: Vec<ims_core::ClientSecret>,
+}
+
+impl Admin {
+    async fn new(req: &Request, c: &mut Ctx, name: &str) -> Result<Self, ApiError> {
+        let (cfg, cred) = admin_credential(req, c, name)?;
+        let platform = tokens::platform(&c.env)?;
+        let state = secrets::load(platform.kv(), &cred.name).await?;
+        let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
+        Ok(Self {
+            cfg,
+            cred,
+            platform,
+            cache: tokens::cache(),
+            state,
+            known,
+        })
+    }
+
+    fn management(&self) -> Result<Management<'_>, ApiError> {
+        Management::new(
+            &self.platform,
+            &self.cfg,
+            &self.cache,
+            &self.cred,
+            self.known.clone(),
+        )
+    }
+}
+
 /// The rotation as shown to operators.
 pub fn rotation_view(r: &Rotation) -> Value {
     json!({
@@ -64,12 +102,9 @@ pub fn rotation_view(r: &Rotation) -> Value {
 
 /// `GET /v1/credentials/{name}/secrets`.
 pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
-    let (cfg, cred) = admin_credential(&req, c, name)?;
-    let platform = tokens::platform(&c.env)?;
-    let state = secrets::load(platform.kv(), &cred.name).await?;
-    let cache = tokens::cache();
-    let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
-    let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
+    let admin = Admin::new(&req, c, name).await?;
+    let (cred, state) = (&admin.cred, &admin.state);
+    let mgmt = admin.management()?;
     let adobe = mgmt.list().await?;
     let active = state.active_uuid(&adobe);
     let items: Vec<Value> = adobe
@@ -142,12 +177,9 @@ pub async fn delete(
     name: &str,
     uuid: &str,
 ) -> Result<Response, ApiError> {
-    let (cfg, cred) = admin_credential(&req, c, name)?;
-    let platform = tokens::platform(&c.env)?;
-    let state = secrets::load(platform.kv(), &cred.name).await?;
-    let cache = tokens::cache();
-    let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
-    let mgmt = Management::new(&platform, &cfg, &cache, &cred, known)?;
+    let admin = Admin::new(&req, c, name).await?;
+    let (cred, state) = (&admin.cred, &admin.state);
+    let mgmt = admin.management()?;
     let adobe = mgmt.list().await?;
     state
         .may_delete(uuid, &adobe)

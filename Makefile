@@ -88,6 +88,13 @@ store-key:
 
 # The npm package ims-broker-core (make package, package-test, bench).
 include mk/package.mk
+# The Worker's benchmarks and load test (make bench-worker, load; make bench runs both benches).
+include mk/bench.mk
+
+#   make fuzz        cargo fuzz every target in fuzz/ for FUZZ_SECONDS (default 60) each (docs/fuzzing.md)
+.PHONY: fuzz
+fuzz:
+	@$(ENV) scripts/fuzz.sh
 
 clean:
 	rm -rf build tests/artifacts .wrangler

@@ -4,7 +4,8 @@
 #   make package        build crates/ims-wasm + packages/ims-broker-core -> dist/ims-broker-core-<version>.tgz
 #   make package-test   bindings under Node (wasm-bindgen-test), then the tarball installed in an
 #                       empty folder: node:test suite vs the fake Adobe, Deno, Bun, workerd
-#   make bench          .wasm gzip size, getToken cache-hit ops/s vs @adobe/aio-lib-core-auth
+#   make bench          .wasm gzip size, getToken cache-hit ops/s vs @adobe/aio-lib-core-auth,
+#                       then the Worker's benchmark (make bench-worker, mk/bench.mk)
 
 .PHONY: package package-tools package-test bench
 
@@ -34,4 +35,6 @@ package-test: package package-tools
 
 bench: package package-tools
 	@$(ENV) cargo build -p fake-adobe --quiet
-	@$(ENV) node tests/package/bench.mjs
+	@mkdir -p bench/results
+	@$(ENV) node tests/package/bench.mjs | tee bench/results/package-bench.txt
+	@$(MAKE) --no-print-directory bench-worker BENCH_PACKAGE_RESULT=bench/results/package-bench.txt

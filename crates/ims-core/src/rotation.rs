@@ -13,6 +13,9 @@
 //!    the broker does not use" and is deleted on resume).
 //! 2. **test**: mint a token with PENDING, bypassing the cache.
 //! 3. **promote**: PENDING becomes ACTIVE, ACTIVE becomes PREVIOUS.
+//!
+//! (If PENDING is no longer at Adobe at test or promote, it is dropped and the rotation goes back
+//! to create.)
 //! 4. **retire**: after the grace period, delete PREVIOUS at Adobe by uuid.
 //!
 //! Invariant: the active slot always holds a secret Adobe accepted, and nothing here ever asks
@@ -110,7 +113,7 @@ pub struct StepError {
 pub struct Event {
     /// When, epoch ms.
     pub at_ms: u64,
-    /// `deleted_unused`, `added`, `tested`, `promoted`, `retired`, `identified`.
+    /// `deleted_unused`, `added`, `tested`, `promoted`, `retired`, `identified`, `pending_lost`.
     pub what: String,
     /// The secret's uuid, where one is concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,7 +198,8 @@ pub enum Action {
     WaitUntil(u64),
     /// Delete the previous secret at Adobe.
     Retire(String),
-    /// The step's effect is already visible: just record the step as done.
+    /// The step's effect is already visible: just record the step as done. At the test or
+    /// promote step with a pending secret gone from Adobe: drop it and go back to create.
     Skip,
     /// Nothing left.
     Done,
@@ -293,16 +297,34 @@ impl CredentialState {
                 }
                 Ok(Action::Add)
             }
-            Step::Test => Ok(Action::Test),
-            Step::Promote => {
-                let pending = self.pending.as_ref().and_then(|p| p.uuid.as_deref());
-                if pending.is_none() || pending == self.active.uuid.as_deref() {
-                    Ok(Action::Skip)
-                } else {
-                    Ok(Action::Promote)
-                }
-            }
+            Step::Test => match self.pending.as_ref().and_then(|p| p.uuid.as_deref()) {
+                // The pending secret is gone from Adobe, so its test can never pass: the Worker
+                // deleted it again after its record failed to store (and the error's record then
+                // stored it), or an operator deleted it before the record said pending. Without
+                // this the rotation retried the test forever (found by `fuzz/rotation`). `skip`
+                // drops it and goes back to create.
+                Some(uuid) if !at_adobe(uuid) => Ok(Action::Skip),
+                _ => Ok(Action::Test),
+            },
+            Step::Promote => match self.pending.as_ref().and_then(|p| p.uuid.as_deref()) {
+                None => Ok(Action::Skip),
+                Some(p) if Some(p) == self.active.uuid.as_deref() => Ok(Action::Skip),
+                // Gone from Adobe since its test (deleted by hand in a race with this rotation,
+                // found by `fuzz/rotation`): promoting it would make a missing secret active.
+                // `skip` drops it and goes back to create.
+                Some(p) if !at_adobe(p) => Ok(Action::Skip),
+                Some(_) => Ok(Action::Promote),
+            },
             Step::Retire => {
+                // Never retire while the active secret is not at Adobe: PREVIOUS may be the last
+                // secret that works. (The delete handler checks `may_delete` and deletes later;
+                // in between a rotation can promote the very secret it deletes. `fuzz/rotation`
+                // found that retire then deleted the last usable secret.)
+                if let Some(active) = self.active.uuid.as_deref() {
+                    if !at_adobe(active) {
+                        return Err(PlanError::ActiveMissing(active.to_owned()));
+                    }
+                }
                 let until = rot.retire_after_ms.unwrap_or(0);
                 if now < until {
                     return Ok(Action::WaitUntil(until));
@@ -418,6 +440,14 @@ impl CredentialState {
         };
         match step {
             Step::Create => self.advance(now, Step::Test),
+            Step::Promote
+                if self.pending.as_ref().is_some_and(|p| {
+                    p.uuid.is_some() && p.uuid.as_deref() != self.active.uuid.as_deref()
+                }) =>
+            {
+                // Planned with an unpromoted pending secret only when it is gone from Adobe.
+                self.pending_lost(now);
+            }
             Step::Promote => {
                 let grace = 0;
                 if let Some(r) = self.rot(now) {
@@ -427,8 +457,17 @@ impl CredentialState {
                 self.advance(now, Step::Retire);
             }
             Step::Retire => self.retired(now),
-            Step::Test | Step::Done => {}
+            // Planned only when the pending secret is gone from Adobe.
+            Step::Test => self.pending_lost(now),
+            Step::Done => {}
         }
+    }
+
+    /// Drops a pending secret that is gone from Adobe and goes back to create.
+    fn pending_lost(&mut self, now: u64) {
+        let uuid = self.pending.take().and_then(|p| p.uuid);
+        self.event(now, "pending_lost", uuid.as_deref());
+        self.advance(now, Step::Create);
     }
 
     /// Records an error at the current step.
@@ -461,6 +500,9 @@ pub enum DeleteRefusal {
     /// A running rotation is about to promote it.
     #[error("refusing to delete the secret a running rotation is about to promote")]
     Pending,
+    /// The secret the broker uses is not at Adobe: the others may be the last ones that work.
+    #[error("the secret the broker uses is not at Adobe any more; refusing to delete another one")]
+    ActiveMissing,
 }
 
 impl CredentialState {
@@ -488,7 +530,8 @@ impl CredentialState {
     }
 
     /// Whether an operator may delete `uuid` now: never the only, the active or the pending
-    /// secret, so the broker always keeps one secret Adobe accepts.
+    /// secret, nor any while the active one is missing at Adobe, so the broker always keeps one
+    /// secret Adobe accepts.
     pub fn may_delete(&self, uuid: &str, adobe: &[SecretInfo]) -> Result<(), DeleteRefusal> {
         if !adobe.iter().any(|s| s.uuid == uuid) {
             return Err(DeleteRefusal::Unknown(uuid.chars().take(64).collect()));
@@ -499,6 +542,11 @@ impl CredentialState {
         match self.active_uuid(adobe) {
             None => Err(DeleteRefusal::ActiveUnknown),
             Some(active) if active == uuid => Err(DeleteRefusal::Active),
+            // Found by `fuzz/rotation`: once the active secret was gone (deleted in a race with
+            // a rotation), deleting the previous one left the broker no secret that works.
+            Some(active) if !adobe.iter().any(|s| s.uuid == active) => {
+                Err(DeleteRefusal::ActiveMissing)
+            }
             Some(_) if self.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) => {
                 Err(DeleteRefusal::Pending)
             }
@@ -632,6 +680,67 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_secret_gone_from_adobe_is_recreated_not_tested_forever() {
+        // Regression (cargo fuzz, rotation): the pending record failed to store, the Worker
+        // deleted the new secret again, and the error's own write then stored the record with
+        // that pending secret. Every resume tested it and failed: the rotation never finished.
+        let mut s = rotating();
+        s.identified("old", 0);
+        s.adding(1);
+        s.added("new", "x".into(), 1, 2);
+        s.failed("writing default's secrets: KV refused", 3);
+        assert_eq!(s.plan(&at(&["old"]), 4), Ok(Action::Skip));
+        s.skip(4);
+        let r = s.rotation.as_ref().unwrap();
+        assert_eq!((r.step, s.pending.as_ref()), (Step::Create, None));
+        assert_eq!(r.events.last().unwrap().what, "pending_lost");
+        assert_eq!(s.plan(&at(&["old"]), 5), Ok(Action::Add));
+        // While the pending secret is at Adobe the test runs as before.
+        s.added("newer", "y".into(), 5, 6);
+        assert_eq!(s.plan(&at(&["old", "newer"]), 7), Ok(Action::Test));
+        // Tested, then deleted by hand before the promote: never promoted.
+        s.tested(8);
+        assert_eq!(s.plan(&at(&["old"]), 9), Ok(Action::Skip));
+        s.skip(9);
+        assert_eq!(
+            (s.active.uuid.as_deref(), s.pending.as_ref()),
+            (Some("old"), None)
+        );
+        assert_eq!(s.rotation.as_ref().unwrap().step, Step::Create);
+        // A promote whose record was written but whose step was not: still only recorded.
+        s.added("newest", "z".into(), 10, 11);
+        s.tested(12);
+        assert_eq!(s.plan(&at(&["old", "newest"]), 13), Ok(Action::Promote));
+        let mut promoted = s.clone();
+        promoted.promote(14, 0);
+        promoted.rotation.as_mut().unwrap().step = Step::Promote;
+        promoted.pending = Some(promoted.active.clone());
+        assert_eq!(promoted.plan(&at(&["old", "newest"]), 15), Ok(Action::Skip));
+        promoted.skip(15);
+        assert_eq!(promoted.rotation.as_ref().unwrap().step, Step::Retire);
+        assert_eq!(promoted.active.uuid.as_deref(), Some("newest"));
+    }
+
+    #[test]
+    fn retire_never_deletes_the_previous_secret_while_the_active_one_is_gone() {
+        // Regression (cargo fuzz, rotation): the new secret was deleted by hand right after its
+        // promotion; retiring the previous one would have left no secret that works.
+        let mut s = rotating();
+        s.identified("old", 0);
+        s.added("new", "x".into(), 0, 1);
+        s.tested(2);
+        s.promote(3, 0);
+        assert_eq!(
+            s.plan(&at(&["old"]), 4),
+            Err(PlanError::ActiveMissing("new".into()))
+        );
+        assert_eq!(
+            s.plan(&at(&["old", "new"]), 4),
+            Ok(Action::Retire("old".into()))
+        );
+    }
+
+    #[test]
     fn a_second_start_while_rotating_is_refused() {
         let mut s = rotating();
         assert!(!s.start("r2", 1));
@@ -699,6 +808,22 @@ mod tests {
         );
         assert_eq!(s.role("b", &at(&["a", "b"])), Some("pending"));
         assert_eq!(s.role("a", &at(&["a", "b"])), Some("active"));
+    }
+
+    #[test]
+    fn no_manual_delete_while_the_active_secret_is_missing_at_adobe() {
+        // Regression (cargo fuzz, rotation): the active secret was gone and the operator could
+        // delete the previous one, the last that still worked.
+        let mut s = rotating();
+        s.identified("old", 0);
+        s.added("new", "x".into(), 0, 1);
+        s.tested(2);
+        s.promote(3, 0);
+        assert_eq!(
+            s.may_delete("old", &at(&["old", "stray"])),
+            Err(DeleteRefusal::ActiveMissing)
+        );
+        assert_eq!(s.may_delete("stray", &at(&["old", "new", "stray"])), Ok(()));
     }
 
     #[test]

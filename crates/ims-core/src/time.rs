@@ -63,6 +63,11 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
         _ => return None,
     };
     let year: i64 = parts.next()?.parse().ok()?;
+    // An IMF-fixdate's year has four digits. A peer's `Retry-After` may say anything: a huge
+    // year overflowed the day and millisecond arithmetic below (found by `fuzz/token_response`).
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, mi, s) = (hms.next()??, hms.next()??, hms.next()??);
     if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
@@ -92,6 +97,24 @@ mod tests {
         );
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn absurd_years_are_refused_not_overflowed() {
+        // Regression (cargo fuzz, token_response): a multiply overflow on a huge year.
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 19947000000001994 08:49:39 GMT"),
+            None
+        );
+        assert_eq!(
+            parse_http_date(&format!("Sun, 06 Nov {} 08:49:39 GMT", i64::MAX)),
+            None
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 0 08:49:39 GMT"), None);
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(253_402_300_799_000)
+        );
     }
 
     #[test]

@@ -1,0 +1,340 @@
+// Shared helpers for `make bench-worker` (bench/bench.mjs) and `make load` (bench/load.mjs):
+// the fake Adobe IMS, the Workers under Miniflare (each with a direct socket, so requests go
+// straight to the Worker and not through Miniflare's entry proxy), wrk, small statistics.
+//
+// Everything listens on 127.0.0.1 only. Nothing here downloads anything.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(BENCH_DIR, "..");
+export const FAKE_ADOBE_BIN = path.join(REPO_ROOT, "target", "debug", "fake-adobe");
+/** The broker under test: build/index.js, or BENCH_BROKER_SCRIPT (e.g. another build to compare). */
+export const BROKER_SCRIPT = process.env.BENCH_BROKER_SCRIPT ? path.resolve(process.env.BENCH_BROKER_SCRIPT) : path.join(REPO_ROOT, "build", "index.js");
+export const BARE_SCRIPT = path.join(BENCH_DIR, "bare-worker", "build", "index.js");
+export const HELLO_SCRIPT = path.join(BENCH_DIR, "hello-js", "index.js");
+export const KV_JS_SCRIPT = path.join(BENCH_DIR, "kv-js", "index.js");
+export const RESULTS_DIR = path.join(BENCH_DIR, "results");
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+process.env.WRANGLER_SEND_METRICS ??= "false";
+
+const cleanups = new Set();
+process.on("exit", () => {
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // best effort
+    }
+  }
+});
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function tempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `compatibility_date` of the root wrangler.toml (the broker's; used for every Worker). */
+export function compatibilityDate() {
+  const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8"));
+  if (!m) throw new Error("wrangler.toml has no compatibility_date");
+  return m[1];
+}
+
+/** A caller key as scripts/new-caller-key.mjs makes one, with its hex SHA-256. */
+export function newCallerKey() {
+  const key = "ibk_" + randomBytes(32).toString("base64url");
+  return { key, sha256: createHash("sha256").update(key).digest("hex") };
+}
+
+// ---------------------------------------------------------------------------------------
+// Fake Adobe IMS (tests/fake-adobe)
+// ---------------------------------------------------------------------------------------
+
+/** Starts target/debug/fake-adobe on a free port with one client; answers a small handle. */
+export async function startFake({ clientId, secret }) {
+  if (!fs.existsSync(FAKE_ADOBE_BIN)) throw new Error(`${FAKE_ADOBE_BIN} missing: run \`cargo build -p fake-adobe\``);
+  const child = spawn(FAKE_ADOBE_BIN, ["--port", "0", "--client", `${clientId}:${secret}`], {
+    stdio: ["ignore", "pipe", "ignore"], // stderr: one line per request, not wanted here
+  });
+  const kill = () => child.kill("SIGKILL");
+  cleanups.add(kill);
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("fake-adobe did not start within 15 s")), 15_000);
+    readline.createInterface({ input: child.stdout }).once("line", (line) => {
+      clearTimeout(timer);
+      const m = /listening on (http:\/\/\S+)/.exec(line);
+      m ? resolve(m[1].replace(/\/+$/, "")) : reject(new Error(`fake-adobe said ${JSON.stringify(line)}`));
+    });
+    child.once("exit", (code) => reject(new Error(`fake-adobe exited (${code})`)));
+  });
+  const control = async (method, p, body) => {
+    const res = await fetch(url + p, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`fake-adobe ${method} ${p} -> ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    url,
+    tokenUrl: `${url}/ims/token/v3`,
+    stats: () => control("GET", "/__fake/stats"),
+    config: (obj) => control("POST", "/__fake/config", obj),
+    reset: () => control("POST", "/__fake/reset", {}),
+    stop: async () => {
+      cleanups.delete(kill);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers under Miniflare
+// ---------------------------------------------------------------------------------------
+
+/** Entry first, then every other .js/.mjs (ESModule) and .wasm (CompiledWasm) next to it. */
+function modules(scriptPath) {
+  const dir = path.dirname(scriptPath);
+  const list = [{ type: "ESModule", path: scriptPath }];
+  for (const f of fs.readdirSync(dir).sort()) {
+    const p = path.join(dir, f);
+    if (p === scriptPath || !fs.statSync(p).isFile()) continue;
+    if (/\.m?js$/.test(f)) list.push({ type: "ESModule", path: p });
+    else if (f.endsWith(".wasm")) list.push({ type: "CompiledWasm", path: p });
+  }
+  return { modules: list, modulesRoot: dir };
+}
+
+/** Miniflare (v4-style) options of one Worker with its own direct socket on 127.0.0.1. */
+export function workerOptions({ name, script, bindings = {}, kv }) {
+  if (!fs.existsSync(script)) throw new Error(`${script} missing (build it first)`);
+  return {
+    name,
+    ...modules(script),
+    compatibilityDate: compatibilityDate(),
+    bindings,
+    ...(kv ? { kvNamespaces: { TOKENS: kv } } : {}),
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
+/** The broker's bindings: wrangler.toml's defaults are not needed, everything is explicit. */
+export function brokerBindings({ fake, clientId, secret, callerKeys, scopes = "openid,AdobeID" }) {
+  return {
+    IMS_TOKEN_URL: fake.tokenUrl,
+    IO_API_BASE_URL: fake.url,
+    CLIENT_ID: clientId,
+    CLIENT_SECRET: secret,
+    SCOPES: scopes,
+    CREDENTIALS: "",
+    IMS_TIMEOUT_MS: "10000",
+    MAX_RETRY_WAIT_S: "5",
+    ORG_ID: "",
+    CREDENTIAL_ID: "",
+    ROTATION_GRACE_S: "600",
+    ROTATE_AFTER_DAYS: "off",
+    STORE_KEY: randomBytes(32).toString("base64"),
+    CALLER_KEYS: JSON.stringify(callerKeys),
+  };
+}
+
+class QuietLog extends Log {
+  constructor() {
+    super(LogLevel.ERROR);
+  }
+}
+
+/**
+ * One Miniflare instance (one workerd process) running `workers`; answers
+ * `{mf, urls: {name: "http://127.0.0.1:PORT"}, dispose}`. The Workers' console output goes to
+ * `onLog(message, level)` when given, else it is dropped on the Node side (the broker logs one
+ * JSON line per request; workerd still writes it, Miniflare still splits it into lines).
+ */
+export async function startMiniflare(workers, { persist, onLog } = {}) {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      resourcePersistencePath: persist ?? tempDir("ims-bench-kv-"),
+      cf: false,
+      telemetry: { enabled: false },
+      logRequests: false,
+      log: new QuietLog(),
+      handleStructuredLogs: onLog ? ({ level, message }) => onLog(message, level) : () => {},
+      unsafeRuntimeEnv: { CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      workers,
+    }),
+  );
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    await mf.dispose();
+  };
+  try {
+    await mf.ready;
+    const urls = {};
+    for (const w of workers) urls[w.name] = (await mf.unsafeGetDirectURL(w.name)).href.replace(/\/+$/, "");
+    return { mf, urls, dispose };
+  } catch (e) {
+    await dispose().catch(() => {});
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// wrk
+// ---------------------------------------------------------------------------------------
+
+export function wrkVersion() {
+  const r = spawnSync("wrk", ["--version"], { encoding: "utf8" });
+  return "wrk " + ((r.stdout + r.stderr).split("\n")[0].trim().replace(/^wrk\s+/, "").split(" [")[0] || "?");
+}
+
+/**
+ * Runs wrk against `url` with the POST of bench/post.lua; answers its summary
+ * (`requests`, `duration_us`, error counts, `p50_us`…) plus `rps`.
+ */
+export function wrk({ url, seconds, connections = 64, threads = 2, method = "POST", key = "", body = "" }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      "wrk",
+      [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", path.join(BENCH_DIR, "post.lua"), url],
+      { env: { ...process.env, BENCH_METHOD: method, BENCH_KEY: key, BENCH_BODY: body }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
+      if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${out}${err}`));
+      const s = JSON.parse(line.slice(8));
+      s.rps = s.requests / (s.duration_us / 1e6);
+      s.errors = s.connect + s.read + s.write + s.timeout;
+      resolve(s);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU accounting: how much of the machine THIS run used, and how much other processes did
+// (wrk and workerd share the CPUs with everything else; a busy machine skews every number).
+// ---------------------------------------------------------------------------------------
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+function procStat(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    // fields after "(comm)": [0]=state [1]=ppid ... [11]=utime [12]=stime [13]=cutime [14]=cstime
+    return { ppid: +f[1], own: +f[11] + +f[12], children: +f[13] + +f[14] };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ticks of this process, its waited-for children, and its live descendants. */
+function ourTicks() {
+  const all = new Map();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = procStat(d);
+    if (s) all.set(+d, s);
+  }
+  let total = 0;
+  for (const [pid, s] of all) {
+    let p = pid;
+    for (let hops = 0; p > 1 && hops < 64; hops++) {
+      if (p === process.pid) {
+        total += s.own + (pid === process.pid ? s.children : 0);
+        break;
+      }
+      p = all.get(p)?.ppid ?? 0;
+    }
+  }
+  return total;
+}
+
+/** Machine-wide busy and steal ticks (all CPUs) from /proc/stat. */
+function machineTicks() {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { busy: user + nice + system + irq + softirq, steal: steal ?? 0 };
+}
+
+/**
+ * Starts measuring; `stop()` answers the average number of CPUs busy over the interval:
+ * `{machine, ours, others, steal}` (others = machine - ours: processes not started by this run).
+ */
+export function cpuMeter() {
+  if (!fs.existsSync("/proc/stat")) return { stop: () => null };
+  const t0 = performance.now();
+  const m0 = machineTicks();
+  const o0 = ourTicks();
+  return {
+    stop() {
+      const secs = (performance.now() - t0) / 1000;
+      const m1 = machineTicks();
+      const o1 = ourTicks();
+      const machine = (m1.busy - m0.busy) / CLK_TCK / secs;
+      const ours = (o1 - o0) / CLK_TCK / secs;
+      return {
+        machine: +machine.toFixed(2),
+        ours: +ours.toFixed(2),
+        others: +Math.max(0, machine - ours).toFixed(2),
+        steal: +((m1.steal - m0.steal) / CLK_TCK / secs).toFixed(2),
+      };
+    },
+  };
+}
+
+/** Processes (other than ours) using at least `minPct` % of a CPU right now, from `ps`. */
+export function busyProcesses(minPct = 20) {
+  const r = spawnSync("ps", ["-eo", "pid,ppid,pcpu,etime,comm", "--sort=-pcpu"], { encoding: "utf8" });
+  return (r.stdout ?? "")
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 5 && +f[2] >= minPct && +f[0] !== process.pid && +f[1] !== process.pid)
+    .map((f) => `${f[4]} (pid ${f[0]}, ${f[2]}% since start)`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and formatting
+// ---------------------------------------------------------------------------------------
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export const fmtInt = (x) => Math.round(x).toLocaleString("en-US");
+
+/** A Markdown table from a header row and rows (arrays of strings). */
+export function table(head, rows, align) {
+  const al = align ?? head.map((_, i) => (i === 0 ? "---" : "---:"));
+  return [head, al, ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+export { agent, request } from "./http.mjs";

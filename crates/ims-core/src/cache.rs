@@ -317,7 +317,12 @@ impl TokenCache {
         if memory.len() >= MAX_MEMORY_ENTRIES && !memory.contains_key(key) {
             memory.retain(|_, t| t.freshness(now) != Freshness::Unusable);
             if memory.len() >= MAX_MEMORY_ENTRIES {
-                if let Some(victim) = memory.keys().next().cloned() {
+                // The oldest mint goes: recent scope sets are the likeliest to be asked again.
+                let victim = memory
+                    .iter()
+                    .min_by_key(|(_, t)| t.sent_at_ms)
+                    .map(|(k, _)| k.clone());
+                if let Some(victim) = victim {
                     memory.remove(&victim);
                 }
             }
@@ -407,7 +412,6 @@ impl TokenCache {
                 let token = Rc::new(token);
                 self.cooldowns.borrow_mut().remove(&spec.key);
                 self.remember(&spec.key, token.clone(), now);
-                drop(flight);
                 // The coordinator already wrote the shared store (KV takes one write per second
                 // per key: every instance writing the same entry again would exceed it).
                 if !stored_elsewhere {
@@ -418,6 +422,9 @@ impl TokenCache {
                     )
                     .await;
                 }
+                // Only now: until the store holds the token, a request that finds the memory
+                // entry evicted must wait for this flight rather than start a second mint.
+                drop(flight);
                 Ok((token, upstream))
             }
             Err(failure) => {
@@ -965,5 +972,25 @@ mod tests {
                 .outcome,
             CacheOutcome::Memory
         );
+    }
+
+    #[test]
+    fn a_full_memory_evicts_the_oldest_mint() {
+        let (p, cache, s) = (Fake::new(), TokenCache::new(), Settings::default());
+        for i in 0..MAX_MEMORY_ENTRIES {
+            block_on(cache.get(&p, &s, &spec(&format!("s{i}")))).unwrap();
+            p.advance(1);
+        }
+        block_on(cache.get(&p, &s, &spec("newest"))).unwrap();
+        assert!(
+            cache.peek(&spec("s0").key).is_none(),
+            "the oldest is evicted"
+        );
+        assert!(cache.peek(&spec("s1").key).is_some());
+        assert!(cache.peek(&spec("newest").key).is_some());
+        // The evicted one comes back from the store, not from IMS.
+        let calls = p.calls.get();
+        let r = block_on(cache.get(&p, &s, &spec("s0"))).unwrap();
+        assert_eq!((r.outcome, p.calls.get()), (CacheOutcome::Kv, calls));
     }
 }

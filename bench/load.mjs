@@ -21,6 +21,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 
 import {
@@ -232,8 +233,10 @@ const rows = MIX.map(([k]) => {
   const lat = s.lat.sort((a, b) => a - b);
   return [k, fmtInt(s.n), pct(lat, 50).toFixed(2), pct(lat, 99).toFixed(2), String(s.unexpected)];
 });
+const git = (...args) => (spawnSync("git", args, { cwd: REPO_ROOT, encoding: "utf8" }).stdout ?? "").trim();
+const commit = git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--", "src", "crates", "Cargo.toml", "Cargo.lock") ? " + uncommitted changes in src/crates" : "");
 const lines = [];
-lines.push(`Load ${new Date().toISOString()}: ${elapsed.toFixed(1)} s, ${CONNECTIONS} connections, ${fmtInt(total)} requests (${fmtInt(total / elapsed)} req/s), IMS delay ${IMS_DELAY_MS} ms, ${os.cpus().length} CPUs${cpu ? ` (busy on average: this run ${cpu.ours}, other processes ${cpu.others})` : ""}.`);
+lines.push(`Load ${new Date().toISOString()}, commit ${commit}${BROKER_SCRIPT === path.join(REPO_ROOT, "build", "index.js") ? "" : ` (broker ${BROKER_SCRIPT})`}: ${elapsed.toFixed(1)} s, ${CONNECTIONS} connections, ${fmtInt(total)} requests (${fmtInt(total / elapsed)} req/s), IMS delay ${IMS_DELAY_MS} ms, ${os.cpus().length} CPUs${cpu ? ` (busy on average: this run ${cpu.ours}, other processes ${cpu.others})` : ""}.`);
 lines.push("");
 lines.push(table(["kind", "requests", "p50 ms", "p99 ms", "unexpected"], rows));
 lines.push("");

@@ -362,7 +362,6 @@ impl TokenCache {
         settings: &Settings,
         spec: &TokenSpec,
     ) -> Result<(Rc<CachedToken>, Option<UpstreamCall>), Failure> {
-        let mut waited = false;
         loop {
             let now = p.now_ms();
             if let Some(error) = self.cooldown(&spec.key, now) {
@@ -372,17 +371,16 @@ impl TokenCache {
                 });
             }
             if !self.flights.borrow().contains(&spec.key) {
-                if waited {
-                    let cached = self.memory.borrow().get(&spec.key).cloned();
-                    if let Some(token) = cached.filter(|t| t.freshness(now) != Freshness::Unusable)
-                    {
-                        return Ok((token, None));
-                    }
+                // A flight that ended while this request read KV (or waited) left a fresh token
+                // in memory: take it rather than lead a second mint. (A stale one is what a
+                // background refresh is here to replace.)
+                let cached = self.memory.borrow().get(&spec.key).cloned();
+                if let Some(token) = cached.filter(|t| t.freshness(now) == Freshness::Fresh) {
+                    return Ok((token, None));
                 }
                 self.flights.borrow_mut().insert(spec.key.clone());
                 return self.lead(p, settings, spec).await;
             }
-            waited = true;
             p.sleep(FLIGHT_POLL_MS).await;
         }
     }

@@ -96,8 +96,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(new) => {
             assert!((200..300).contains(&status));
             assert!(!new.client_secret.secret().is_empty());
-            if new.client_secret.secret().len() >= 24 {
-                assert!(!format!("{new:?}").contains(new.client_secret.secret()));
+            let shown = format!("{new:?}");
+            assert!(shown.contains("ClientSecret([redacted])"));
+            let secret = new.client_secret.secret();
+            if secret.len() >= 24 && !new.uuid.contains(secret) {
+                assert!(
+                    !shown.contains(secret),
+                    "NewSecret's Debug shows the secret"
+                );
             }
         }
         Err(e) => {

@@ -560,7 +560,7 @@ export function assertRotationView(v, msg = "") {
   assert.ok(Array.isArray(v.events), `events: ${where}`);
   for (const e of v.events) {
     rfc(e.at, "event at");
-    assert.ok(["identified", "deleted_unused", "added", "tested", "promoted", "retired"].includes(e.what), `event what: ${where}`);
+    assert.ok(["identified", "deleted_unused", "added", "tested", "promoted", "retired", "pending_lost"].includes(e.what), `event what: ${where}`);
   }
 }
 

@@ -37,6 +37,24 @@ thread_local! {
     static RUNNING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
+/// This isolate's mark that a credential is being rotated; removed when dropped, so a run whose
+/// request is cancelled mid-way does not leave the credential marked for the isolate's life.
+struct Running(String);
+
+impl Running {
+    fn take(credential: &str) -> Option<Self> {
+        RUNNING
+            .with_borrow_mut(|r| r.insert(credential.to_owned()))
+            .then(|| Self(credential.to_owned()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with_borrow_mut(|r| r.remove(&self.0));
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Lease {
     owner: String,
@@ -282,29 +300,6 @@ impl Runner<'_> {
     }
 }
 
-/// Starts (if `start` and none is unfinished) or resumes the rotation of `cred`, and runs it as
-/// far as it can go now: to the end, to the grace period before retire, or to an error, which is
-/// recorded in the rotation and retried by the next run.
-pub async fn run(
-    env: &Env,
-    platform: &WorkerPlatform,
-    cfg: &BrokerConfig,
-    cache: &TokenCache,
-    cred: &Credential,
-    start: bool,
-) -> Result<RunOutcome, ApiError> {
-    let kv = platform.kv();
-    if !RUNNING.with_borrow_mut(|r| r.insert(cred.name.clone())) {
-        return Ok(RunOutcome {
-            state: started_elsewhere(kv, &cred.name).await?,
-            busy: true,
-        });
-    }
-    let result = run_guarded(env, platform, cfg, cache, cred, start).await;
-    RUNNING.with_borrow_mut(|r| r.remove(&cred.name));
-    result
-}
-
 /// The record while another run holds the lease. That run records its rotation right after
 /// taking the lease, so wait for it briefly rather than answer without one.
 async fn started_elsewhere(kv: &KvStore, credential: &str) -> Result<CredentialState, ApiError> {
@@ -319,7 +314,10 @@ async fn started_elsewhere(kv: &KvStore, credential: &str) -> Result<CredentialS
     Ok(state)
 }
 
-async fn run_guarded(
+/// Starts (if `start` and none is unfinished) or resumes the rotation of `cred`, and runs it as
+/// far as it can go now: to the end, to the grace period before retire, or to an error, which is
+/// recorded in the rotation and retried by the next run.
+pub async fn run(
     env: &Env,
     platform: &WorkerPlatform,
     cfg: &BrokerConfig,
@@ -327,6 +325,12 @@ async fn run_guarded(
     cred: &Credential,
     start: bool,
 ) -> Result<RunOutcome, ApiError> {
+    let Some(_running) = Running::take(&cred.name) else {
+        return Ok(RunOutcome {
+            state: started_elsewhere(platform.kv(), &cred.name).await?,
+            busy: true,
+        });
+    };
     let lease_ms = config::var(env, "ROTATION_LEASE_S")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(LEASE_MS, |s| s * 1000);

@@ -144,7 +144,11 @@ const WORKERS = [
     bindings: { CALLER_KEY: caller.key, IMS_TOKEN_URL: fake.tokenUrl, CLIENT_ID, CLIENT_SECRET: SECRET, SCOPES: "openid,AdobeID" },
   },
 ];
-if (DIAG) WORKERS.push({ id: "hellolog", label: "(a) + one console.log line per request", name: "hello-log-js", script: path.join(BENCH_DIR, "hello-log-js", "index.js") });
+if (DIAG) {
+  WORKERS.push({ id: "hellolog", label: "(a) + one console.log line per request", name: "hello-log-js", script: path.join(BENCH_DIR, "hello-log-js", "index.js") });
+  // The broker with a log line per request (LOG_REQUESTS=all) instead of the default summary.
+  WORKERS.push({ id: "brokerall", label: "diag: ims-broker `POST /v1/token`, LOG_REQUESTS=all", name: "ims-broker-all", script: BROKER_SCRIPT, kv: "bench-broker-all-TOKENS", bindings: { ...bBindings, LOG_REQUESTS: "all" } });
+}
 const auth = { authorization: `Bearer ${caller.key}`, "content-type": "application/json" };
 const stranger = newCallerKey();
 // What is measured: a Worker and the request wrk repeats (default: the token POST).
@@ -156,6 +160,7 @@ const ROWS = [
   ...(DIAG
     ? [
         { id: "hellolog", worker: "hellolog", label: "diag: (a) + one console.log line per request" },
+        { id: "brokerall", worker: "brokerall" },
         { id: "healthz", worker: "broker", label: "diag: ims-broker `GET /healthz` (router + log line)", method: "GET", path: "/healthz", key: "", body: "" },
         { id: "unauth", worker: "broker", label: "diag: ims-broker `POST /v1/token`, unknown key (401)", key: stranger.key, expectStatus: 401 },
       ]
@@ -172,16 +177,18 @@ try {
   const url = (id) => mf.urls[WORKERS.find((w) => w.id === id).name] + "/v1/token";
   const rowUrl = (row) => mf.urls[row.name] + row.path;
 
-  // Warm-up: one mint each for the two token Workers; the two floors answer "ok".
+  // Warm-up: one mint each for the token Workers; the floors answer "ok".
+  const TOKEN_WORKERS = ["broker", "brokerall", "kvjs"];
   for (const w of WORKERS) {
     const r = await request(url(w.id), { headers: auth, body: TOKEN_BODY });
     if (r.status !== 200) throw new Error(`${w.id}: warm-up answered ${r.status}: ${r.body}`);
-    if (w.id === "broker" || w.id === "kvjs") {
+    if (TOKEN_WORKERS.includes(w.id)) {
       if (!JSON.parse(r.body).access_token) throw new Error(`${w.id}: no token in ${r.body}`);
     } else if (r.body !== "ok") throw new Error(`${w.id}: answered ${JSON.stringify(r.body)}`);
   }
   const callsWarm = (await fake.stats()).token_calls;
-  if (callsWarm !== 2) problems.push(`expected 2 IMS calls after warm-up (broker + kv-js), saw ${callsWarm}`);
+  const mintsWarm = WORKERS.filter((w) => TOKEN_WORKERS.includes(w.id)).length;
+  if (callsWarm !== mintsWarm) problems.push(`expected ${mintsWarm} IMS calls after warm-up (one per token Worker), saw ${callsWarm}`);
   for (const row of ROWS) {
     const r = await request(rowUrl(row), { method: row.method, headers: row.key ? { ...auth, authorization: `Bearer ${row.key}` } : {}, body: row.body || undefined });
     if (r.status !== row.expectStatus) throw new Error(`${row.id}: answered ${r.status}, expected ${row.expectStatus}: ${r.body}`);

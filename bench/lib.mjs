@@ -150,6 +150,8 @@ export function brokerBindings({ fake, clientId, secret, callerKeys, scopes = "o
     CREDENTIAL_ID: "",
     ROTATION_GRACE_S: "600",
     ROTATE_AFTER_DAYS: "off",
+    // The default: plain cache hits counted in a summary line, not one line each.
+    LOG_REQUESTS: "summary",
     STORE_KEY: randomBytes(32).toString("base64"),
     CALLER_KEYS: JSON.stringify(callerKeys),
   };

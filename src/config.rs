@@ -1,8 +1,11 @@
 //! Reads the broker's configuration from Worker vars and secrets.
 //!
 //! Parsing is done by `ims-core`; this module only fetches the strings, wraps secrets in
-//! redacting types the moment they are read, and memoises parsed results per isolate (keyed by
-//! the raw strings, so a changed setting is picked up without a stale copy).
+//! redacting types the moment they are read, and keeps the parsed results for the life of the
+//! isolate. Bindings cannot change under a running isolate (a deployment or `wrangler secret put`
+//! starts new isolates with the new values), so each setting is read and parsed once per isolate:
+//! the token path makes no binding reads after its first request. A setting that fails to parse
+//! is not kept, so every request reports the error.
 
 use ims_core::callers::CallerRegistry;
 use ims_core::credentials::{Credential, Credentials};
@@ -16,7 +19,7 @@ use std::rc::Rc;
 use worker::Env;
 
 /// Vars that shape the broker (besides caller keys and client secrets).
-const VARS: [&str; 11] = [
+const VARS: [&str; 12] = [
     "CLIENT_ID",
     "SCOPES",
     "CREDENTIALS",
@@ -28,6 +31,7 @@ const VARS: [&str; 11] = [
     "IO_API_BASE_URL",
     "ROTATION_GRACE_S",
     "ROTATE_AFTER_DAYS",
+    "LOG_REQUESTS",
 ];
 
 /// The parsed configuration.
@@ -45,15 +49,32 @@ pub struct BrokerConfig {
     pub rotation_grace_ms: u64,
     /// Rotate a secret older than this many days (`ROTATE_AFTER_DAYS`); `None`: never.
     pub rotate_after_days: Option<u64>,
+    /// Which requests get a log line of their own (`LOG_REQUESTS`).
+    pub log_mode: crate::log::Mode,
 }
 
-/// A parsed value and the raw input it was parsed from.
-type Memo<K, V> = RefCell<Option<(K, Rc<V>)>>;
+/// A value parsed once per isolate.
+type Once<V> = RefCell<Option<Rc<V>>>;
 
 thread_local! {
-    static CONFIG: Memo<Vec<Option<String>>, BrokerConfig> = const { RefCell::new(None) };
-    static CALLERS: Memo<String, CallerRegistry> = const { RefCell::new(None) };
-    static KEYS: Memo<(String, String), StoreKeys> = const { RefCell::new(None) };
+    static CONFIG: Once<BrokerConfig> = const { RefCell::new(None) };
+    static CALLERS: Once<CallerRegistry> = const { RefCell::new(None) };
+    static KEYS: Once<StoreKeys> = const { RefCell::new(None) };
+    /// Client secrets by binding name (only those that are set).
+    static SECRETS: RefCell<Vec<(String, ClientSecret)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The isolate's parsed value in `cell`, else `parse()`'s, kept when it parsed.
+fn once<V, E>(
+    cell: &'static std::thread::LocalKey<Once<V>>,
+    parse: impl FnOnce() -> Result<V, E>,
+) -> Result<Rc<V>, E> {
+    if let Some(hit) = cell.with_borrow(Clone::clone) {
+        return Ok(hit);
+    }
+    let parsed = Rc::new(parse()?);
+    cell.set(Some(parsed.clone()));
+    Ok(parsed)
 }
 
 /// A var's value, if set and not blank.
@@ -105,51 +126,49 @@ fn parse(raw: &[Option<String>]) -> Result<BrokerConfig, ConfigError> {
             .unwrap_or_else(|| DEFAULT_IO_API_BASE_URL.to_owned()),
         rotation_grace_ms: number(raw[9].as_ref(), "ROTATION_GRACE_S", 600)? * 1000,
         rotate_after_days,
+        log_mode: crate::log::Mode::parse(raw[11].as_deref())?,
     })
 }
 
-/// The broker configuration, parsed once per isolate and set of values.
+/// The broker configuration, parsed once per isolate.
 pub fn broker(env: &Env) -> Result<Rc<BrokerConfig>, ConfigError> {
-    let raw: Vec<Option<String>> = VARS.iter().map(|name| var(env, name)).collect();
-    if let Some(hit) = CONFIG.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(k, _)| *k == raw)
-            .map(|(_, v)| v.clone())
-    }) {
-        return Ok(hit);
-    }
-    let parsed = Rc::new(parse(&raw)?);
-    CONFIG.set(Some((raw, parsed.clone())));
-    Ok(parsed)
+    once(&CONFIG, || {
+        let raw: Vec<Option<String>> = VARS.iter().map(|name| var(env, name)).collect();
+        parse(&raw)
+    })
 }
 
 /// The caller registry from the `CALLER_KEYS` secret (which holds digests, not keys).
 pub fn callers(env: &Env) -> Result<Rc<CallerRegistry>, ConfigError> {
-    let raw = env
-        .secret("CALLER_KEYS")
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    if let Some(hit) = CALLERS.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(k, _)| *k == raw)
-            .map(|(_, v)| v.clone())
-    }) {
-        return Ok(hit);
-    }
-    let parsed = Rc::new(CallerRegistry::from_json(&raw)?);
-    CALLERS.set(Some((raw, parsed.clone())));
-    Ok(parsed)
+    once(&CALLERS, || {
+        CallerRegistry::from_json(
+            &env.secret("CALLER_KEYS")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        )
+    })
 }
 
 /// A credential's client secret, wrapped at once. Missing → the secret's name.
 pub fn client_secret(env: &Env, credential: &Credential) -> Result<ClientSecret, ConfigError> {
-    env.secret(&credential.secret_binding)
+    let binding = &credential.secret_binding;
+    if let Some(hit) = SECRETS.with_borrow(|s| {
+        s.iter()
+            .find(|(name, _)| name == binding)
+            .map(|(_, v)| v.clone())
+    }) {
+        return Ok(hit);
+    }
+    let secret = env
+        .secret(binding)
         .ok()
         .map(|s| ClientSecret::new(s.to_string()))
         .filter(|s| !s.secret().is_empty())
         .ok_or_else(|| ConfigError::Missing {
-            setting: credential.secret_binding.clone(),
-        })
+            setting: binding.clone(),
+        })?;
+    SECRETS.with_borrow_mut(|s| s.push((binding.clone(), secret.clone())));
+    Ok(secret)
 }
 
 fn secret_text(env: &Env, name: &str) -> String {
@@ -159,18 +178,16 @@ fn secret_text(env: &Env, name: &str) -> String {
 /// The store keys: `STORE_KEY` seals; it and `STORE_KEY_PREVIOUS` (comma-separated, optional)
 /// open. Missing or malformed keys are errors naming the setting.
 pub fn store_keys(env: &Env) -> Result<Rc<StoreKeys>, ConfigError> {
-    let raw = (
-        secret_text(env, "STORE_KEY"),
-        secret_text(env, "STORE_KEY_PREVIOUS"),
-    );
-    if let Some(hit) = KEYS.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(k, _)| *k == raw)
-            .map(|(_, v)| v.clone())
-    }) {
-        return Ok(hit);
-    }
-    if raw.0.trim().is_empty() {
+    once(&KEYS, || {
+        read_store_keys(
+            &secret_text(env, "STORE_KEY"),
+            &secret_text(env, "STORE_KEY_PREVIOUS"),
+        )
+    })
+}
+
+fn read_store_keys(current: &str, previous: &str) -> Result<StoreKeys, ConfigError> {
+    if current.trim().is_empty() {
         return Err(ConfigError::Missing {
             setting: "STORE_KEY".into(),
         });
@@ -179,16 +196,13 @@ pub fn store_keys(env: &Env) -> Result<Rc<StoreKeys>, ConfigError> {
         setting: setting.into(),
         reason: e.to_string(),
     };
-    let current = StoreKey::from_base64("STORE_KEY", &raw.0).map_err(|e| bad(e, "STORE_KEY"))?;
-    let previous = raw
-        .1
+    let current = StoreKey::from_base64("STORE_KEY", current).map_err(|e| bad(e, "STORE_KEY"))?;
+    let previous = previous
         .split(',')
         .filter(|k| !k.trim().is_empty())
         .map(|k| {
             StoreKey::from_base64("STORE_KEY_PREVIOUS", k).map_err(|e| bad(e, "STORE_KEY_PREVIOUS"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let keys = Rc::new(StoreKeys::new(current, previous));
-    KEYS.set(Some((raw, keys.clone())));
-    Ok(keys)
+    Ok(StoreKeys::new(current, previous))
 }

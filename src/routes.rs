@@ -4,7 +4,7 @@
 
 use crate::api_error::ApiError;
 use crate::handlers::{console, health, metrics, oauth, secrets, token};
-use crate::log::RequestLog;
+use crate::log::{Mode as LogMode, RequestLog};
 use crate::telemetry;
 use worker::{Context, Date, Env, Method, Request, Response};
 
@@ -23,12 +23,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let started = Date::now().as_millis();
     let method = req.method();
     let path = req.path();
-    let request_id = req
-        .headers()
-        .get("cf-ray")
-        .ok()
-        .flatten()
-        .unwrap_or_else(random_id);
+    let request_id = req.headers().get("cf-ray").ok().flatten();
     let mut c = Ctx {
         env,
         ctx,
@@ -40,6 +35,10 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let route = Route::of(&path);
     c.log.route = route.label();
     let result = match (&route, &method) {
+        (Route::NotFound, _) if !known_method(&req, &method) => Err(ApiError::NotFound),
+        (route, _) if !known_method(&req, &method) => {
+            Err(ApiError::MethodNotAllowed(route.allow()))
+        }
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
         (Route::Console, Method::Get | Method::Head) => {
             console::asset(&path).ok_or(ApiError::NotFound)
@@ -69,15 +68,23 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
             e.into_response()
         }
     };
-    let elapsed = Date::now().as_millis().saturating_sub(started);
-    c.log.emit(method.as_ref(), response.status_code(), elapsed);
-    record(&c, response.status_code());
+    let now = Date::now().as_millis();
+    let mode = crate::config::broker(&c.env).map_or(LogMode::All, |cfg| cfg.log_mode);
+    let status = response.status_code();
+    c.log.emit(
+        mode,
+        method.as_ref(),
+        status,
+        now.saturating_sub(started),
+        now,
+    );
+    record(&c, status, now);
     response
 }
 
 /// Feeds the request's outcome to the counters and events, and writes the isolate's event batch
 /// after the answer when one is due.
-fn record(c: &Ctx, status: u16) {
+fn record(c: &Ctx, status: u16, now: u64) {
     telemetry::metrics(|m| {
         m.request(c.log.route, status);
         if let Some(outcome) = c.log.cache {
@@ -88,14 +95,17 @@ fn record(c: &Ctx, status: u16) {
         let credential = c.log.credential.as_deref().unwrap_or("default");
         telemetry::upstream(credential, c.log.scope.as_deref(), call, c.log.error);
     }
-    if let Some(write) = c
-        .env
-        .kv(crate::platform::TOKENS_BINDING)
-        .ok()
-        .and_then(telemetry::flush_due)
-    {
+    if let Some(write) = telemetry::flush_due(&c.env, now) {
         c.ctx.wait_until(write);
     }
+}
+
+/// False when workers-rs did not recognise the request's method: its `Method` maps every method it
+/// does not know (`QUERY`, `PROPFIND`, …) to GET, so without this check `QUERY /v1/credentials`
+/// would be served as a GET. Such a method is answered like any other method the route does not
+/// take (405 with `Allow`, or 404 for no route).
+fn known_method(req: &Request, method: &Method) -> bool {
+    req.inner().method() == method.as_ref()
 }
 
 /// True for a browser request from another origin: its `Origin` is not this Worker's own. The
@@ -110,12 +120,6 @@ fn cross_origin(req: &Request) -> bool {
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     origin != own
-}
-
-fn random_id() -> String {
-    let a = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let b = (worker::js_sys::Math::random() * 4_294_967_296.0) as u64;
-    format!("{a:08x}{b:08x}")
 }
 
 /// The routes, with their path parameters.

@@ -20,8 +20,14 @@ use worker::{Env, KvStore};
 /// How long an isolate trusts its copy of a credential's record, ms.
 pub const MEMO_MS: u64 = 30_000;
 
+/// A record and the secrets opened from it.
+type Opened = (Rc<CredentialState>, Vec<ClientSecret>);
+
 thread_local! {
     static MEMO: RefCell<HashMap<String, (u64, Rc<CredentialState>)>> = RefCell::new(HashMap::new());
+    /// [`known`]'s answer for the record in [`MEMO`] (same `Rc`), so a cache hit opens no
+    /// envelope.
+    static OPENED: RefCell<HashMap<String, Opened>> = RefCell::new(HashMap::new());
 }
 
 /// The KV key of a credential's record.
@@ -159,7 +165,7 @@ pub fn known(
     }
 }
 
-/// [`known`] for the current record (through the memo).
+/// [`known`] for the current record (through the memo; opened once per record).
 pub async fn candidates(
     env: &Env,
     kv: &KvStore,
@@ -167,7 +173,16 @@ pub async fn candidates(
     cred: &Credential,
 ) -> Result<Vec<ClientSecret>, ApiError> {
     let state = current(kv, &cred.name).await?;
-    known(env, keys, cred, &state)
+    if let Some(hit) = OPENED.with_borrow(|o| {
+        o.get(&cred.name)
+            .filter(|(s, _)| Rc::ptr_eq(s, &state))
+            .map(|(_, v)| v.clone())
+    }) {
+        return Ok(hit);
+    }
+    let secrets = known(env, keys, cred, &state)?;
+    OPENED.with_borrow_mut(|o| o.insert(cred.name.clone(), (state, secrets.clone())));
+    Ok(secrets)
 }
 
 /// Drops this isolate's copy of a credential's record, so the next read comes from KV.

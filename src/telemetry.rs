@@ -30,11 +30,16 @@ pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
 
 /// Remembers where the last hit on a cache key was served from.
 pub fn hit(key: &str, outcome: &'static str) {
+    let now = Date::now().as_millis();
     HITS.with_borrow_mut(|hits| {
-        if hits.len() >= MAX_HITS && !hits.contains_key(key) {
+        if let Some(last) = hits.get_mut(key) {
+            *last = (outcome, now);
+            return;
+        }
+        if hits.len() >= MAX_HITS {
             hits.clear();
         }
-        hits.insert(key.to_owned(), (outcome, Date::now().as_millis()));
+        hits.insert(key.to_owned(), (outcome, now));
     });
 }
 
@@ -79,9 +84,10 @@ fn push(event: Event) {
     EVENTS.with_borrow_mut(|log| log.push(event));
 }
 
-/// The write of this isolate's batch, if one is due now.
-pub fn flush_due(kv: KvStore) -> Option<impl std::future::Future<Output = ()>> {
-    let batch = EVENTS.with_borrow_mut(|log| log.flush_due(Date::now().as_millis()))?;
+/// The write of this isolate's batch, if one is due at `now` (ms).
+pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future<Output = ()>> {
+    let batch = EVENTS.with_borrow_mut(|log| log.flush_due(now))?;
+    let kv = crate::tokens::platform(env).ok()?.kv().clone();
     let key = ISOLATE.with(|id| format!("{EVENTS_KEY_PREFIX}{id}"));
     Some(async move {
         if let Ok(put) = kv.put(&key, batch) {

@@ -17,6 +17,8 @@ use std::rc::Rc;
 thread_local! {
     /// The isolate's token cache: memory level, single flights, cooldowns.
     static CACHE: Rc<TokenCache> = Rc::new(TokenCache::new());
+    /// The isolate's platform, built by [`platform`] on first use.
+    static PLATFORM: std::cell::RefCell<Option<WorkerPlatform>> = const { std::cell::RefCell::new(None) };
 }
 
 /// A token handed to a caller.
@@ -83,7 +85,7 @@ pub async fn grant(
     }
     c.log.upstream = served.upstream;
     if served.refresh_due {
-        let request_id = c.log.request_id.clone();
+        let request_id = c.log.request_id();
         c.ctx.wait_until(async move {
             let outcome = cache.refresh(&platform, &settings, &spec).await;
             if let Some(up) = outcome
@@ -127,19 +129,22 @@ pub async fn grant(
     })
 }
 
-/// The platform for this request: the `TOKENS` namespace and the store keys.
+/// The platform: the `TOKENS` namespace, the store keys and the refresh coordinator. Built on
+/// the isolate's first request and kept (bindings are fixed for the life of an isolate; see
+/// [`config`]), so the token path makes no binding lookups after that.
 pub fn platform(env: &worker::Env) -> Result<WorkerPlatform, ApiError> {
+    if let Some(p) = PLATFORM.with_borrow(Clone::clone) {
+        return Ok(p);
+    }
     let kv = env
         .kv(TOKENS_BINDING)
         .map_err(|_| ims_core::ConfigError::Missing {
             setting: format!("KV binding {TOKENS_BINDING}"),
         })?;
     let coordinator = env.durable_object(crate::refresher::BINDING).ok();
-    Ok(WorkerPlatform::new(
-        kv,
-        config::store_keys(env)?,
-        coordinator,
-    ))
+    let p = WorkerPlatform::new(kv, config::store_keys(env)?, coordinator);
+    PLATFORM.set(Some(p.clone()));
+    Ok(p)
 }
 
 /// Says in the log that the active secret was refused and another known secret worked.

@@ -592,6 +592,9 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     IMS_TOKEN_URL: fake ? fake.tokenUrl : "http://127.0.0.1:9/ims/token/v3",
     IO_API_BASE_URL: fake ? fake.url : "http://127.0.0.1:9",
     STORE_KEY: TEST_STORE_KEY,
+    // Most tests read one log line per request, cache hits included; the default ("summary",
+    // which counts plain hits instead) has its own test (190-log-summary).
+    LOG_REQUESTS: "all",
     ...vars,
     ...secrets,
   };

@@ -6,9 +6,9 @@
 //! Adobe documents 201/204 and its spec 200: any 2xx is success. Times are millisecond strings.
 
 use crate::http::{HttpRequest, HttpResponse};
+use crate::json::{self, Json};
+use crate::jwt::millis;
 use crate::secret::{AccessToken, ClientSecret};
-use serde::Deserialize;
-use serde_json::Value;
 
 /// Adobe's production I/O Management API.
 pub const DEFAULT_IO_API_BASE_URL: &str = "https://api.adobe.io";
@@ -153,21 +153,33 @@ fn check(response: &HttpResponse) -> Result<(), IoApiError> {
     if (200..300).contains(&response.status) {
         return Ok(());
     }
-    #[derive(Deserialize)]
-    struct Gateway {
-        error_code: Option<Value>,
-        message: Option<String>,
-    }
-    let body: Option<Gateway> = serde_json::from_slice(&response.body).ok();
+    // `{ error_code?, message? }`, read as a record: on any mismatch, neither.
+    let (mut code, mut message) = (None, None);
+    let mut r = json::Reader::new(&response.body);
+    let body = r
+        .object(&mut |r, key| match key.as_str() {
+            "error_code" => json::set(&mut code, r.value()?),
+            "message" => json::set(&mut message, r.opt_string()?),
+            _ => r.skip(),
+        })
+        .and_then(|()| r.end())
+        .is_ok();
+    let (code, message) = if body {
+        (code.filter(|c| *c != Json::Null), message.flatten())
+    } else {
+        (None, None)
+    };
     Err(IoApiError::Status {
         status: response.status,
-        code: body
-            .as_ref()
-            .and_then(|b| b.error_code.as_ref())
-            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned)),
-        message: body
-            .and_then(|b| b.message)
-            .map(|m| m.chars().take(200).collect()),
+        code: code.map(|c| match c {
+            Json::Str(s) => s,
+            other => {
+                let mut text = String::new();
+                other.write(&mut text);
+                text
+            }
+        }),
+        message: message.map(|m| m.chars().take(200).collect()),
         retry_after_s: response
             .header("retry-after")
             .and_then(|v| v.trim().parse().ok()),
@@ -175,19 +187,11 @@ fn check(response: &HttpResponse) -> Result<(), IoApiError> {
     })
 }
 
-fn millis(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
-}
-
-fn info(v: &Value) -> Option<SecretInfo> {
+fn info(v: &Json) -> Option<SecretInfo> {
     let uuid = v.get("uuid")?.as_str()?.to_owned();
     let last_used_at_ms = v
         .get("secret_usages")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .and_then(|uses| {
             uses.iter()
                 .filter_map(|u| millis(u.get("last_used_at")))
@@ -203,10 +207,9 @@ fn info(v: &Value) -> Option<SecretInfo> {
 /// Parses the list answer.
 pub fn parse_list(response: &HttpResponse) -> Result<Vec<SecretInfo>, IoApiError> {
     check(response)?;
-    let body: Value =
-        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    let body = Json::parse(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
     body.get("client_secrets")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .ok_or(IoApiError::BadResponse("no client_secrets list"))?
         .iter()
         .map(|v| info(v).ok_or(IoApiError::BadResponse("a secret without uuid")))
@@ -216,15 +219,14 @@ pub fn parse_list(response: &HttpResponse) -> Result<Vec<SecretInfo>, IoApiError
 /// Parses the add answer, wrapping the plaintext at once.
 pub fn parse_add(response: &HttpResponse) -> Result<NewSecret, IoApiError> {
     check(response)?;
-    let body: Value =
-        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    let body = Json::parse(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
     let uuid = body
         .get("uuid")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or(IoApiError::BadResponse("no uuid"))?;
     let secret = body
         .get("client_secret")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|s| !s.is_empty())
         .ok_or(IoApiError::BadResponse("no client_secret"))?;
     Ok(NewSecret {
@@ -330,6 +332,24 @@ mod tests {
             e.to_string(),
             "I/O Management API answered 401: Oauth token is not valid"
         );
+        let code = |body: &str| match parse_list(&resp(403, body)).unwrap_err() {
+            IoApiError::Status { code, message, .. } => (code, message),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            code(r#"{"error_code":403003}"#).0.as_deref(),
+            Some("403003")
+        );
+        assert_eq!(
+            code(r#"{"error_code":{"b":[true,null],"a":"x","b":-2},"message":null}"#),
+            (Some(r#"{"a":"x","b":-2}"#.into()), None)
+        );
+        assert_eq!(
+            code(r#"{"error_code":null,"message":"m"}"#),
+            (None, Some("m".into()))
+        );
+        assert_eq!(code(r#"{"message":"m","message":"n"}"#), (None, None));
+        assert_eq!(code("<html>"), (None, None));
         assert!(parse_delete(&resp(404, "")).is_ok());
         assert!(parse_delete(&resp(204, "")).is_ok());
         assert!(parse_delete(&resp(500, "")).is_err());

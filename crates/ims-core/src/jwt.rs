@@ -5,9 +5,9 @@
 //! broker got the token from IMS over TLS and only needs its expiry as a cross-check when the
 //! token response lacks a usable `expires_in`.
 
+use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
 
 /// The claims the broker uses. IMS writes them as strings of milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +39,11 @@ pub enum ClaimsError {
     NoExpiry,
 }
 
-fn millis(v: Option<&Value>) -> Option<u64> {
+/// A claim of milliseconds: a string of digits (as IMS writes them) or a number.
+pub(crate) fn millis(v: Option<&Json>) -> Option<u64> {
     match v? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
+        Json::Str(s) => s.trim().parse().ok(),
+        other => other.as_u64(),
     }
 }
 
@@ -61,8 +61,10 @@ pub fn decode_claims(token: &str) -> Result<ImsClaims, ClaimsError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| ClaimsError::BadPayload)?;
-    let json: Value = serde_json::from_slice(&bytes).map_err(|_| ClaimsError::BadPayload)?;
-    let obj = json.as_object().ok_or(ClaimsError::BadPayload)?;
+    let obj = Json::parse(&bytes).map_err(|_| ClaimsError::BadPayload)?;
+    if !matches!(obj, Json::Obj(_)) {
+        return Err(ClaimsError::BadPayload);
+    }
     let created_at_ms = millis(obj.get("created_at")).ok_or(ClaimsError::NoExpiry)?;
     let expires_in_ms = millis(obj.get("expires_in")).ok_or(ClaimsError::NoExpiry)?;
     if expires_in_ms == 0 {

@@ -27,6 +27,7 @@ pub mod hex;
 pub mod http;
 pub mod ims;
 pub mod io_api;
+pub mod json;
 pub mod jwt;
 pub mod metrics;
 pub mod platform;

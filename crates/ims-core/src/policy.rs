@@ -8,8 +8,8 @@
 //! - KV's `expiration_ttl` is only garbage collection: time left until the usable end, never below
 //!   [`MIN_KV_TTL_S`]; the stored value's own `expires_at_ms` is checked on every read.
 
+use crate::json;
 use crate::secret::AccessToken;
-use serde::{Deserialize, Serialize};
 
 /// Largest safety margin before expiry, milliseconds.
 pub const MAX_SKEW_MS: u64 = 60_000;
@@ -86,40 +86,44 @@ impl CachedToken {
             .max(MIN_KV_TTL_S)
     }
 
-    /// Serialises the entry for the shared store.
+    /// Serialises the entry for the shared store: `{"v":1,"credential":…,"scope":…,
+    /// "access_token":…,"sent_at_ms":…,"expires_at_ms":…}`.
     pub fn to_stored(&self, credential: &str) -> String {
-        let stored = StoredToken {
-            v: 1,
-            credential: credential.to_owned(),
-            scope: self.scope.clone(),
-            access_token: self.access_token.secret().to_owned(),
-            sent_at_ms: self.sent_at_ms,
-            expires_at_ms: self.expires_at_ms,
-        };
-        serde_json::to_string(&stored).unwrap_or_default()
+        json::Obj::new()
+            .u64("v", 1)
+            .str("credential", credential)
+            .str("scope", &self.scope)
+            .str("access_token", self.access_token.secret())
+            .u64("sent_at_ms", self.sent_at_ms)
+            .u64("expires_at_ms", self.expires_at_ms)
+            .end()
     }
 
     /// Reads an entry written by [`CachedToken::to_stored`]; `None` if it is not one.
     pub fn from_stored(text: &str) -> Option<Self> {
-        let s: StoredToken = serde_json::from_str(text).ok()?;
-        (s.v == 1 && !s.access_token.is_empty() && s.expires_at_ms > s.sent_at_ms).then(|| Self {
-            access_token: AccessToken::new(s.access_token),
-            scope: s.scope,
-            sent_at_ms: s.sent_at_ms,
-            expires_at_ms: s.expires_at_ms,
+        let (mut v, mut credential, mut scope, mut token, mut sent, mut expires) =
+            (None, None, None, None, None, None);
+        let mut r = json::Reader::new(text.as_bytes());
+        r.object(&mut |r, key| match key.as_str() {
+            "v" => json::set(&mut v, r.u64()?),
+            "credential" => json::set(&mut credential, r.string()?),
+            "scope" => json::set(&mut scope, r.string()?),
+            "access_token" => json::set(&mut token, r.string()?),
+            "sent_at_ms" => json::set(&mut sent, r.u64()?),
+            "expires_at_ms" => json::set(&mut expires, r.u64()?),
+            _ => r.skip(),
         })
+        .ok()?;
+        r.end().ok()?;
+        let (access_token, scope, sent_at_ms, expires_at_ms) = (token?, scope?, sent?, expires?);
+        (v? == 1 && credential.is_some() && !access_token.is_empty() && expires_at_ms > sent_at_ms)
+            .then(|| Self {
+                access_token: AccessToken::new(access_token),
+                scope,
+                sent_at_ms,
+                expires_at_ms,
+            })
     }
-}
-
-/// The JSON shape of a token entry in KV.
-#[derive(Serialize, Deserialize)]
-struct StoredToken {
-    v: u8,
-    credential: String,
-    scope: String,
-    access_token: String,
-    sent_at_ms: u64,
-    expires_at_ms: u64,
 }
 
 #[cfg(test)]
@@ -181,6 +185,24 @@ mod tests {
         let t = token(5, 10_000);
         let s = t.to_stored("default");
         assert_eq!(CachedToken::from_stored(&s), Some(t));
+        assert_eq!(
+            s,
+            r#"{"v":1,"credential":"default","scope":"openid","access_token":"t","sent_at_ms":5,"expires_at_ms":10005}"#
+        );
+        assert_eq!(
+            CachedToken::from_stored(
+                r#"{"expires_at_ms":9,"x":[1],"sent_at_ms":5,"access_token":"x","scope":"","credential":"d","v":1}"#
+            )
+            .map(|t| t.expires_at_ms),
+            Some(9)
+        );
+        for junk in [
+            r#"{"v":1,"credential":"d","scope":"","access_token":"x","sent_at_ms":5,"expires_at_ms":9,"v":1}"#,
+            r#"{"v":1,"scope":"","access_token":"x","sent_at_ms":5,"expires_at_ms":9}"#,
+            r#"{"v":1,"credential":"d","scope":"","access_token":"x","sent_at_ms":5,"expires_at_ms":9.0}"#,
+        ] {
+            assert_eq!(CachedToken::from_stored(junk), None, "{junk}");
+        }
         assert_eq!(CachedToken::from_stored("{}"), None);
         assert_eq!(CachedToken::from_stored("not json"), None);
         assert_eq!(

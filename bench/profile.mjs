@@ -1,7 +1,8 @@
 // Where the broker's time goes on the cache-hit path: a V8 CPU profile of the broker's isolate
 // (workerd's inspector, through Miniflare's `inspectorPort`) taken while wrk drives
 // `POST /v1/token` cache hits at 64 connections. Prints the functions with the most self time
-// and the most inclusive time (Rust functions appear by name: the .wasm keeps its name section).
+// and the most inclusive time. Rust functions appear by name only in a build that keeps the
+// name section: `IMS_KEEP_NAMES=1 scripts/build-worker.sh` (the normal build strips it).
 //
 //     . scripts/env.sh && node bench/profile.mjs [seconds=5] [path=/v1/token] [method=POST]
 //

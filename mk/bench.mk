@@ -19,7 +19,7 @@ bench-tools:
 	@bench/ensure-wrk.sh
 
 # Comparison Worker (b): its own crate and workspace, built like the broker.
-$(BENCH_BARE): bench/bare-worker/Cargo.toml bench/bare-worker/Cargo.lock bench/bare-worker/src/lib.rs
+$(BENCH_BARE): bench/bare-worker/Cargo.toml bench/bare-worker/Cargo.lock bench/bare-worker/src/lib.rs scripts/build-worker.sh
 	@echo "== build bench/bare-worker (bare workers-rs Worker)"
 	@$(ENV) IMS_CRATE_DIR="$(CURDIR)/bench/bare-worker" scripts/build-worker.sh
 

@@ -108,12 +108,16 @@ impl Json {
                 out.push(']');
             }
             Json::Obj(members) => {
-                let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-                keys.sort_unstable();
-                keys.dedup();
+                // Keys in order, each once, without a sort (these objects are tiny).
                 out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
+                let mut last: Option<&str> = None;
+                while let Some(key) = members
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .filter(|k| last.is_none_or(|l| *k > l))
+                    .min()
+                {
+                    if last.is_some() {
                         out.push(',');
                     }
                     quote(out, key);
@@ -121,6 +125,7 @@ impl Json {
                     if let Some(v) = self.get(key) {
                         v.write(out);
                     }
+                    last = Some(key);
                 }
                 out.push('}');
             }

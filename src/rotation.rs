@@ -77,38 +77,42 @@ pub struct RunOutcome {
     pub busy: bool,
 }
 
-struct Runner<'a> {
-    env: &'a Env,
+/// The rotation lease of one credential, as one holder sees it.
+struct LeaseHolder<'a> {
     kv: &'a KvStore,
-    cfg: &'a BrokerConfig,
-    cred: &'a Credential,
-    platform: &'a WorkerPlatform,
-    cache: &'a TokenCache,
+    key: String,
     owner: String,
-    lease_ms: u64,
+    ms: u64,
 }
 
-impl Runner<'_> {
-    async fn read_lease(&self) -> Option<Lease> {
-        let text = self
-            .kv
-            .get(&lease_key(&self.cred.name))
-            .text()
-            .await
-            .ok()??;
+impl<'a> LeaseHolder<'a> {
+    fn new(env: &Env, kv: &'a KvStore, credential: &str) -> Self {
+        let ms = config::var(env, "ROTATION_LEASE_S")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(LEASE_MS, |s| s * 1000);
+        Self {
+            kv,
+            key: lease_key(credential),
+            owner: crate::random::id(),
+            ms,
+        }
+    }
+
+    async fn read(&self) -> Option<Lease> {
+        let text = self.kv.get(&self.key).text().await.ok()??;
         serde_json::from_str(&text).ok()
     }
 
-    async fn write_lease(&self) -> Result<(), ApiError> {
+    async fn write(&self) -> Result<(), ApiError> {
         let lease = Lease {
             owner: self.owner.clone(),
-            expires_at_ms: now() + self.lease_ms,
+            expires_at_ms: now() + self.ms,
         };
         let text = serde_json::to_string(&lease).unwrap_or_default();
         self.kv
-            .put(&lease_key(&self.cred.name), text)
+            .put(&self.key, text)
             .map_err(|e| ApiError::Storage(e.to_string()))?
-            .expiration_ttl(self.lease_ms.div_ceil(1000).max(65))
+            .expiration_ttl(self.ms.div_ceil(1000).max(65))
             .execute()
             .await
             .map_err(|e| ApiError::Storage(format!("writing the rotation lease: {e}")))
@@ -117,40 +121,45 @@ impl Runner<'_> {
     /// Takes the lease if it is free or ours; then reads it back after a short pause to see
     /// whether a concurrent writer won.
     async fn acquire(&self) -> Result<bool, ApiError> {
-        if let Some(l) = self.read_lease().await {
+        if let Some(l) = self.read().await {
             if l.owner != self.owner && l.expires_at_ms > now() {
                 return Ok(false);
             }
         }
         // A failed write (KV refusing concurrent writers) means someone else is writing: busy.
-        if self.write_lease().await.is_err() {
+        if self.write().await.is_err() {
             return Ok(false);
         }
         Delay::from(Duration::from_millis(50)).await;
-        Ok(self
-            .read_lease()
-            .await
-            .is_some_and(|l| l.owner == self.owner))
+        Ok(self.read().await.is_some_and(|l| l.owner == self.owner))
     }
 
     /// Re-checks and renews the lease before a step.
     async fn still_ours(&self) -> Result<bool, ApiError> {
-        match self.read_lease().await {
-            Some(l) if l.owner == self.owner => Ok(self.write_lease().await.is_ok()),
+        match self.read().await {
+            Some(l) if l.owner == self.owner => Ok(self.write().await.is_ok()),
             _ => Ok(false),
         }
     }
 
     async fn release(&self) {
-        if self
-            .read_lease()
-            .await
-            .is_some_and(|l| l.owner == self.owner)
-        {
-            let _ = self.kv.delete(&lease_key(&self.cred.name)).await;
+        if self.read().await.is_some_and(|l| l.owner == self.owner) {
+            let _ = self.kv.delete(&self.key).await;
         }
     }
+}
 
+struct Runner<'a> {
+    env: &'a Env,
+    kv: &'a KvStore,
+    cfg: &'a BrokerConfig,
+    cred: &'a Credential,
+    platform: &'a WorkerPlatform,
+    cache: &'a TokenCache,
+    lease: LeaseHolder<'a>,
+}
+
+impl Runner<'_> {
     fn crash_point(&self, point: &str) -> Result<(), ApiError> {
         if config::var(self.env, "ROTATION_TEST_CRASH").as_deref() == Some(point) {
             return Err(ApiError::SimulatedCrash(point.to_owned()));
@@ -331,9 +340,6 @@ pub async fn run(
             busy: true,
         });
     };
-    let lease_ms = config::var(env, "ROTATION_LEASE_S")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(LEASE_MS, |s| s * 1000);
     // Misconfiguration (no org/credential id, unreadable stored secret) is answered at once and
     // changes nothing: no lease, no rotation record.
     let state = secrets::load(platform.kv(), &cred.name).await?;
@@ -346,10 +352,9 @@ pub async fn run(
         cred,
         platform,
         cache,
-        owner: crate::random::id(),
-        lease_ms,
+        lease: LeaseHolder::new(env, platform.kv(), &cred.name),
     };
-    if !runner.acquire().await? {
+    if !runner.lease.acquire().await? {
         return Ok(RunOutcome {
             state: started_elsewhere(runner.kv, &cred.name).await?,
             busy: true,
@@ -369,7 +374,7 @@ pub async fn run(
         if !state.rotating() {
             break;
         }
-        if !runner.still_ours().await? {
+        if !runner.lease.still_ours().await? {
             busy = true;
             break;
         }
@@ -393,7 +398,7 @@ pub async fn run(
             }
         }
     }
-    runner.release().await;
+    runner.lease.release().await;
     let outcome = match state.rotation.as_ref() {
         _ if busy => "busy",
         Some(r) if r.last_error.is_some() => "error",
@@ -413,4 +418,35 @@ pub async fn run(
         );
     }
     Ok(RunOutcome { state, busy })
+}
+
+/// Runs `f` on the credential's current record (read from KV after the lease is taken) while
+/// holding the rotation lease, so that no rotation step of any isolate runs in between: what `f`
+/// checked still holds when it acts. Used by a manual secret delete, which must not race a
+/// rotation promoting or testing the secret it deletes. A rotation holding the lease → 409.
+pub async fn exclusive<T>(
+    env: &Env,
+    kv: &KvStore,
+    cred: &Credential,
+    f: impl AsyncFnOnce(CredentialState) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let busy = || {
+        ApiError::Conflict(format!(
+            "a rotation of {:?} is running; try again when it has finished",
+            cred.name
+        ))
+    };
+    let Some(_running) = Running::take(&cred.name) else {
+        return Err(busy());
+    };
+    let lease = LeaseHolder::new(env, kv, &cred.name);
+    if !lease.acquire().await? {
+        return Err(busy());
+    }
+    let result = match secrets::load(kv, &cred.name).await {
+        Ok(state) => f(state).await,
+        Err(e) => Err(e),
+    };
+    lease.release().await;
+    result
 }

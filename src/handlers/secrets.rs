@@ -5,7 +5,8 @@
 //! - `POST /v1/credentials/{name}/secrets/rotate`: starts or resumes the rotation.
 //! - `GET /v1/credentials/{name}/rotation`: the current or last rotation.
 //! - `DELETE /v1/credentials/{name}/secrets/{uuid}`: deletes a secret at Adobe, refusing (409)
-//!   the active one and the only one.
+//!   the active one, the only one, and any while a rotation step is running (it holds the
+//!   rotation lease for the check and the delete).
 
 use crate::api_error::{json_response, ApiError};
 use crate::auth;
@@ -178,16 +179,21 @@ pub async fn delete(
     uuid: &str,
 ) -> Result<Response, ApiError> {
     let admin = Admin::new(&req, c, name).await?;
-    let (cred, state) = (&admin.cred, &admin.state);
+    let cred = &admin.cred;
     let mgmt = admin.management()?;
-    let adobe = mgmt.list().await?;
-    state
-        .may_delete(uuid, &adobe)
-        .map_err(|refusal| match refusal {
-            DeleteRefusal::Unknown(u) => ApiError::UnknownSecret(u),
-            other => ApiError::Conflict(other.to_string()),
-        })?;
-    mgmt.delete(uuid).await?;
+    // Under the rotation lease, on the record as it is then: a rotation cannot promote or test
+    // the secret between the check and the delete.
+    rotation::exclusive(&c.env, admin.platform.kv(), cred, async |state| {
+        let adobe = mgmt.list().await?;
+        state
+            .may_delete(uuid, &adobe)
+            .map_err(|refusal| match refusal {
+                DeleteRefusal::Unknown(u) => ApiError::UnknownSecret(u),
+                other => ApiError::Conflict(other.to_string()),
+            })?;
+        mgmt.delete(uuid).await
+    })
+    .await?;
     crate::log::event(
         "secret_deleted",
         json!({"credential": cred.name, "uuid": uuid}),

@@ -155,7 +155,7 @@ test("1.3 unknown credential → 404; without ORG_ID / org_id: list → 500 misc
   expectToken(await v1Token(noOrg, keys.user, { scopes: uniqueScopes("noorg") }), "tokens without ORG_ID");
 });
 
-test("1.4 during a rotation's grace period: active (kv) and previous; a stray secret is listed unused; DELETE rules", async () => {
+test("1.4 during a rotation's grace period: active (kv) and previous; a stray secret is listed unused; DELETE rules (none while a rotation step holds the lease)", async () => {
   const { fake, keys, creds } = env;
   const d = creds.default;
   const [boot] = (await fakeClientSecrets(fake, d.clientId)).secrets;
@@ -175,6 +175,18 @@ test("1.4 during a rotation's grace period: active (kv) and previous; a stray se
   expectError(await deleteSecret(w, keys.admin, "default", added), 409, "conflict", "delete the active secret");
   expectError(await deleteSecret(w, keys.admin, "default", randomBytes(16).toString("hex")), 404, "unknown_secret", "unknown uuid");
   assert.equal((await fakeClientSecrets(fake, d.clientId)).secrets.length, 2);
+
+  // While a rotation step runs elsewhere (another isolate holds the rotation lease), a delete
+  // waits for nothing and changes nothing: 409, the secret stays. (It checks and deletes under
+  // the lease, so a rotation cannot promote or test the secret in between.)
+  const lease = JSON.stringify({ owner: "another-isolate", expires_at_ms: Date.now() + 60_000 });
+  await w.kv.put("lease:default", lease, { expirationTtl: 120 });
+  const busy = await deleteSecret(w, keys.admin, "default", boot.uuid);
+  expectError(busy, 409, "conflict", "delete while a rotation holds the lease");
+  assert.match(busy.json.error_description, /rotation of "default" is running/, busy.text);
+  assert.equal((await fakeClientSecrets(fake, d.clientId)).secrets.length, 2, "nothing deleted");
+  assert.equal(await w.kv.get("lease:default"), lease, "the other holder's lease is untouched");
+  await w.kv.delete("lease:default");
 
   // The previous one may be deleted by hand (the rotation's retire then finds it gone).
   const del = await deleteSecret(w, keys.admin, "default", boot.uuid);

@@ -12,7 +12,7 @@
 #   3. wasm-opt -Oz from the npm package binaryen@132.0.0 (a node script);
 #   4. stage the package sources + wasm/ in target/ims-broker-core/package and `npm pack`.
 #
-# Prints the tarball path and the .wasm sizes (raw, gzip -9) at the end.
+# Prints the tarball path and the .wasm sizes (raw, gzip -9, against the 80 KB target) at the end.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,4 +66,6 @@ raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 tarball=$(ls dist/ims-broker-core-*.tgz)
 say "wrote $tarball"
-say "wasm: $raw bytes raw, $gz bytes gzip -9 ($(( (gz + 1023) / 1024 )) KiB)"
+# Issue 4's budget: at most 80 KB (81,920 bytes) gzip -9.
+if [ "$gz" -le 81920 ]; then verdict="within the 81,920-byte target"; else verdict="OVER the 81,920-byte target"; fi
+say "wasm: $raw bytes raw, $gz bytes gzip -9 ($(( (gz + 1023) / 1024 )) KiB, $verdict)"

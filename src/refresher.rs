@@ -44,6 +44,10 @@ struct Answer {
     error: Option<WireError>,
     /// The IMS exchange the object made for this answer, if any.
     upstream: Option<UpstreamCall>,
+    /// The object could not use the configuration for this ask (no IMS error: the asker, which
+    /// reads the same configuration, finds and reports it itself).
+    #[serde(default)]
+    misconfigured: Option<String>,
 }
 
 /// Asks the key's object for a usable, non-stale token of `spec`. `None` when the object is
@@ -74,6 +78,15 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
             return None;
         }
     };
+    if let Some(reason) = answer.misconfigured {
+        crate::log::event(
+            "coordinator_misconfigured",
+            json!({"level": "error", "credential": spec.credential, "error": reason,
+                   "fallback": "this isolate's own single flight"}),
+            None,
+        );
+        return None;
+    }
     let upstream = answer.upstream;
     if let Some(error) = answer.error {
         return Some(Err(Failure {
@@ -99,34 +112,40 @@ impl DurableObject for Refresher {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let ask: Ask = req.json().await?;
         let answer = match self.token(&ask).await {
-            Ok((token, upstream)) => Answer {
+            Ok(Ok((token, upstream))) => Answer {
                 token: Some(token.to_stored(&ask.credential)),
                 error: None,
                 upstream,
+                misconfigured: None,
             },
-            Err(f) => Answer {
+            Ok(Err(f)) => Answer {
                 token: None,
                 error: Some(f.error.to_wire()),
                 upstream: f.upstream,
+                misconfigured: None,
+            },
+            Err(reason) => Answer {
+                token: None,
+                error: None,
+                upstream: None,
+                misconfigured: Some(reason),
             },
         };
         Response::from_json(&answer)
     }
 }
 
-fn misconfigured(e: impl std::fmt::Display) -> Failure {
-    Failure {
-        error: ImsError::Network(format!("coordinator misconfigured: {e}")),
-        upstream: None,
-    }
+fn misconfigured(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 impl Refresher {
     /// A usable token that is not stale, through the object's own cache, minting here (never
     /// asking a coordinator again). Askers come when they have nothing usable or want a refresh,
     /// so a stale token is refreshed first; if that fails, the failure is the answer (an asker
-    /// that still holds a usable token keeps serving it).
-    async fn token(&self, ask: &Ask) -> Minted {
+    /// that still holds a usable token keeps serving it). `Err`: the object cannot use the
+    /// configuration for this ask (what is wrong, in words without values).
+    async fn token(&self, ask: &Ask) -> Result<Minted, String> {
         let cfg = config::broker(&self.env).map_err(misconfigured)?;
         let cred = match cfg.credentials.get(&ask.credential) {
             Some(Ok(c)) => c,
@@ -139,14 +158,21 @@ impl Refresher {
             tokens::get_with_current_secrets(&self.env, &platform, &cache, &cfg, cred, scopes)
                 .await
                 .map_err(misconfigured)?;
-        let served = result?;
+        let served = match result {
+            Ok(served) => served,
+            Err(f) => return Ok(Err(f)),
+        };
         if served.outcome != CacheOutcome::Stale {
-            return Ok(((*served.token).clone(), served.upstream));
+            return Ok(Ok(((*served.token).clone(), served.upstream)));
         }
-        let upstream = cache.refresh(&platform, &cfg.settings, &spec).await?;
+        let upstream = match cache.refresh(&platform, &cfg.settings, &spec).await {
+            Ok(up) => up,
+            Err(f) => return Ok(Err(f)),
+        };
+        // The refresh just put it in the object's memory; if it is gone, let the asker mint.
         let token = cache
             .peek(&spec.key)
-            .ok_or_else(|| misconfigured("the refreshed token is not in memory"))?;
-        Ok(((*token).clone(), upstream))
+            .ok_or_else(|| misconfigured("the refreshed token is not in the object's memory"))?;
+        Ok(Ok(((*token).clone(), upstream)))
     }
 }

@@ -11,9 +11,14 @@ use serde_json::json;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{
-    AbortController, Date, Delay, Fetch, Headers, KvStore, Method, ObjectNamespace, Request,
-    RequestInit,
+    AbortController, Delay, Fetch, Headers, KvStore, Method, ObjectNamespace, Request, RequestInit,
 };
+
+/// The clock, ms since the Unix epoch (`Date.now()`: no `Date` object, unlike
+/// `worker::Date::now`, which allocates one per call).
+pub fn now_ms() -> u64 {
+    worker::js_sys::Date::now() as u64
+}
 
 /// The KV namespace that holds cached tokens.
 pub const TOKENS_BINDING: &str = "TOKENS";
@@ -58,7 +63,7 @@ impl WorkerPlatform {
 
 impl Clock for WorkerPlatform {
     fn now_ms(&self) -> u64 {
-        Date::now().as_millis()
+        now_ms()
     }
 
     fn random(&self) -> f64 {

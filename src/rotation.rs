@@ -26,7 +26,7 @@ use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::time::Duration;
-use worker::{Date, Delay, Env, KvStore};
+use worker::{Delay, Env, KvStore};
 
 /// Default lease length, ms.
 pub const LEASE_MS: u64 = 60_000;
@@ -62,7 +62,7 @@ struct Lease {
 }
 
 fn now() -> u64 {
-    Date::now().as_millis()
+    crate::platform::now_ms()
 }
 
 fn lease_key(credential: &str) -> String {

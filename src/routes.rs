@@ -6,7 +6,7 @@ use crate::api_error::ApiError;
 use crate::handlers::{console, health, metrics, oauth, secrets, token};
 use crate::log::{Mode as LogMode, RequestLog};
 use crate::telemetry;
-use worker::{Context, Date, Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
 /// Everything a handler gets besides the request.
 pub struct Ctx {
@@ -20,7 +20,7 @@ pub struct Ctx {
 
 /// Routes a request, answers errors as JSON, and writes the request's log line.
 pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
-    let started = Date::now().as_millis();
+    let started = crate::platform::now_ms();
     let method = req.method();
     let path = req.path();
     let request_id = req.headers().get("cf-ray").ok().flatten();
@@ -68,7 +68,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
             e.into_response()
         }
     };
-    let now = Date::now().as_millis();
+    let now = crate::platform::now_ms();
     let mode = crate::config::broker(&c.env).map_or(LogMode::All, |cfg| cfg.log_mode);
     let status = response.status_code();
     c.log.emit(

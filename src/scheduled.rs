@@ -17,7 +17,7 @@ use ims_core::cache::TokenSpec;
 use ims_core::credentials::Credential;
 use ims_core::TokenCache;
 use serde_json::json;
-use worker::{Date, Env};
+use worker::Env;
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -112,7 +112,7 @@ async fn active_age(
             adobe.iter().find(|s| s.uuid == uuid)?.created_at_ms
         }
     };
-    Some(Date::now().as_millis().saturating_sub(created))
+    Some(crate::platform::now_ms().saturating_sub(created))
 }
 
 async fn rotate_if_due(

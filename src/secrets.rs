@@ -67,13 +67,13 @@ pub async fn save(kv: &KvStore, credential: &str, state: &CredentialState) -> Re
 }
 
 fn remember(credential: &str, state: CredentialState) {
-    let now = worker::Date::now().as_millis();
+    let now = crate::platform::now_ms();
     MEMO.with_borrow_mut(|m| m.insert(credential.to_owned(), (now, Rc::new(state))));
 }
 
 /// The record, from the memo when it is recent.
 pub async fn current(kv: &KvStore, credential: &str) -> Result<Rc<CredentialState>, ApiError> {
-    let now = worker::Date::now().as_millis();
+    let now = crate::platform::now_ms();
     let hit = MEMO.with_borrow(|m| {
         m.get(credential)
             .filter(|(at, _)| now.saturating_sub(*at) < MEMO_MS)

@@ -7,7 +7,7 @@ use ims_core::cache::UpstreamCall;
 use ims_core::events::{self, Event, EventLog, EVENTS_KEY_PREFIX};
 use ims_core::metrics::Metrics;
 use std::cell::RefCell;
-use worker::{Date, KvStore};
+use worker::KvStore;
 
 /// Most cache keys whose last hit is remembered.
 const MAX_HITS: usize = 256;
@@ -15,7 +15,7 @@ const MAX_HITS: usize = 256;
 thread_local! {
     static HITS: RefCell<std::collections::HashMap<String, (&'static str, u64)>> =
         RefCell::new(std::collections::HashMap::new());
-    static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(Date::now().as_millis()));
+    static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(crate::platform::now_ms()));
     static EVENTS: RefCell<EventLog> = RefCell::new(EventLog::default());
     static ISOLATE: String = crate::random::id();
 }
@@ -30,7 +30,7 @@ pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
 
 /// Remembers where the last hit on a cache key was served from.
 pub fn hit(key: &str, outcome: &'static str) {
-    let now = Date::now().as_millis();
+    let now = crate::platform::now_ms();
     HITS.with_borrow_mut(|hits| {
         if let Some(last) = hits.get_mut(key) {
             *last = (outcome, now);
@@ -52,7 +52,7 @@ pub fn last_hit(key: &str) -> Option<(&'static str, u64)> {
 pub fn upstream(credential: &str, scope: Option<&str>, call: &UpstreamCall, error: Option<&str>) {
     metrics(|m| m.ims_call(error.unwrap_or("ok"), call.ms));
     push(Event {
-        at_ms: Date::now().as_millis(),
+        at_ms: crate::platform::now_ms(),
         kind: if error.is_some() {
             "upstream_failure"
         } else {
@@ -70,7 +70,7 @@ pub fn upstream(credential: &str, scope: Option<&str>, call: &UpstreamCall, erro
 /// Records a rotation step or outcome.
 pub fn rotation(credential: &str, detail: &str) {
     push(Event {
-        at_ms: Date::now().as_millis(),
+        at_ms: crate::platform::now_ms(),
         kind: "rotation".into(),
         credential: credential.to_owned(),
         detail: detail.to_owned(),

@@ -121,7 +121,7 @@ pub async fn grant(
             }
         });
     }
-    let now = worker::Date::now().as_millis();
+    let now = crate::platform::now_ms();
     Ok(Grant {
         expires_in_s: served.token.caller_expires_in_s(now),
         token: served.token,

@@ -249,7 +249,7 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
         .execute()
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))?;
-    let now = worker::Date::now().as_millis();
+    let now = crate::platform::now_ms();
     let mut entries = Vec::new();
     for key in listed.keys {
         let Some(text) = ims_core::platform::TokenStore::get(&platform, &key.name).await else {

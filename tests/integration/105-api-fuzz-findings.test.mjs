@@ -4,11 +4,18 @@
 //      (`QUERY /v1/credentials` answered the credential list); now 405 with Allow, or 404;
 //   2. /oauth/token treated a parameter sent without a value as present (`client_id=&
 //      client_secret=` next to Basic was "two authentication methods", `credential=` an unknown
-//      credential); RFC 6749 §3.1 says such a parameter counts as omitted.
+//      credential); RFC 6749 §3.1 says such a parameter counts as omitted;
+//   3. the OpenAPI request schemas said something else than the Worker does (null `credential`
+//      and `scopes` are accepted, scope names are restricted, client_id/client_secret come in
+//      pairs, extra form parameters are single strings): every request below is accepted by the
+//      Worker exactly when the served document's schema says it is valid.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { expectError, oauthToken, readResponse, setup, tokenCalls } from "./support.mjs";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+import { expectError, oauthToken, readResponse, setup, tokenCalls, v1Token } from "./support.mjs";
 
 let env;
 before(async () => {
@@ -82,4 +89,104 @@ test("/oauth/token: a parameter sent without a value counts as omitted (RFC 6749
   // client_secret_post alone works.
   const post = await oauthToken(w, { grant_type: "client_credentials", client_id: "fuzz", client_secret: keys.fuzz });
   assert.equal(post.status, 200, post.text);
+});
+
+/** Validators for the request schemas of the document the Worker serves. */
+async function requestSchemas(w) {
+  const doc = await (await w.fetch("/openapi.json")).json();
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema({ $id: "openapi.json", components: doc.components });
+  const compile = (schema) =>
+    ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi.json#/components/')));
+  const tokenSchema = doc.paths["/v1/token"].post.requestBody.content["application/json"].schema;
+  const formSchema = doc.paths["/oauth/token"].post.requestBody.content["application/x-www-form-urlencoded"].schema;
+  return { token: compile(tokenSchema), form: compile(formSchema) };
+}
+
+test("POST /v1/token: the Worker accepts a body exactly when the OpenAPI request schema does", async () => {
+  const { w, keys } = env;
+  const schemas = await requestSchemas(w);
+  const bodies = [
+    {},
+    { credential: null },
+    { scopes: null },
+    { credential: null, scopes: "" },
+    { credential: "extra", scopes: ["openid"] },
+    { scopes: [] },
+    { scopes: ["openid", " AdobeID ", "", "openid"] },
+    { scopes: "openid, AdobeID,," },
+    { scopes: "\topenid\n" },
+    { scopes: ["a".repeat(128)] },
+    { scopes: ["a".repeat(129)] },
+    { scopes: ["open id"] },
+    { scopes: ["a;b"] },
+    { scopes: ["é"] },
+    { scopes: "openid AdobeID" },
+    { scopes: "openid,a;b" },
+    { scopes: [null] },
+    { scopes: [1] },
+    { scopes: 5 },
+    { credential: 5 },
+    { credential: "default", extra: 1 },
+    "not an object",
+    42,
+  ];
+  const wrong = [];
+  for (const body of bodies) {
+    const r = await v1Token(w, keys.fuzz, body);
+    assert.ok([200, 400].includes(r.status), `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+    const valid = schemas.token(body);
+    if ((r.status === 200) !== valid) wrong.push(`${JSON.stringify(body)}: Worker ${r.status}, schema ${valid ? "valid" : "invalid"}`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test(
+  "POST /v1/token: a JSON array body is refused like any other non-object",
+  { todo: "serde reads a struct from a JSON array: [null, null] is accepted (fix in src/handlers/token.rs)" },
+  async () => {
+    const { w, keys } = env;
+    for (const body of [[null, null], ["extra", "openid"]]) {
+      const r = await v1Token(w, keys.fuzz, body);
+      // Status and code only: a 200 body holds a token, which test output does not print.
+      assert.equal(r.status, 400, `${JSON.stringify(body)} answered ${r.status}`);
+      assert.equal(r.json?.error, "invalid_request");
+    }
+  },
+);
+
+test("POST /oauth/token: the Worker accepts a form exactly when the OpenAPI request schema does (Basic auth)", async () => {
+  const { w, keys } = env;
+  const schemas = await requestSchemas(w);
+  const forms = [
+    { grant_type: "client_credentials" },
+    { grant_type: "client_credentials", scope: "openid AdobeID" },
+    { grant_type: "client_credentials", scope: "openid  AdobeID " },
+    { grant_type: "client_credentials", scope: "openid\t AdobeID" },
+    { grant_type: "client_credentials", scope: "" },
+    { grant_type: "client_credentials", scope: "openid,AdobeID" },
+    { grant_type: "client_credentials", scope: "openid\tAdobeID" },
+    { grant_type: "client_credentials", scope: "a;b" },
+    { grant_type: "client_credentials", credential: "extra" },
+    { grant_type: "client_credentials", credential: "" },
+    { grant_type: "client_credentials", client_id: "", client_secret: "" },
+    { grant_type: "client_credentials", unknown_parameter: "ignored" },
+    { grant_type: "password" },
+    { grant_type: "" },
+    { scope: "openid" },
+  ];
+  const wrong = [];
+  for (const form of forms) {
+    const r = await oauthToken(w, form, { basic: ["fuzz", keys.fuzz] });
+    assert.ok([200, 400].includes(r.status), `${JSON.stringify(form)}: ${r.status} ${r.text}`);
+    // A parameter without a value counts as omitted (RFC 6749 §3.1): so does the schema check.
+    const sent = Object.fromEntries(Object.entries(form).filter(([, v]) => v !== ""));
+    const valid = schemas.form(sent);
+    if ((r.status === 200) !== valid) wrong.push(`${JSON.stringify(form)}: Worker ${r.status}, schema ${valid ? "valid" : "invalid"}`);
+  }
+  assert.deepEqual(wrong, []);
+  // client_id without client_secret (or the reverse) is schema-invalid and refused.
+  assert.equal(schemas.form({ grant_type: "client_credentials", client_id: "fuzz" }), false);
+  expectError(await oauthToken(w, { grant_type: "client_credentials", client_id: "fuzz" }), 401, "invalid_client", "client_id alone");
 });

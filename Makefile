@@ -58,6 +58,7 @@ test: bootstrap
 	@echo "== build fake-adobe"
 	@$(ENV) cargo build -p fake-adobe
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory package-test
 	@$(MAKE) --no-print-directory console-test
 
@@ -90,11 +91,13 @@ store-key:
 include mk/package.mk
 # The Worker's benchmarks and load test (make bench-worker, load; make bench runs both benches).
 include mk/bench.mk
+include mk/api-fuzz.mk
 
 #   make fuzz        cargo fuzz every target in fuzz/ for FUZZ_SECONDS (default 60) each (docs/fuzzing.md)
 .PHONY: fuzz
 fuzz:
 	@$(ENV) scripts/fuzz.sh
+	@$(MAKE) --no-print-directory api-fuzz API_FUZZ_EXAMPLES='$(API_FUZZ_LONG_EXAMPLES)' API_FUZZ_SEED=
 
 clean:
 	rm -rf build tests/artifacts .wrangler

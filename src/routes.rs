@@ -22,6 +22,12 @@ pub struct Ctx {
 pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let started = crate::platform::now_ms();
     let method = req.method();
+    // The method as sent. workers-rs's `Method` maps every method it does not know (`QUERY`,
+    // `PROPFIND`, …) to GET, so without this `QUERY /v1/credentials` would be served (and logged)
+    // as a GET. Such a method is answered like any other method a route does not take: 405 with
+    // `Allow`, or 404 for no route. Read once: it is a call into JS.
+    let sent_method = req.inner().method();
+    let known_method = sent_method == method.as_ref();
     let path = req.path();
     let request_id = req.headers().get("cf-ray").ok().flatten();
     let mut c = Ctx {
@@ -35,10 +41,8 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let route = Route::of(&path);
     c.log.route = route.label();
     let result = match (&route, &method) {
-        (Route::NotFound, _) if !known_method(&req, &method) => Err(ApiError::NotFound),
-        (route, _) if !known_method(&req, &method) => {
-            Err(ApiError::MethodNotAllowed(route.allow()))
-        }
+        (Route::NotFound, _) if !known_method => Err(ApiError::NotFound),
+        (route, _) if !known_method => Err(ApiError::MethodNotAllowed(route.allow())),
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
         (Route::Console, Method::Get | Method::Head) => {
             console::asset(&path).ok_or(ApiError::NotFound)
@@ -71,13 +75,8 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     let now = crate::platform::now_ms();
     let mode = crate::config::broker(&c.env).map_or(LogMode::All, |cfg| cfg.log_mode);
     let status = response.status_code();
-    c.log.emit(
-        mode,
-        method.as_ref(),
-        status,
-        now.saturating_sub(started),
-        now,
-    );
+    c.log
+        .emit(mode, &sent_method, status, now.saturating_sub(started), now);
     record(&c, status, now);
     response
 }
@@ -98,14 +97,6 @@ fn record(c: &Ctx, status: u16, now: u64) {
     if let Some(write) = telemetry::flush_due(&c.env, now) {
         c.ctx.wait_until(write);
     }
-}
-
-/// False when workers-rs did not recognise the request's method: its `Method` maps every method it
-/// does not know (`QUERY`, `PROPFIND`, …) to GET, so without this check `QUERY /v1/credentials`
-/// would be served as a GET. Such a method is answered like any other method the route does not
-/// take (405 with `Allow`, or 404 for no route).
-fn known_method(req: &Request, method: &Method) -> bool {
-    req.inner().method() == method.as_ref()
 }
 
 /// True for a browser request from another origin: its `Origin` is not this Worker's own. The

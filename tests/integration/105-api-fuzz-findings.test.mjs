@@ -15,7 +15,7 @@ import { after, before, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 
-import { expectError, oauthToken, readResponse, setup, tokenCalls, v1Token } from "./support.mjs";
+import { expectError, oauthToken, readResponse, requestLogs, setup, tokenCalls, v1Token, waitFor } from "./support.mjs";
 
 let env;
 before(async () => {
@@ -44,12 +44,20 @@ test("a method the Worker does not know is 405 with Allow on a route, 404 elsewh
     ["QUERY", "/v1/token", 405, "POST"],
     ["QUERY", "/no/such/route", 404, null],
   ];
+  const logsBefore = requestLogs(w).length;
   for (const [method, path, status, allow] of cases) {
     const r = await readResponse(await w.fetch(path, { method, headers: auth }));
     expectError(r, status, status === 405 ? "method_not_allowed" : "not_found", `${method} ${path}`);
     assert.equal(r.headers.get("allow"), allow, `${method} ${path}: Allow`);
     assert.ok(!r.text.includes("credentials\":["), `${method} ${path} must not serve the GET answer`);
   }
+  // Logged with the method as sent, not as the GET workers-rs makes of it.
+  await waitFor(() => requestLogs(w).length >= logsBefore + cases.length, { what: "request log lines" });
+  const logged = requestLogs(w).slice(logsBefore, logsBefore + cases.length);
+  assert.deepEqual(
+    logged.map((l) => `${l.method} ${l.status}`),
+    cases.map(([method, , status]) => `${method} ${status}`),
+  );
   // The same routes still answer their own methods.
   assert.equal((await w.fetch("/healthz")).status, 200);
   assert.equal((await w.fetch("/v1/credentials", { headers: auth })).status, 200);

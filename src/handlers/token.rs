@@ -34,11 +34,18 @@ fn parse_body(bytes: &[u8]) -> Result<TokenBody, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenBody::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let bad = |e: &dyn std::fmt::Display| {
         ApiError::InvalidRequest(format!(
             "body must be a JSON object with optional \"credential\" (string) and \"scopes\" (list of strings): {e}"
         ))
-    })
+    };
+    // serde's derived struct reader also takes a JSON array (`["extra","openid"]` would be read
+    // field by field), so the body must first be an object.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(&e))?;
+    if !value.is_object() {
+        return Err(bad(&"not an object"));
+    }
+    serde_json::from_value(value).map_err(|e| bad(&e))
 }
 
 /// Handles `POST /v1/token`.

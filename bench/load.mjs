@@ -79,7 +79,8 @@ const bindings = brokerBindings({
   scopes: DEFAULT_SCOPES,
   callerKeys: { load: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } },
 });
-// The broker's log: request lines counted by cache outcome, every other line by its "msg".
+// The broker's log: request lines counted by cache outcome (plain hits arrive counted in
+// requests_summary lines: their rows are added in), every other line by its "msg".
 const cacheOutcomes = {};
 const events = {};
 const eventSamples = [];
@@ -93,12 +94,18 @@ function onLog(message) {
     return;
   }
   let msg = "(not JSON)";
+  let line = null;
   try {
-    msg = JSON.parse(message).msg ?? "(no msg)";
+    line = JSON.parse(message);
+    msg = line.msg ?? "(no msg)";
   } catch {
     // counted as not JSON
   }
   events[msg] = (events[msg] ?? 0) + 1;
+  if (msg === "requests_summary") {
+    for (const row of line.rows ?? []) cacheOutcomes[row.cache] = (cacheOutcomes[row.cache] ?? 0) + row.count;
+    return;
+  }
   if (eventSamples.length < 5) eventSamples.push(message.slice(0, 300));
 }
 const mf = await startMiniflare([workerOptions({ name: "ims-broker", script: BROKER_SCRIPT, kv: "load-TOKENS", bindings })], { onLog });
@@ -252,7 +259,7 @@ lines.push(table(
   ["---", "---:", "---"],
 ));
 lines.push("");
-lines.push(`Broker log: requests by cache outcome ${JSON.stringify(cacheOutcomes)}; other lines ${JSON.stringify(events)}.`);
+lines.push(`Broker log: requests by cache outcome ${JSON.stringify(cacheOutcomes)} (own lines, plus the hits counted in requests_summary lines; the hits after the last summary are not in it); other lines ${JSON.stringify(events)}.`);
 const report = lines.join("\n");
 console.log("");
 console.log(report);

@@ -9,6 +9,7 @@
 #   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
+#   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
 #   make caller-key NAME=<id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
@@ -21,7 +22,7 @@ SHELL := /bin/bash
 # Prefix for recipes that need the toolchain environment.
 ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
-.PHONY: help bootstrap build fake-adobe dev test integration console-test caller-key store-key fmt lint clean
+.PHONY: help bootstrap build fake-adobe dev dev-test test integration console-test caller-key store-key fmt lint clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -61,6 +62,7 @@ test: bootstrap
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory package-test
 	@$(MAKE) --no-print-directory console-test
+	@$(MAKE) --no-print-directory dev-test
 
 # Integration tests only (needs build/ and target/debug/fake-adobe). The Worker log
 # file is truncated first so the final log-scanning test sees exactly this run.
@@ -75,6 +77,11 @@ console-test:
 	@echo "== console test (headless chromium)"
 	@scripts/ensure-chromium.sh
 	@$(ENV) node --test --test-reporter=spec 'tests/console/*.test.mjs'
+
+# `make dev` itself, as a user runs it (tests/dev/): token through the printed curl, Ctrl-C stops all.
+dev-test:
+	@echo "== make dev test (wrangler dev + fake Adobe, then Ctrl-C)"
+	@$(ENV) node --test --test-reporter=spec 'tests/dev/*.test.mjs'
 
 # Usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
 caller-key:

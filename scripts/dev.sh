@@ -4,7 +4,8 @@
 #   2. a .dev.vars (git-ignored) pointing the broker at it, with a freshly generated
 #      admin caller key "demo" in CALLER_KEYS,
 #   3. `wrangler dev --local` on http://127.0.0.1:$DEV_PORT (wrangler runs the [build]
-#      command, i.e. scripts/build-worker.sh, and rebuilds on edits under src/, crates/),
+#      command, i.e. scripts/build-worker.sh, and rebuilds on edits under src/, crates/), with
+#      a fresh local KV for the run (like the fake and STORE_KEY, nothing is kept between runs),
 # then prints the demo key and a ready-to-paste curl command. Ctrl-C stops everything.
 #
 # Expects `make bootstrap` and `cargo build -p fake-adobe` to have run (`make dev` does).
@@ -92,7 +93,11 @@ say "wrote .dev.vars (CLIENT_ID=demo-client, IMS_TOKEN_URL=$fake_url/ims/token/v
 
 # --- 3. wrangler dev ------------------------------------------------------------------
 say "starting wrangler dev on http://127.0.0.1:$DEV_PORT (first build can take ~1 min)"
-wrangler dev --local --ip 127.0.0.1 --port "$DEV_PORT" --show-interactive-dev-session=false &
+# Local KV and Durable Object state live in the run's temporary directory: the fake Adobe and
+# STORE_KEY are new on every run, so state kept from an earlier run (tokens of clients the fake no
+# longer knows, secrets sealed with another STORE_KEY) could only fail.
+wrangler dev --local --ip 127.0.0.1 --port "$DEV_PORT" --show-interactive-dev-session=false \
+    --persist-to "$tmp_dir/state" &
 wrangler_pid=$!
 
 # Wait until the Worker answers (any HTTP status), then print how to call it.

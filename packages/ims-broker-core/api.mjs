@@ -20,6 +20,36 @@ export {
   identifyByUsage,
 } from "./wasm/ims_broker_core.js";
 
+// getToken(scopes): a spelling seen before (a string as is, a list joined with U+001F, as the
+// core's own memo spells it) is looked up here and crosses into WebAssembly as a handle to its
+// parsed entry, not as a string or list to convert again. At most MAX_SPELLINGS per client; the
+// handles of a full memo are freed when it is emptied.
+const MAX_SPELLINGS = 256;
+const spellings = new WeakMap();
+const getTokenOf = TokenClient.prototype.getToken;
+TokenClient.prototype.getToken = function getToken(scopes, options) {
+  let spelling;
+  if (typeof scopes === "string") spelling = scopes;
+  else if (Array.isArray(scopes)) spelling = "\u001f" + scopes.join("\u001f");
+  else return getTokenOf.call(this, scopes, options);
+  let memo = spellings.get(this);
+  if (memo === undefined) spellings.set(this, (memo = new Map()));
+  let entry = memo.get(spelling);
+  if (entry === undefined) {
+    try {
+      entry = this._scopeEntry(scopes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (memo.size >= MAX_SPELLINGS) {
+      for (const e of memo.values()) e.free();
+      memo.clear();
+    }
+    memo.set(spelling, entry);
+  }
+  return this._getTokenFor(entry, options);
+};
+
 const INSPECT = [Symbol.for("nodejs.util.inspect.custom"), Symbol.for("Deno.customInspect")];
 
 function inspectAs(cls, show) {

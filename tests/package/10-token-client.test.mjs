@@ -51,6 +51,44 @@ test("first call mints, then memory; equivalent spellings share an entry, other 
   assert.equal(c.cacheKey(), pkg.cacheKey("default", CLIENT, "AdobeID,openid"));
 });
 
+test("scope spellings are remembered per client, past 256 of them, and a reused array is read again", async () => {
+  await fake.reset();
+  const c = client();
+  const d = client();
+  // 300 distinct sets (more than the 256 spellings a client remembers): one call each, then hits.
+  const sets = Array.from({ length: 300 }, (_, i) => ["openid", `s${i}`]);
+  const first = [];
+  for (const s of sets) first.push((await c.getToken(s)).accessToken);
+  assert.equal(await calls(), 300);
+  for (const [i, s] of sets.entries()) {
+    const t = await c.getToken([...s].reverse());
+    assert.equal(t.accessToken, first[i], `set ${i} again, another spelling`);
+    assert.equal(t.scope, `openid,s${i}`);
+  }
+  assert.equal(await calls(), 300, "remembered spellings and fresh ones hit the same entries");
+  // Another client with the same spelling gets its own cache; one client's handle is refused by
+  // another (the handles are internal, but must not mix caches).
+  assert.notEqual((await d.getToken(sets[0])).accessToken, first[0]);
+  assert.equal(await calls(), 301);
+  const foreign = await rejection(() => c._getTokenFor(d._scopeEntry(sets[0])));
+  assert.match(foreign.message, /another client/);
+  // The same array object, changed in place, is a new scope set.
+  const reused = ["openid", "s0"];
+  assert.equal((await c.getToken(reused)).accessToken, first[0]);
+  reused[1] = "s1";
+  assert.equal((await c.getToken(reused)).accessToken, first[1]);
+  reused.push("s_new");
+  const grown = await c.getToken(reused);
+  assert.equal(grown.scope, "openid,s1,s_new");
+  assert.equal(await calls(), 302);
+  // A bad spelling is refused each time it is asked, never remembered as good.
+  for (let i = 0; i < 2; i++) {
+    const e = await rejection(() => c.getToken(["openid", "bad scope"]));
+    assert.equal(e.code, "invalid_scope", `attempt ${i}: ${e.message}`);
+  }
+  assert.equal(await calls(), 302);
+});
+
 test("100 concurrent getToken on a cold cache share one upstream call", async () => {
   await fake.reset();
   await fake.config({ delay_ms: 300 });

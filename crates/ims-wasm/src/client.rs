@@ -212,6 +212,23 @@ pub struct TokenClient {
     inner: Rc<Client>,
 }
 
+/// One scope set of one [`TokenClient`], parsed: what `_scopeEntry` hands to JS.
+#[wasm_bindgen]
+pub struct ScopeEntry {
+    client: std::rc::Weak<Client>,
+    entry: Rc<Entry>,
+}
+
+/// `options.waitUntil` (workerd's `ctx.waitUntil`), when it is a function.
+fn wait_until(options: &JsValue) -> Option<js_sys::Function> {
+    if !options.is_object() {
+        return None;
+    }
+    js_sys::Reflect::get(options, &JsValue::from_str("waitUntil"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+}
+
 #[wasm_bindgen]
 impl TokenClient {
     /// `new TokenClient({ tokenUrl?, clientId, clientSecret, scopes?, fetch?, store?, protocol?,
@@ -261,14 +278,32 @@ impl TokenClient {
             Ok(e) => e,
             Err(e) => return Promise::reject(&e),
         };
-        let wait_until = if options.is_object() {
-            js_sys::Reflect::get(&options, &JsValue::from_str("waitUntil"))
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        } else {
-            None
-        };
-        run(Box::pin(self.inner.clone().get(entry, wait_until)))
+        run(Box::pin(
+            self.inner.clone().get(entry, wait_until(&options)),
+        ))
+    }
+
+    /// The parsed entry of a `getToken(scopes)` argument, for the package's JS layer to
+    /// remember per spelling (`api.mjs`), so that a repeated spelling crosses into WebAssembly as
+    /// a handle instead of a string or list. Not part of the typed API.
+    #[wasm_bindgen(js_name = _scopeEntry)]
+    pub fn scope_entry(&self, scopes: JsValue) -> Result<ScopeEntry, JsValue> {
+        Ok(ScopeEntry {
+            client: Rc::downgrade(&self.inner),
+            entry: self.inner.entry(&scopes)?,
+        })
+    }
+
+    /// `getToken` for an entry from `_scopeEntry` of this client. Not part of the typed API.
+    #[wasm_bindgen(js_name = _getTokenFor)]
+    pub fn get_token_for(&self, entry: &ScopeEntry, options: JsValue) -> Promise {
+        if !std::ptr::eq(entry.client.as_ptr(), Rc::as_ptr(&self.inner)) {
+            return Promise::reject(&error::invalid("a scope entry of another client"));
+        }
+        let wait_until = wait_until(&options);
+        run(Box::pin(
+            self.inner.clone().get(entry.entry.clone(), wait_until),
+        ))
     }
 
     /// The cache key (also the store key) of `scopes` (default: the client's scopes).

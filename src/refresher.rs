@@ -152,7 +152,9 @@ impl Refresher {
             _ => return Err(misconfigured(format!("credential {:?}", ask.credential))),
         };
         let scopes = ScopeSet::from_comma(&ask.scopes).map_err(misconfigured)?;
-        let platform = tokens::platform(&self.env).map_err(misconfigured)?.local();
+        let platform = (*tokens::platform(&self.env).map_err(misconfigured)?)
+            .clone()
+            .local();
         let cache = OBJECT_CACHE.with(std::rc::Rc::clone);
         let (result, spec) =
             tokens::get_with_current_secrets(&self.env, &platform, &cache, &cfg, cred, scopes)

@@ -18,7 +18,7 @@ thread_local! {
     /// The isolate's token cache: memory level, single flights, cooldowns.
     static CACHE: Rc<TokenCache> = Rc::new(TokenCache::new());
     /// The isolate's platform, built by [`platform`] on first use.
-    static PLATFORM: std::cell::RefCell<Option<WorkerPlatform>> = const { std::cell::RefCell::new(None) };
+    static PLATFORM: std::cell::RefCell<Option<Rc<WorkerPlatform>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// A token handed to a caller.
@@ -87,7 +87,7 @@ pub async fn grant(
     if served.refresh_due {
         let request_id = c.log.request_id();
         c.ctx.wait_until(async move {
-            let outcome = cache.refresh(&platform, &settings, &spec).await;
+            let outcome = cache.refresh(&*platform, &settings, &spec).await;
             if let Some(up) = outcome
                 .as_ref()
                 .ok()
@@ -131,8 +131,9 @@ pub async fn grant(
 
 /// The platform: the `TOKENS` namespace, the store keys and the refresh coordinator. Built on
 /// the isolate's first request and kept (bindings are fixed for the life of an isolate; see
-/// [`config`]), so the token path makes no binding lookups after that.
-pub fn platform(env: &worker::Env) -> Result<WorkerPlatform, ApiError> {
+/// [`config`]), so the token path makes no binding lookups after that. Shared, not cloned: a
+/// clone of its JS handles is a call into JS each.
+pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
     if let Some(p) = PLATFORM.with_borrow(Clone::clone) {
         return Ok(p);
     }
@@ -142,7 +143,11 @@ pub fn platform(env: &worker::Env) -> Result<WorkerPlatform, ApiError> {
             setting: format!("KV binding {TOKENS_BINDING}"),
         })?;
     let coordinator = env.durable_object(crate::refresher::BINDING).ok();
-    let p = WorkerPlatform::new(kv, config::store_keys(env)?, coordinator);
+    let p = Rc::new(WorkerPlatform::new(
+        kv,
+        config::store_keys(env)?,
+        coordinator,
+    ));
     PLATFORM.set(Some(p.clone()));
     Ok(p)
 }

@@ -49,7 +49,7 @@ fn admin_credential(
 struct Admin {
     cfg: Rc<BrokerConfig>,
     cred: Credential,
-    platform: crate::platform::WorkerPlatform,
+    platform: Rc<crate::platform::WorkerPlatform>,
     cache: Rc<ims_core::TokenCache>,
     state: ims_core::rotation::CredentialState,
     known: Vec<ims_core::ClientSecret>,
@@ -252,7 +252,7 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
     let now = crate::platform::now_ms();
     let mut entries = Vec::new();
     for key in listed.keys {
-        let Some(text) = ims_core::platform::TokenStore::get(&platform, &key.name).await else {
+        let Some(text) = ims_core::platform::TokenStore::get(&*platform, &key.name).await else {
             continue;
         };
         let Some(token) = ims_core::policy::CachedToken::from_stored(&text) else {

@@ -20,9 +20,9 @@ export {
   identifyByUsage,
 } from "./wasm/ims_broker_core.js";
 
-// getToken(scopes): a spelling seen before (a string as is, a list joined with U+001F, as the
-// core's own memo spells it) is looked up here and crosses into WebAssembly as a handle to its
-// parsed entry, not as a string or list to convert again. At most MAX_SPELLINGS per client; the
+// getToken(scopes): a spelling seen before (a string as is, a list joined with U+001F) is
+// looked up here and crosses into WebAssembly as a handle to its parsed entry, not as a string
+// or list to parse again (the WebAssembly side keeps no memo of its own). At most MAX_SPELLINGS per client; the
 // handles of a full memo are freed when it is emptied.
 const MAX_SPELLINGS = 256;
 const spellings = new WeakMap();

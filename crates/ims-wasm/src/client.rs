@@ -3,7 +3,8 @@
 //!
 //! Everything about tokens (cache key, skew, refresh, single-flight, retries, cooldown) is the
 //! core's. This module only converts values, runs the background refresh the core asks for,
-//! and memoises JS conversions (the spec of a scope spelling, the JS string of a token).
+//! and memoises JS conversions (the JS string of a token; `api.mjs` keeps the parsed entry of
+//! each scope spelling).
 
 use crate::error;
 use crate::host::{make_token, report_error, JsHost};
@@ -18,16 +19,12 @@ use ims_core::policy::CachedToken;
 use ims_core::{AccessToken, ClientSecret, ScopeSet, TokenCache};
 use js_sys::Promise;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-
-/// Most scope spellings whose spec is remembered per client.
-const MAX_SPECS: usize = 256;
 
 /// One scope set of one client: its spec and the JS values of its last token.
 struct Entry {
@@ -48,7 +45,6 @@ struct Client {
     token_url: String,
     endpoint: TokenEndpoint,
     default: Rc<Entry>,
-    entries: RefCell<HashMap<String, Rc<Entry>>>,
     wait_until: Option<js_sys::Function>,
     sources: [JsValue; 4],
 }
@@ -88,39 +84,18 @@ impl Client {
         }
     }
 
-    /// The entry of a `getToken(scopes)` argument. Spellings already seen are looked up as
-    /// given (a string as is, a list joined with U+001F) before any parsing.
+    /// The entry of a `getToken(scopes)` argument (parsed each time: `api.mjs` remembers the
+    /// entries of the spellings it has seen, see `_scopeEntry`).
     fn entry(&self, scopes: &JsValue) -> Result<Rc<Entry>, JsValue> {
         if scopes.is_undefined() || scopes.is_null() {
             return Ok(self.default.clone());
         }
-        let spelling = if let Some(text) = scopes.as_string() {
-            text
-        } else if js_sys::Array::is_array(scopes) {
-            let list: &js_sys::Array = scopes.unchecked_ref();
-            let mut joined = String::from("\u{1f}");
-            joined.push_str(&String::from(list.join("\u{1f}")));
-            joined
-        } else {
-            return Err(error::invalid(
-                "scopes must be a string or an array of strings",
-            ));
-        };
-        if let Some(e) = self.entries.borrow().get(&spelling) {
-            return Ok(e.clone());
-        }
         let set = options::scopes(scopes, self.endpoint)?;
-        let entry = if set.is_empty() {
+        Ok(if set.is_empty() {
             self.default.clone()
         } else {
             Rc::new(self.entry_for(set))
-        };
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_SPECS {
-            entries.clear();
-        }
-        entries.insert(spelling, entry.clone());
-        Ok(entry)
+        })
     }
 
     fn to_js(&self, entry: &Entry, served: &Served) -> JsValue {
@@ -258,7 +233,6 @@ impl TokenClient {
                 scope: JsValue::UNDEFINED,
                 last: RefCell::new(None),
             }),
-            entries: RefCell::new(HashMap::new()),
             wait_until: c.wait_until,
             sources: ["memory", "store", "miss", "stale"].map(JsValue::from_str),
         };

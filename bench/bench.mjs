@@ -35,6 +35,7 @@ import {
   HELLO_SCRIPT,
   KV_JS_SCRIPT,
   REPO_ROOT,
+  recordInBenchmarks,
   RESULTS_DIR,
   agent,
   brokerBindings,
@@ -465,14 +466,7 @@ fs.writeFileSync(path.join(RESULTS_DIR, "latest.md"), report + "\n");
 log(`written: bench/results/bench-${stamp}.{json,md}`);
 
 if (process.env.BENCH_RECORD === "1") {
-  const file = path.join(REPO_ROOT, "BENCHMARKS.md");
-  const text = fs.readFileSync(file, "utf8");
-  const begin = "<!-- bench:begin -->";
-  const end = "<!-- bench:end -->";
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error("BENCHMARKS.md lacks the <!-- bench:begin --> / <!-- bench:end --> markers");
-  fs.writeFileSync(file, text.slice(0, i + begin.length) + "\n" + report + "\n" + text.slice(j));
+  recordInBenchmarks("bench", report);
   log("recorded in BENCHMARKS.md");
 }
 

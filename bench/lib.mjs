@@ -333,6 +333,18 @@ export function median(xs) {
 
 export const fmtInt = (x) => Math.round(x).toLocaleString("en-US");
 
+/** Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in BENCHMARKS.md. */
+export function recordInBenchmarks(name, report) {
+  const file = path.join(REPO_ROOT, "BENCHMARKS.md");
+  const text = fs.readFileSync(file, "utf8");
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`BENCHMARKS.md lacks the ${begin} / ${end} markers`);
+  fs.writeFileSync(file, text.slice(0, i + begin.length) + "\n" + report + "\n" + text.slice(j));
+}
+
 /** A Markdown table from a header row and rows (arrays of strings). */
 export function table(head, rows, align) {
   const al = align ?? head.map((_, i) => (i === 0 ? "---" : "---:"));

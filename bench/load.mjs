@@ -27,6 +27,7 @@ import { randomBytes } from "node:crypto";
 import {
   BROKER_SCRIPT,
   REPO_ROOT,
+  recordInBenchmarks,
   RESULTS_DIR,
   agent,
   brokerBindings,
@@ -274,14 +275,7 @@ for (const [s, n] of twice.slice(0, 5)) {
 fs.mkdirSync(RESULTS_DIR, { recursive: true });
 fs.writeFileSync(path.join(RESULTS_DIR, "load-latest.md"), report + "\n");
 if (process.env.LOAD_RECORD === "1") {
-  const file = path.join(REPO_ROOT, "BENCHMARKS.md");
-  const text = fs.readFileSync(file, "utf8");
-  const begin = "<!-- load:begin -->";
-  const end = "<!-- load:end -->";
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error("BENCHMARKS.md lacks the <!-- load:begin --> / <!-- load:end --> markers");
-  fs.writeFileSync(file, text.slice(0, i + begin.length) + "\n" + report + "\n" + text.slice(j));
+  recordInBenchmarks("load", report);
   console.log("recorded in BENCHMARKS.md");
 }
 

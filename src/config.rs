@@ -50,7 +50,7 @@ pub struct BrokerConfig {
     /// Rotate a secret older than this many days (`ROTATE_AFTER_DAYS`); `None`: never.
     pub rotate_after_days: Option<u64>,
     /// Which requests get a log line of their own (`LOG_REQUESTS`).
-    pub log_mode: crate::log::Mode,
+    pub log_mode: ims_core::hit_summary::LogMode,
 }
 
 /// A value parsed once per isolate.
@@ -126,7 +126,7 @@ fn parse(raw: &[Option<String>]) -> Result<BrokerConfig, ConfigError> {
             .unwrap_or_else(|| DEFAULT_IO_API_BASE_URL.to_owned()),
         rotation_grace_ms: number(raw[9].as_ref(), "ROTATION_GRACE_S", 600)? * 1000,
         rotate_after_days,
-        log_mode: crate::log::Mode::parse(raw[11].as_deref())?,
+        log_mode: ims_core::hit_summary::LogMode::parse(raw[11].as_deref())?,
     })
 }
 

@@ -12,49 +12,12 @@
 //! line for every request (counts of an isolate evicted between summaries are otherwise lost).
 
 use ims_core::cache::{CacheOutcome, UpstreamCall};
+use ims_core::hit_summary::{HitKey, HitSummary, LogMode};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 
-/// Longest time a summary collects before it is written, ms.
-pub const SUMMARY_MS: u64 = 60_000;
-/// Most rows in one summary.
-pub const SUMMARY_MAX: usize = 64;
-
-/// Which requests get a line of their own (`LOG_REQUESTS`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mode {
-    /// Every request.
-    All,
-    /// Every request but plain cache hits, which are counted in a summary.
-    Summary,
-}
-
-impl Mode {
-    /// Parses `LOG_REQUESTS` (`all` | `summary`; unset: `summary`).
-    pub fn parse(raw: Option<&str>) -> Result<Self, ims_core::ConfigError> {
-        match raw.map(str::trim) {
-            None | Some("summary") => Ok(Self::Summary),
-            Some("all") => Ok(Self::All),
-            Some(_) => Err(ims_core::ConfigError::Invalid {
-                setting: "LOG_REQUESTS".into(),
-                reason: "must be \"all\" or \"summary\"".into(),
-            }),
-        }
-    }
-}
-
-/// One summary row's identity: route, caller, credential, scope set, cache level.
-type RowKey = (&'static str, String, String, String, &'static str);
-
-/// The hits counted since `since`: per row, how many and the slowest, ms.
-#[derive(Default)]
-struct Summary {
-    since: u64,
-    rows: Vec<(RowKey, u64, u64)>,
-}
-
 thread_local! {
-    static SUMMARY: RefCell<Summary> = RefCell::new(Summary::default());
+    static SUMMARY: RefCell<HitSummary> = RefCell::new(HitSummary::default());
 }
 
 /// The fields of one request's log line, filled in as the request is handled.
@@ -98,8 +61,8 @@ impl RequestLog {
 
     /// Writes the line for a finished request, or counts it in the summary (see the module
     /// doc). `now` is the clock, ms.
-    pub fn emit(&mut self, mode: Mode, method: &str, status: u16, ms: u64, now: u64) {
-        if mode == Mode::Summary && self.is_plain_hit(status) {
+    pub fn emit(&mut self, mode: LogMode, method: &str, status: u16, ms: u64, now: u64) {
+        if mode == LogMode::Summary && self.is_plain_hit(status) {
             self.count(now, ms);
             return;
         }
@@ -128,27 +91,14 @@ impl RequestLog {
     }
 
     fn count(&self, now: u64, ms: u64) {
-        let key: RowKey = (
-            self.route,
-            self.caller.clone().unwrap_or_default(),
-            self.credential.clone().unwrap_or_default(),
-            self.scope.clone().unwrap_or_default(),
-            self.cache.map_or("", CacheOutcome::as_str),
-        );
-        let due = SUMMARY.with_borrow_mut(|s| {
-            if s.rows.is_empty() {
-                s.since = now;
-            }
-            match s.rows.iter_mut().find(|(k, _, _)| *k == key) {
-                Some(row) => {
-                    row.1 += 1;
-                    row.2 = row.2.max(ms);
-                }
-                None => s.rows.push((key, 1, ms)),
-            }
-            s.rows.len() >= SUMMARY_MAX || now.saturating_sub(s.since) >= SUMMARY_MS
-        });
-        if due {
+        let key = HitKey {
+            route: self.route,
+            caller: self.caller.clone().unwrap_or_default(),
+            credential: self.credential.clone().unwrap_or_default(),
+            scope: self.scope.clone().unwrap_or_default(),
+            cache: self.cache.map_or("", CacheOutcome::as_str),
+        };
+        if SUMMARY.with_borrow_mut(|s| s.count(key, ms, now)) {
             flush_summary(now);
         }
     }
@@ -156,31 +106,26 @@ impl RequestLog {
 
 /// Writes the summary of counted hits, if there is one.
 fn flush_summary(now: u64) {
-    let Some(summary) =
-        SUMMARY.with_borrow_mut(|s| (!s.rows.is_empty()).then(|| std::mem::take(s)))
-    else {
+    let Some(summary) = SUMMARY.with_borrow_mut(HitSummary::take) else {
         return;
     };
-    let total: u64 = summary.rows.iter().map(|r| r.1).sum();
     let rows: Vec<Value> = summary
         .rows
-        .into_iter()
-        .map(
-            |((route, caller, credential, scope, cache), count, max_ms)| {
-                serde_json::json!({
-                    "route": route, "caller": caller, "credential": credential, "scope": scope,
-                    "cache": cache, "count": count, "max_ms": max_ms,
-                })
-            },
-        )
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "route": r.key.route, "caller": r.key.caller, "credential": r.key.credential,
+                "scope": r.key.scope, "cache": r.key.cache, "count": r.count, "max_ms": r.max_ms,
+            })
+        })
         .collect();
     worker::console_log!(
         "{}",
         serde_json::json!({
             "msg": "requests_summary",
-            "since": ims_core::time::rfc3339(summary.since),
+            "since": ims_core::time::rfc3339(summary.since_ms),
             "until": ims_core::time::rfc3339(now),
-            "requests": total,
+            "requests": summary.requests(),
             "rows": rows,
         })
     );

@@ -4,8 +4,9 @@
 
 use crate::api_error::ApiError;
 use crate::handlers::{console, health, metrics, oauth, secrets, token};
-use crate::log::{Mode as LogMode, RequestLog};
+use crate::log::RequestLog;
 use crate::telemetry;
+use ims_core::hit_summary::LogMode;
 use worker::{Context, Env, Method, Request, Response};
 
 /// Everything a handler gets besides the request.

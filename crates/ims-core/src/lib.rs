@@ -24,6 +24,7 @@ pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod hex;
+pub mod hit_summary;
 pub mod http;
 pub mod ims;
 pub mod io_api;

@@ -33,6 +33,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod platform;
 pub mod policy;
+pub mod request_url;
 pub mod retry;
 pub mod rotation;
 pub mod scope;

@@ -3,7 +3,7 @@
 //! in plain text without `Allow`, so the table is our own).
 
 use crate::api_error::ApiError;
-use crate::handlers::{console, health, metrics, oauth, secrets, token};
+use crate::handlers::{health, metrics, oauth, secrets, token};
 use crate::log::RequestLog;
 use crate::telemetry;
 use ims_core::hit_summary::LogMode;
@@ -45,9 +45,6 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
         (Route::NotFound, _) if !known_method => Err(ApiError::NotFound),
         (route, _) if !known_method => Err(ApiError::MethodNotAllowed(route.allow())),
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
-        (Route::Console, Method::Get | Method::Head) => {
-            console::asset(&path).ok_or(ApiError::NotFound)
-        }
         (_, _) if cross_origin(&req) => Err(ApiError::CrossOrigin),
         (Route::Credentials, Method::Get) => secrets::credentials(req, &mut c).await,
         (Route::Tokens(name), Method::Get) => secrets::tokens(req, &mut c, name).await,
@@ -117,7 +114,6 @@ fn cross_origin(req: &Request) -> bool {
 /// The routes, with their path parameters.
 enum Route {
     Healthz,
-    Console,
     Credentials,
     Tokens(String),
     Token,
@@ -146,7 +142,6 @@ impl Route {
             ["v1", "credentials", name, "secrets", uuid] => {
                 Self::Secret((*name).to_owned(), (*uuid).to_owned())
             }
-            _ if console::has(path) => Self::Console,
             _ => Self::NotFound,
         }
     }
@@ -155,7 +150,6 @@ impl Route {
     fn label(&self) -> &'static str {
         match self {
             Self::Healthz => "GET /healthz",
-            Self::Console => "GET /{static}",
             Self::Credentials => "GET /v1/credentials",
             Self::Tokens(_) => "GET /v1/credentials/{name}/tokens",
             Self::Token => "POST /v1/token",
@@ -172,7 +166,7 @@ impl Route {
     /// The methods the route answers, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Self::Healthz | Self::Console => "GET, HEAD",
+            Self::Healthz => "GET, HEAD",
             Self::Credentials | Self::Tokens(_) => "GET",
             Self::Token | Self::OAuthToken | Self::Rotate(_) => "POST",
             Self::Secrets(_) | Self::Rotation(_) | Self::Metrics => "GET",

@@ -1,7 +1,8 @@
 // ims-broker operator console: a plain ES module, no framework, no build step.
 //
-// Served by the Worker itself (embedded at build time, see src/handlers/console.rs) under a
-// strict Content-Security-Policy: no inline script or style, same-origin fetches only. So:
+// Served as a Workers static asset from the Worker's own origin (wrangler.toml [assets]), under
+// the strict Content-Security-Policy of www/_headers: no inline script or style, same-origin
+// fetches only. So:
 //  - every element is built with the DOM API and every text goes in with textContent (never
 //    innerHTML), which also keeps anything the API returns from being taken as markup;
 //  - dynamic sizes (the countdown bars) are set through the CSSOM (`el.style.width`), which the

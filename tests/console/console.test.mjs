@@ -6,8 +6,9 @@
 // Screenshots go to tests/artifacts/screenshots/ (git-ignored).
 //
 // Checks:
-//  - `/` and its assets come with the CSP, X-Content-Type-Options and Referrer-Policy, and
-//    www/ has no inline script/style that the CSP would block; the API refuses a foreign Origin;
+//  - `/` and its assets (Workers static assets of www/, wrangler.toml [assets]) come with the CSP,
+//    X-Content-Type-Options, Referrer-Policy, X-Frame-Options and Cache-Control of www/_headers,
+//    and www/ has no inline script/style that the CSP would block; the API refuses a foreign Origin;
 //  - sign-in with the admin key (keyboard only): the key is in sessionStorage, not in the URL,
 //    not in a cookie, not in the page;
 //  - a token requested from Node with a caller key shows up as a token entry (scope, a bar that
@@ -167,8 +168,10 @@ describe("operator console", () => {
     assert.equal(res.headers.get("content-security-policy"), EXPECTED_CSP);
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(res.headers.get("x-frame-options"), "DENY");
+    assert.equal(res.headers.get("cache-control"), "no-cache");
     const html = await res.text();
-    assert.equal(html, fs.readFileSync(path.join(ROOT, "www", "index.html"), "utf8"), "the Worker embeds www/index.html as is (rebuild after editing www/)");
+    assert.equal(html, fs.readFileSync(path.join(ROOT, "www", "index.html"), "utf8"), "/ is www/index.html as is (a static asset)");
     for (const [asset, type] of [
       ["/app.js", /^text\/javascript/],
       ["/app.css", /^text\/css/],
@@ -177,6 +180,7 @@ describe("operator console", () => {
       assert.equal(r.status, 200, asset);
       assert.match(r.headers.get("content-type"), type, asset);
       assert.equal(r.headers.get("x-content-type-options"), "nosniff", asset);
+      assert.equal(r.headers.get("content-security-policy"), EXPECTED_CSP, asset);
       assert.equal(await r.text(), fs.readFileSync(path.join(ROOT, "www", asset.slice(1)), "utf8"), `${asset} as in www/`);
     }
     // Nothing the CSP would refuse, nothing from elsewhere.

@@ -178,7 +178,6 @@ test("7.6 unknown route → 404 not_found; wrong method → 405 method_not_allow
     ["PUT", "/oauth/token", "POST"],
     ["POST", "/healthz", "GET,HEAD"],
     ["DELETE", "/healthz", "GET,HEAD"],
-    ["POST", "/", "GET,HEAD"],
   ]) {
     const r = await readResponse(await w.fetch(p, { method, headers: auth }));
     expectError(r, 405, "method_not_allowed", `${method} ${p}`);

@@ -3,7 +3,10 @@
 // the path and method are documented, the status is documented for that operation, the content
 // type is the documented one, and the body validates against the documented schema.
 // Runs after the other suites (file order); it also makes a few requests of its own so that it
-// checks something when run alone.
+// checks something when run alone. The files of www/ are static assets (wrangler.toml [assets])
+// answered by the asset server, not the Worker: the ones the document lists ("/" and
+// /openapi.json) are checked like any operation; the others, and another method than GET/HEAD on
+// any of them (the asset server's 405 with Allow and no body), by the rules in `checkStatic`.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { test } from "node:test";
@@ -13,7 +16,11 @@ import addFormats from "ajv-formats";
 
 import { RESPONSES_FILE, callerKeysJson, newCallerKey, startFakeAdobe, startWorker } from "./harness.mjs";
 
-const DOC_FILE = new URL("../../src/openapi/openapi.json", import.meta.url);
+const DOC_FILE = new URL("../../www/openapi.json", import.meta.url);
+const WWW = new URL("../../www/", import.meta.url);
+
+/** URL paths of the static assets: "/" (index.html, www/_redirects) and each file of www/. */
+const STATIC_PATHS = new Set(["/", ...fs.readdirSync(WWW).filter((f) => !/^[._]/.test(f)).map((f) => `/${f}`)]);
 
 function loadDoc() {
   return JSON.parse(fs.readFileSync(DOC_FILE, "utf8"));
@@ -60,6 +67,7 @@ function check(doc, validate, r) {
   const where = `${r.method} ${r.path}${r.query} → ${r.status}`;
   const essence = (r.contentType ?? "").split(";")[0].trim();
   const { template, op } = findOperation(doc, r.method, r.path);
+  if (!op && STATIC_PATHS.has(r.path)) return checkStatic(r, where);
   if (!op) {
     const expected = template ? 405 : 404;
     if (r.status !== expected) problems.push(`${where}: undocumented ${template ? "method" : "path"} answered ${r.status}, not ${expected}`);
@@ -68,6 +76,7 @@ function check(doc, validate, r) {
     return problems;
   }
   const def = resolve(doc, op.responses[String(r.status)]);
+  if (!def && r.status === 304 && STATIC_PATHS.has(r.path) && !r.body) return problems; // revalidated asset
   if (!def) return [`${where}: status ${r.status} is not documented for ${r.method} ${template}`];
   if (!def.content) {
     if (r.body) problems.push(`${where}: documented without a body, got ${r.body.length} bytes`);
@@ -86,6 +95,22 @@ function check(doc, validate, r) {
     const v = validate(media.schema);
     if (!v(body)) problems.push(`${where}: ${JSON.stringify(v.errors.slice(0, 3))}`);
   }
+  return problems;
+}
+
+/**
+ * A static asset the document does not list (/index.html, /app.js, /app.css) or another method on
+ * one: GET/HEAD answer the file (200, or 304 to a revalidation); any other method is the asset
+ * server's 405 with `Allow: GET, HEAD` and no body (the Worker never sees these requests).
+ */
+function checkStatic(r, where) {
+  if (r.method === "GET" || r.method === "HEAD") {
+    return [200, 304].includes(r.status) ? [] : [`${where}: a static asset answered ${r.status}`];
+  }
+  const problems = [];
+  if (r.status !== 405) problems.push(`${where}: another method on a static asset answered ${r.status}, not 405`);
+  if (r.allow !== "GET, HEAD") problems.push(`${where}: Allow ${r.allow}, not "GET, HEAD"`);
+  if (r.body) problems.push(`${where}: the asset server's 405 has a body`);
   return problems;
 }
 

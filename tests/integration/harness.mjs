@@ -159,15 +159,19 @@ export async function waitFor(predicate, { timeoutMs = 5000, intervalMs = 25, wh
 }
 
 /**
- * Read `compatibility_date` and the `[vars]` table from wrangler.toml (a deliberately
- * tiny reader: only `KEY = "string"` lines are understood, which is all the file uses).
- * @returns {{compatibilityDate: string, vars: Record<string, string>}}
+ * Read `compatibility_date`, the `[vars]` table and the `[assets]` table from wrangler.toml (a
+ * deliberately tiny reader: only `KEY = "string"` lines and, in `[assets]`, one-line arrays of
+ * strings are understood, which is all the file uses).
+ * @returns {{compatibilityDate: string, vars: Record<string, string>,
+ *   assets: {directory?: string, html_handling?: string, not_found_handling?: string,
+ *   run_worker_first?: string[]}}}
  */
 export function readWranglerToml() {
   const text = fs.readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8");
   let section = "";
   let compatibilityDate;
   const vars = {};
+  const assets = {};
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
@@ -176,14 +180,39 @@ export function readWranglerToml() {
       section = sec[1].trim();
       continue;
     }
+    const list = /^([A-Za-z0-9_]+)\s*=\s*(\[(?:\s*"(?:[^"\\]|\\.)*"\s*,?)*\s*\])\s*(?:#.*)?$/.exec(line);
+    if (list && section === "assets") assets[list[1]] = JSON.parse(list[2].replace(/,\s*\]$/, "]"));
     const kv = /^([A-Za-z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(line);
     if (!kv) continue;
     const value = JSON.parse(`"${kv[2]}"`);
     if (section === "" && kv[1] === "compatibility_date") compatibilityDate = value;
     if (section === "vars") vars[kv[1]] = value;
+    if (section === "assets") assets[kv[1]] = value;
   }
   if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
-  return { compatibilityDate, vars };
+  return { compatibilityDate, vars, assets };
+}
+
+/**
+ * The Miniflare (v4-style) `assets` option for wrangler.toml's `[assets]`, as `wrangler dev`
+ * passes it: the directory (www/), the router's settings (a user Worker behind the assets;
+ * `run_worker_first`) and `html_handling`. Miniflare itself reads the directory's `_headers` and
+ * `_redirects` (its assets plugin parses them, as on deploy Cloudflare does), so the console's
+ * security headers and the "/" rewrite are the files' own, not a copy here.
+ * @returns {object | undefined} undefined when wrangler.toml has no `[assets]`
+ */
+export function assetsOptions() {
+  const { assets } = readWranglerToml();
+  if (!assets.directory) return undefined;
+  return {
+    directory: path.resolve(REPO_ROOT, assets.directory),
+    ...(assets.run_worker_first !== undefined ? { run_worker_first: assets.run_worker_first } : {}),
+    routerConfig: { has_user_worker: true },
+    assetConfig: {
+      ...(assets.html_handling ? { html_handling: assets.html_handling } : {}),
+      ...(assets.not_found_handling ? { not_found_handling: assets.not_found_handling } : {}),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------
@@ -380,6 +409,8 @@ function normaliseClients(clients) {
  *   - `vars` and `secrets` as plain string bindings (that is what `wrangler secret` and
  *     `[vars]` both become at runtime),
  *   - compatibility date from wrangler.toml,
+ *   - the static assets of wrangler.toml's [assets] (www/: the console, /openapi.json), served
+ *     before the Worker as on Cloudflare (see `assetsOptions`),
  *   - every log line captured (see WORKER_LOG_FILE).
  *
  * Variables: the `[vars]` of wrangler.toml are the defaults, overridden by `vars`.
@@ -553,7 +584,8 @@ export const RESPONSES_FILE = path.join(ARTIFACTS_DIR, "responses.jsonl");
 
 /**
  * `fetch` against a broker that also appends the exchange (method, path, status, content type,
- * body) to RESPONSES_FILE, so a final test can check every response against /openapi.json.
+ * `Allow`, body) to RESPONSES_FILE, so a final test can check every response against
+ * /openapi.json.
  */
 async function recordedFetch(base, p, init = {}) {
   const res = await fetch(base + p, init);
@@ -567,6 +599,7 @@ async function recordedFetch(base, p, init = {}) {
       query: u.search,
       status: res.status,
       contentType: res.headers.get("content-type"),
+      allow: res.headers.get("allow"),
       body: body.length > 200_000 ? null : body,
     }) + "\n");
   } catch {
@@ -587,6 +620,7 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     throw new Error(`${scriptPath} not found: run \`make build\` first`);
   }
   const toml = readWranglerToml();
+  const assets = assetsOptions();
   const bindings = {
     ...toml.vars,
     IMS_TOKEN_URL: fake ? fake.tokenUrl : "http://127.0.0.1:9/ims/token/v3",
@@ -614,6 +648,9 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     // way to drop it — pass `noRefresher: true` to start a broker without it.
     ...(noRefresher ? {} : { durableObjects: { REFRESHER: "Refresher" } }),
     kvNamespaces: { TOKENS: KV_NAMESPACE_ID },
+    // wrangler.toml's [assets] (the console and /openapi.json): the direct socket and Service
+    // Bindings to the broker then go through the asset router first, as on Cloudflare.
+    ...(assets ? { assets } : {}),
     // Direct socket so the broker has its own URL even when it is not the entry Worker.
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };

@@ -5,9 +5,11 @@
 //   2. `wrangler dev --local` on a free loopback port, from a temporary copy of wrangler.toml
 //      without its [build] table (build/ must be built already) whose `main` points at a copy of
 //      build/ taken at start (wrangler dev reloads, answering 503 "Your worker restarted
-//      mid-request", when its files change: a rebuild during a run must change nothing), next to
-//      a temporary .dev.vars with the caller's variables, with its own local KV and Durable
-//      Object state (--persist-to in the temporary directory).
+//      mid-request", when its files change: a rebuild during a run must change nothing) and whose
+//      [assets] directory is a copy of www/ taken at start (the console, /openapi.json, and the
+//      _headers/_redirects that wrangler dev's Miniflare reads from it), next to a temporary
+//      .dev.vars with the caller's variables, with its own local KV and Durable Object state
+//      (--persist-to in the temporary directory).
 // Nothing here touches the repository's .dev.vars or .wrangler/ state.
 
 import { spawn } from "node:child_process";
@@ -62,7 +64,10 @@ function startFake(args, logStream) {
   });
 }
 
-/** The repository's wrangler.toml without [build], `main` at a copy of the built Worker in `tmp`. */
+/**
+ * The repository's wrangler.toml without [build], `main` at a copy of the built Worker in `tmp`,
+ * the [assets] directory at a copy of it in `tmp`.
+ */
 function testConfig(tmp) {
   let text = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
   const mainRe = /^main\s*=\s*"([^"]+)"\s*$/m;
@@ -72,6 +77,14 @@ function testConfig(tmp) {
   const copy = path.join(tmp, "worker");
   fs.cpSync(path.dirname(built), copy, { recursive: true });
   text = text.replace(mainRe, `main = ${JSON.stringify(path.join(copy, path.basename(built)))}`);
+  // [assets] directory (the only `directory` key of the file): relative to the config file, so a
+  // temporary config needs an absolute one; a copy, like build/.
+  const dirRe = /^directory\s*=\s*"([^"]+)"\s*$/m;
+  const dir = text.match(dirRe);
+  if (!dir) throw new Error('wrangler.toml has no [assets] `directory = "…"` line');
+  const assets = path.join(tmp, "assets");
+  fs.cpSync(path.resolve(ROOT, dir[1]), assets, { recursive: true });
+  text = text.replace(dirRe, `directory = ${JSON.stringify(assets)}`);
   // Drop the [build] table (up to the next table header): wrangler would otherwise run the
   // Rust build from the temporary directory.
   text = text.replace(/^\[build\][^\n]*\n(?:(?!\[)[^\n]*\n)*/m, "");

@@ -548,6 +548,26 @@ pub fn quote(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `s` as a JSON string.
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    quote(&mut out, s);
+    out
+}
+
+/// A JSON array of `items`, each JSON text already.
+pub fn array<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item.as_ref());
+    }
+    out.push(']');
+    out
+}
+
 /// Writes a JSON object, member by member, in the order given.
 pub struct Obj(String);
 
@@ -556,6 +576,13 @@ impl Obj {
     #[allow(clippy::new_without_default)]
     pub fn new() -> Obj {
         Obj(String::from("{"))
+    }
+
+    /// `{`, with room for `bytes` of members (one allocation for a body of known size).
+    pub fn with_capacity(bytes: usize) -> Obj {
+        let mut out = String::with_capacity(bytes + 2);
+        out.push('{');
+        Obj(out)
     }
 
     fn key(&mut self, key: &str) -> &mut String {
@@ -579,10 +606,20 @@ impl Obj {
         self
     }
 
+    /// A `true` or `false` member.
+    pub fn bool(self, key: &str, value: bool) -> Obj {
+        self.raw(key, if value { "true" } else { "false" })
+    }
+
     /// A member whose value is JSON text already.
     pub fn raw(mut self, key: &str, json: &str) -> Obj {
         self.key(key).push_str(json);
         self
+    }
+
+    /// A member whose value is JSON text already, `null` when absent.
+    pub fn opt_raw(self, key: &str, json: Option<&str>) -> Obj {
+        self.raw(key, json.unwrap_or("null"))
     }
 
     /// A string member, `null` when absent.
@@ -709,6 +746,28 @@ mod tests {
         let mut r = Reader::new(invalid_utf8);
         assert!(r.skip().is_ok());
         assert!(serde_json::from_slice::<serde::de::IgnoredAny>(invalid_utf8).is_ok());
+    }
+
+    #[test]
+    fn writes_as_serde_json() {
+        let text = Obj::with_capacity(8)
+            .str("a", "x\"y")
+            .u64("b", u64::MAX)
+            .bool("c", true)
+            .bool("d", false)
+            .opt_str("e", None)
+            .opt_u64("f", Some(0))
+            .opt_raw("g", None)
+            .opt_raw("h", Some(&array(["1", "{}"])))
+            .raw("i", &array(Vec::<String>::new()))
+            .raw("j", &string("\u{1}é"))
+            .end();
+        let serde = serde_json::json!({
+            "a": "x\"y", "b": u64::MAX, "c": true, "d": false, "e": null, "f": 0, "g": null,
+            "h": [1, {}], "i": [], "j": "\u{1}é",
+        });
+        assert_eq!(text, serde.to_string());
+        assert_eq!(Obj::new().end(), "{}");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! asks for. `/oauth/token` answers in the exact vocabulary of
 //! [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) ([`ApiError::oauth`]).
 
+use ims_core::json::Obj;
 use ims_core::{ConfigError, ImsError};
-use serde_json::json;
 use worker::Response;
 
 impl From<ims_core::client_auth::ClientAuthError> for ApiError {
@@ -180,17 +180,22 @@ impl ApiError {
     }
 
     fn respond(&self, status: u16, code: &str, challenge: &str) -> Response {
-        let mut body = json!({"error": code, "error_description": self.description()});
         let mut headers = vec![("cache-control", "no-store".to_owned())];
         let debug_id = match self {
             Self::Upstream(e) => e.debug_id(),
             Self::Management(e) => e.debug_id(),
             _ => None,
         };
+        // Keys in serde_json's (sorted) order, as these bodies were written before.
+        let mut body = Obj::new();
         if let Some(id) = debug_id {
-            body["debug_id"] = id.into();
+            body = body.str("debug_id", id);
             headers.push(("x-debug-id", id.to_owned()));
         }
+        let body = body
+            .str("error", code)
+            .str("error_description", &self.description())
+            .end();
         if let Self::Upstream(e) = self {
             if let Some(s) = e.retry_after_s() {
                 headers.push(("retry-after", s.to_string()));
@@ -201,27 +206,25 @@ impl ApiError {
             Self::MethodNotAllowed(allow) => headers.push(("allow", (*allow).to_owned())),
             _ => {}
         }
-        json_response(status, &body, &headers)
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        json_response(status, body, &headers)
     }
 }
 
-/// A JSON response with extra headers. Falls back to a bare 500 if the platform refuses to build
-/// it, which only happens for invalid header values.
-pub fn json_response(
-    status: u16,
-    body: &serde_json::Value,
-    headers: &[(&str, String)],
-) -> Response {
+/// The headers of most JSON answers: `Cache-Control: no-store`.
+pub const NO_STORE: &[(&str, &str)] = &[("cache-control", "no-store")];
+
+/// A JSON response (`body` is JSON text, e.g. from [`Obj`]) with extra headers. Falls back to a
+/// bare 500 if the platform refuses to build it, which only happens for invalid header values.
+pub fn json_response(status: u16, body: String, headers: &[(&str, &str)]) -> Response {
     let mut builder = Response::builder().with_status(status);
-    for (name, value) in
-        std::iter::once(&("content-type", "application/json".to_owned())).chain(headers)
-    {
+    for &(name, value) in [("content-type", "application/json")].iter().chain(headers) {
         builder = match builder.with_header(name, value) {
             Ok(b) => b,
             Err(_) => return fallback(),
         };
     }
-    builder.fixed(body.to_string().into_bytes())
+    builder.fixed(body.into_bytes())
 }
 
 fn fallback() -> Response {

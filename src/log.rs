@@ -13,7 +13,7 @@
 
 use ims_core::cache::{CacheOutcome, UpstreamCall};
 use ims_core::hit_summary::{HitKey, HitSummary, LogMode};
-use serde_json::{Map, Value};
+use ims_core::json::{self, Obj};
 use std::cell::RefCell;
 
 thread_local! {
@@ -67,27 +67,29 @@ impl RequestLog {
             return;
         }
         flush_summary(now);
-        let mut line = Map::new();
-        line.insert("msg".into(), "request".into());
-        line.insert("request_id".into(), self.request_id().into());
-        line.insert("method".into(), method.into());
-        line.insert("route".into(), self.route.into());
-        line.insert("status".into(), status.into());
-        line.insert("ms".into(), ms.into());
-        put(&mut line, "caller", self.caller.clone().map(Value::from));
-        put(
-            &mut line,
-            "credential",
-            self.credential.clone().map(Value::from),
-        );
-        put(&mut line, "scope", self.scope.clone().map(Value::from));
-        put(&mut line, "cache", self.cache.map(|c| c.as_str().into()));
-        put(&mut line, "error", self.error.map(Value::from));
-        put(&mut line, "detail", self.detail.clone().map(Value::from));
-        if let Some(up) = &self.upstream {
-            upstream_fields(&mut line, up);
+        let mut line = Fields::new()
+            .str("msg", "request")
+            .str("request_id", &self.request_id())
+            .str("method", method)
+            .str("route", self.route)
+            .u64("status", status.into())
+            .u64("ms", ms);
+        for (key, value) in [
+            ("caller", self.caller.as_deref()),
+            ("credential", self.credential.as_deref()),
+            ("scope", self.scope.as_deref()),
+            ("cache", self.cache.map(CacheOutcome::as_str)),
+            ("error", self.error),
+            ("detail", self.detail.as_deref()),
+        ] {
+            if let Some(v) = value {
+                line = line.str(key, v);
+            }
         }
-        worker::console_log!("{}", Value::Object(line));
+        if let Some(up) = &self.upstream {
+            line = line.upstream(up);
+        }
+        write(&line.end());
     }
 
     fn count(&self, now: u64, ms: u64) {
@@ -109,50 +111,135 @@ fn flush_summary(now: u64) {
     let Some(summary) = SUMMARY.with_borrow_mut(HitSummary::take) else {
         return;
     };
-    let rows: Vec<Value> = summary
-        .rows
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "route": r.key.route, "caller": r.key.caller, "credential": r.key.credential,
-                "scope": r.key.scope, "cache": r.key.cache, "count": r.count, "max_ms": r.max_ms,
-            })
-        })
-        .collect();
-    worker::console_log!(
-        "{}",
-        serde_json::json!({
-            "msg": "requests_summary",
-            "since": ims_core::time::rfc3339(summary.since_ms),
-            "until": ims_core::time::rfc3339(now),
-            "requests": summary.requests(),
-            "rows": rows,
-        })
-    );
+    // Keys in serde_json's (sorted) order, as these lines were written before.
+    let rows = summary.rows.iter().map(|r| {
+        Obj::new()
+            .str("cache", r.key.cache)
+            .str("caller", &r.key.caller)
+            .u64("count", r.count)
+            .str("credential", &r.key.credential)
+            .u64("max_ms", r.max_ms)
+            .str("route", r.key.route)
+            .str("scope", &r.key.scope)
+            .end()
+    });
+    let line = Obj::new()
+        .str("msg", "requests_summary")
+        .u64("requests", summary.requests())
+        .raw("rows", &json::array(rows))
+        .str("since", &ims_core::time::rfc3339(summary.since_ms))
+        .str("until", &ims_core::time::rfc3339(now))
+        .end();
+    write(&line);
 }
 
-fn put(line: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        line.insert(key.into(), v);
+/// Writes one line to the console (what Workers Logs and `wrangler tail` collect).
+fn write(line: &str) {
+    worker::web_sys::console::log_1(&line.into());
+}
+
+/// The fields of a log line, written in key order (the order of `serde_json`'s map, which wrote
+/// these lines before), each key once: a key given again replaces its value.
+#[derive(Default)]
+pub struct Fields(Vec<(&'static str, String)>);
+
+impl Fields {
+    /// No fields.
+    pub fn new() -> Self {
+        Self::default()
     }
-}
 
-fn upstream_fields(line: &mut Map<String, Value>, up: &UpstreamCall) {
-    put(line, "upstream_status", up.status.map(Value::from));
-    line.insert("upstream_ms".into(), up.ms.into());
-    line.insert("upstream_attempts".into(), up.attempts.into());
-    put(line, "debug_id", up.debug_id.clone().map(Value::from));
+    /// A field whose value is JSON text already.
+    pub fn raw(mut self, key: &'static str, json: String) -> Self {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => self.0[i].1 = json,
+            Err(i) => self.0.insert(i, (key, json)),
+        }
+        self
+    }
+
+    /// A string field.
+    pub fn str(self, key: &'static str, value: &str) -> Self {
+        self.raw(key, json::string(value))
+    }
+
+    /// A string field, `null` when absent.
+    pub fn opt_str(self, key: &'static str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.raw(key, "null".into()),
+        }
+    }
+
+    /// A number field.
+    pub fn u64(self, key: &'static str, value: u64) -> Self {
+        self.raw(key, value.to_string())
+    }
+
+    /// A `true` or `false` field.
+    pub fn bool(self, key: &'static str, value: bool) -> Self {
+        self.raw(key, if value { "true" } else { "false" }.into())
+    }
+
+    /// The fields of an IMS exchange.
+    fn upstream(self, up: &UpstreamCall) -> Self {
+        let mut line = self
+            .u64("upstream_ms", up.ms)
+            .u64("upstream_attempts", up.attempts.into());
+        if let Some(status) = up.status {
+            line = line.u64("upstream_status", status.into());
+        }
+        if let Some(id) = &up.debug_id {
+            line = line.str("debug_id", id);
+        }
+        line
+    }
+
+    /// The line: a JSON object.
+    fn end(self) -> String {
+        let mut line = Obj::new();
+        for (key, value) in &self.0 {
+            line = line.raw(key, value);
+        }
+        line.end()
+    }
 }
 
 /// Writes an event line (not tied to a response), e.g. a background refresh's result.
-pub fn event(msg: &str, fields: Value, upstream: Option<&UpstreamCall>) {
-    let mut line = Map::new();
-    line.insert("msg".into(), msg.into());
-    if let Value::Object(extra) = fields {
-        line.extend(extra);
-    }
+pub fn event(msg: &str, fields: Fields, upstream: Option<&UpstreamCall>) {
+    let mut line = fields.str("msg", msg);
     if let Some(up) = upstream {
-        upstream_fields(&mut line, up);
+        line = line.upstream(up);
     }
-    worker::console_log!("{}", Value::Object(line));
+    write(&line.end());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_written_in_key_order_each_once() {
+        let up = UpstreamCall {
+            status: Some(400),
+            ms: 12,
+            attempts: 2,
+            debug_id: Some("d\"1".into()),
+            secret_index: 1,
+        };
+        let line = Fields::new()
+            .str("msg", "x")
+            .str("level", "warn")
+            .opt_str("uuid", None)
+            .bool("ok", true)
+            .u64("secret_index", 3)
+            .str("level", "error")
+            .upstream(&up)
+            .end();
+        assert_eq!(
+            line,
+            r#"{"debug_id":"d\"1","level":"error","msg":"x","ok":true,"secret_index":3,"upstream_attempts":2,"upstream_ms":12,"upstream_status":400,"uuid":null}"#
+        );
+        assert_eq!(Fields::new().end(), "{}");
+    }
 }

@@ -2,17 +2,18 @@
 //! `Math.random`, `setTimeout` (via [`Delay`]), `fetch` with an abort on timeout, and KV, where
 //! every value is sealed with the store key (reading KV alone yields no token).
 
+pub mod kv;
+
+use crate::log::Fields;
 use futures_util::future::{select, Either};
 use ims_core::cache::{Minted, TokenSpec};
 use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use ims_core::platform::{Clock, Coordinator, TokenStore};
-use serde_json::json;
+use kv::Kv;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{
-    AbortController, Delay, Fetch, Headers, KvStore, Method, ObjectNamespace, Request, RequestInit,
-};
+use worker::{AbortController, Delay, Fetch, ObjectNamespace, Request};
 
 /// The clock, ms since the Unix epoch (`Date.now()`: no `Date` object, unlike
 /// `worker::Date::now`, which allocates one per call).
@@ -26,7 +27,7 @@ pub const TOKENS_BINDING: &str = "TOKENS";
 /// The Workers runtime, as seen by the token cache.
 #[derive(Clone)]
 pub struct WorkerPlatform {
-    kv: KvStore,
+    kv: Kv,
     keys: Rc<StoreKeys>,
     coordinator: Option<ObjectNamespace>,
 }
@@ -34,7 +35,7 @@ pub struct WorkerPlatform {
 impl WorkerPlatform {
     /// Wraps the `TOKENS` KV namespace, the store keys, and the refresh coordinator (the
     /// `REFRESHER` Durable Object namespace, when bound).
-    pub fn new(kv: KvStore, keys: Rc<StoreKeys>, coordinator: Option<ObjectNamespace>) -> Self {
+    pub fn new(kv: Kv, keys: Rc<StoreKeys>, coordinator: Option<ObjectNamespace>) -> Self {
         Self {
             kv,
             keys,
@@ -51,7 +52,7 @@ impl WorkerPlatform {
     }
 
     /// The KV namespace.
-    pub fn kv(&self) -> &KvStore {
+    pub fn kv(&self) -> &Kv {
         &self.kv
     }
 
@@ -75,24 +76,37 @@ impl Clock for WorkerPlatform {
     }
 }
 
+/// An outgoing request, built with `web_sys` directly: workers-rs's `RequestInit` also converts
+/// its Cloudflare options (`cf`, through `serde_wasm_bindgen`) on every request, and this Worker
+/// sets none.
+pub fn request(
+    url: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> worker::Result<Request> {
+    use worker::web_sys;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if !headers.is_empty() {
+        let h = web_sys::Headers::new()?;
+        for (name, value) in headers {
+            h.set(name, value)?;
+        }
+        init.set_headers(&h);
+    }
+    if !body.is_empty() {
+        init.set_body(&worker::js_sys::Uint8Array::from(body));
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+}
+
 fn to_worker_request(request: &HttpRequest) -> worker::Result<Request> {
-    let headers = Headers::new();
-    for (name, value) in &request.headers {
-        headers.set(name, value)?;
-    }
     let method = match request.method {
-        "GET" => Method::Get,
-        "DELETE" => Method::Delete,
-        "PUT" => Method::Put,
-        _ => Method::Post,
+        "GET" | "DELETE" | "PUT" => request.method,
+        _ => "POST",
     };
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if !request.body.is_empty() {
-        let body = worker::js_sys::Uint8Array::from(request.body.as_slice());
-        init.with_body(Some(body.into()));
-    }
-    Request::new_with_init(&request.url, &init)
+    self::request(&request.url, method, &request.headers, &request.body)
 }
 
 impl HttpClient for WorkerPlatform {
@@ -134,10 +148,12 @@ impl Coordinator for WorkerPlatform {
 
 impl TokenStore for WorkerPlatform {
     async fn get(&self, key: &str) -> Option<String> {
-        let sealed = match self.kv.get(key).text().await {
+        let sealed = match self.kv.get(key).await {
             Ok(value) => value?,
             Err(e) => {
-                let fields = json!({"level": "warn", "error": e.to_string()});
+                let fields = Fields::new()
+                    .str("level", "warn")
+                    .str("error", &e.to_string());
                 crate::log::event("kv_read_failed", fields, None);
                 return None;
             }
@@ -146,7 +162,10 @@ impl TokenStore for WorkerPlatform {
             Ok(opened) => String::from_utf8(opened.plaintext).ok(),
             Err(e) => {
                 // A wrong STORE_KEY must never yield a garbled token: the entry is a miss.
-                let fields = json!({"level": "error", "key": key, "error": e.to_string()});
+                let fields = Fields::new()
+                    .str("level", "error")
+                    .str("key", key)
+                    .str("error", &e.to_string());
                 crate::log::event("kv_entry_unreadable", fields, None);
                 None
             }
@@ -157,12 +176,10 @@ impl TokenStore for WorkerPlatform {
         let sealed = self
             .keys
             .seal(key, value.as_bytes(), crate::random::bytes());
-        let result = match self.kv.put(key, sealed) {
-            Ok(builder) => builder.expiration_ttl(ttl_s).execute().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            let fields = json!({"level": "warn", "error": e.to_string()});
+        if let Err(e) = self.kv.put(key, &sealed, Some(ttl_s)).await {
+            let fields = Fields::new()
+                .str("level", "warn")
+                .str("error", &e.to_string());
             crate::log::event("kv_write_failed", fields, None);
         }
     }

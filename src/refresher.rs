@@ -10,16 +10,15 @@
 //! Durable Object request per miss, none per hit.
 
 use crate::config;
+use crate::log::Fields;
 use crate::tokens;
 use ims_core::cache::{CacheOutcome, Failure, Minted, TokenSpec, UpstreamCall};
 use ims_core::error::WireError;
+use ims_core::json::{self, Bad, Obj, Reader, Res};
 use ims_core::policy::CachedToken;
 use ims_core::{ImsError, ScopeSet};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use worker::{
-    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
-    Result, State,
+    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State,
 };
 
 /// The Durable Object binding.
@@ -31,13 +30,15 @@ thread_local! {
     static OBJECT_CACHE: std::rc::Rc<ims_core::TokenCache> = std::rc::Rc::new(ims_core::TokenCache::new());
 }
 
-#[derive(Serialize, Deserialize)]
+/// An isolate's question: `{"credential":…,"scopes":…}` (scopes in Adobe's comma form).
 struct Ask {
     credential: String,
     scopes: String,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The object's answer. On the wire as the `serde` derives wrote it before: every field, in this
+/// order, `null` when absent; read as they read it (unknown fields skipped, a field given twice
+/// refused, a missing optional field absent).
 struct Answer {
     /// The token entry, as stored in KV (`CachedToken::to_stored`).
     token: Option<String>,
@@ -46,8 +47,135 @@ struct Answer {
     upstream: Option<UpstreamCall>,
     /// The object could not use the configuration for this ask (no IMS error: the asker, which
     /// reads the same configuration, finds and reports it itself).
-    #[serde(default)]
     misconfigured: Option<String>,
+}
+
+impl Ask {
+    fn to_json(&self) -> String {
+        Obj::new()
+            .str("credential", &self.credential)
+            .str("scopes", &self.scopes)
+            .end()
+    }
+
+    fn from_json(body: &[u8]) -> Res<Self> {
+        let (mut credential, mut scopes) = (None, None);
+        let mut r = Reader::new(body);
+        r.object(&mut |r, key| match key.as_str() {
+            "credential" => json::set(&mut credential, r.string()?),
+            "scopes" => json::set(&mut scopes, r.string()?),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Ok(Self {
+            credential: credential.ok_or(Bad)?,
+            scopes: scopes.ok_or(Bad)?,
+        })
+    }
+}
+
+impl Answer {
+    fn to_json(&self) -> String {
+        let error = self.error.as_ref().map(|e| {
+            Obj::new()
+                .str("code", &e.code)
+                .opt_u64("upstream_status", e.upstream_status.map(u64::from))
+                .str("description", &e.description)
+                .opt_str("debug_id", e.debug_id.as_deref())
+                .opt_u64("retry_after_s", e.retry_after_s)
+                .end()
+        });
+        let upstream = self.upstream.as_ref().map(|u| {
+            Obj::new()
+                .opt_u64("status", u.status.map(u64::from))
+                .u64("ms", u.ms)
+                .u64("attempts", u.attempts.into())
+                .opt_str("debug_id", u.debug_id.as_deref())
+                .u64("secret_index", u.secret_index as u64)
+                .end()
+        });
+        Obj::new()
+            .opt_str("token", self.token.as_deref())
+            .opt_raw("error", error.as_deref())
+            .opt_raw("upstream", upstream.as_deref())
+            .opt_str("misconfigured", self.misconfigured.as_deref())
+            .end()
+    }
+
+    fn from_json(body: &[u8]) -> Res<Self> {
+        let (mut token, mut error, mut upstream, mut misconfigured) = (None, None, None, None);
+        let mut r = Reader::new(body);
+        r.object(&mut |r, key| match key.as_str() {
+            "token" => json::set(&mut token, r.opt_string()?),
+            "error" => json::set(&mut error, nullable(r, read_wire_error)?),
+            "upstream" => json::set(&mut upstream, nullable(r, read_upstream)?),
+            "misconfigured" => json::set(&mut misconfigured, r.opt_string()?),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Ok(Self {
+            token: token.flatten(),
+            error: error.flatten(),
+            upstream: upstream.flatten(),
+            misconfigured: misconfigured.flatten(),
+        })
+    }
+}
+
+/// `null`, or what `read` reads.
+fn nullable<T>(r: &mut Reader, read: fn(&mut Reader) -> Res<T>) -> Res<Option<T>> {
+    if r.null()? {
+        return Ok(None);
+    }
+    read(r).map(Some)
+}
+
+fn small<T: TryFrom<u64>>(r: &mut Reader) -> Res<T> {
+    T::try_from(r.u64()?).map_err(|_| Bad)
+}
+
+fn opt_small<T: TryFrom<u64>>(r: &mut Reader) -> Res<Option<T>> {
+    nullable(r, small)
+}
+
+fn read_wire_error(r: &mut Reader) -> Res<WireError> {
+    let (mut code, mut status, mut description, mut debug_id, mut retry) =
+        (None, None, None, None, None);
+    r.object(&mut |r, key| match key.as_str() {
+        "code" => json::set(&mut code, r.string()?),
+        "upstream_status" => json::set(&mut status, opt_small(r)?),
+        "description" => json::set(&mut description, r.string()?),
+        "debug_id" => json::set(&mut debug_id, r.opt_string()?),
+        "retry_after_s" => json::set(&mut retry, r.opt_u64()?),
+        _ => r.skip(),
+    })?;
+    Ok(WireError {
+        code: code.ok_or(Bad)?,
+        upstream_status: status.flatten(),
+        description: description.ok_or(Bad)?,
+        debug_id: debug_id.flatten(),
+        retry_after_s: retry.flatten(),
+    })
+}
+
+fn read_upstream(r: &mut Reader) -> Res<UpstreamCall> {
+    let (mut status, mut ms, mut attempts, mut debug_id, mut secret_index) =
+        (None, None, None, None, None);
+    r.object(&mut |r, key| match key.as_str() {
+        "status" => json::set(&mut status, opt_small(r)?),
+        "ms" => json::set(&mut ms, r.u64()?),
+        "attempts" => json::set(&mut attempts, small(r)?),
+        "debug_id" => json::set(&mut debug_id, r.opt_string()?),
+        "secret_index" => json::set(&mut secret_index, small(r)?),
+        _ => r.skip(),
+    })?;
+    Ok(UpstreamCall {
+        status: status.flatten(),
+        ms: ms.ok_or(Bad)?,
+        attempts: attempts.ok_or(Bad)?,
+        debug_id: debug_id.flatten(),
+        secret_index: secret_index.ok_or(Bad)?,
+    })
 }
 
 /// Asks the key's object for a usable, non-stale token of `spec`. `None` when the object is
@@ -55,15 +183,16 @@ struct Answer {
 pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
     let result = async {
         let stub = ns.id_from_name(&spec.key)?.get_stub()?;
-        let body = serde_json::to_string(&Ask {
+        let body = Ask {
             credential: spec.credential.clone(),
             scopes: spec.scopes.to_comma(),
-        })?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init("https://refresher/token", &init)?;
+        }
+        .to_json();
+        let req =
+            crate::platform::request("https://refresher/token", "POST", &[], body.as_bytes())?;
         let mut resp = stub.fetch_with_request(req).await?;
-        resp.json::<Answer>().await
+        let bytes = resp.bytes().await?;
+        Answer::from_json(&bytes).map_err(|_| worker::Error::from("an unreadable answer"))
     }
     .await;
     let answer = match result {
@@ -71,8 +200,11 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
         Err(e) => {
             crate::log::event(
                 "coordinator_unreachable",
-                json!({"level": "warn", "credential": spec.credential, "error": e.to_string(),
-                       "fallback": "this isolate's own single flight"}),
+                Fields::new()
+                    .str("level", "warn")
+                    .str("credential", &spec.credential)
+                    .str("error", &e.to_string())
+                    .str("fallback", "this isolate's own single flight"),
                 None,
             );
             return None;
@@ -81,8 +213,11 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
     if let Some(reason) = answer.misconfigured {
         crate::log::event(
             "coordinator_misconfigured",
-            json!({"level": "error", "credential": spec.credential, "error": reason,
-                   "fallback": "this isolate's own single flight"}),
+            Fields::new()
+                .str("level", "error")
+                .str("credential", &spec.credential)
+                .str("error", &reason)
+                .str("fallback", "this isolate's own single flight"),
             None,
         );
         return None;
@@ -110,7 +245,8 @@ impl DurableObject for Refresher {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let ask: Ask = req.json().await?;
+        let ask = Ask::from_json(&req.bytes().await?)
+            .map_err(|_| worker::Error::from("an unreadable ask"))?;
         let answer = match self.token(&ask).await {
             Ok(Ok((token, upstream))) => Answer {
                 token: Some(token.to_stored(&ask.credential)),
@@ -131,7 +267,7 @@ impl DurableObject for Refresher {
                 misconfigured: Some(reason),
             },
         };
-        Response::from_json(&answer)
+        Ok(crate::api_error::json_response(200, answer.to_json(), &[]))
     }
 }
 
@@ -176,5 +312,62 @@ impl Refresher {
             .peek(&spec.key)
             .ok_or_else(|| misconfigured("the refreshed token is not in the object's memory"))?;
         Ok(Ok(((*token).clone(), upstream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_back_what_was_written() {
+        let ask = Ask {
+            credential: "c\"1".into(),
+            scopes: "a,b".into(),
+        };
+        let text = ask.to_json();
+        assert_eq!(text, r#"{"credential":"c\"1","scopes":"a,b"}"#);
+        let back = Ask::from_json(text.as_bytes()).expect("ask");
+        assert_eq!((back.credential, back.scopes), (ask.credential, ask.scopes));
+        assert!(Ask::from_json(br#"{"credential":"c"}"#).is_err());
+
+        let answer = Answer {
+            token: None,
+            error: Some(WireError {
+                code: "upstream_unavailable".into(),
+                upstream_status: Some(503),
+                description: "d".into(),
+                debug_id: None,
+                retry_after_s: Some(7),
+            }),
+            upstream: Some(UpstreamCall {
+                status: Some(503),
+                ms: 5,
+                attempts: 3,
+                debug_id: Some("x".into()),
+                secret_index: 0,
+            }),
+            misconfigured: None,
+        };
+        let text = answer.to_json();
+        assert_eq!(
+            text,
+            r#"{"token":null,"error":{"code":"upstream_unavailable","upstream_status":503,"description":"d","debug_id":null,"retry_after_s":7},"upstream":{"status":503,"ms":5,"attempts":3,"debug_id":"x","secret_index":0},"misconfigured":null}"#
+        );
+        let back = Answer::from_json(text.as_bytes()).expect("answer");
+        assert_eq!(back.error, answer.error);
+        assert_eq!(back.upstream, answer.upstream);
+        assert!(back.token.is_none() && back.misconfigured.is_none());
+
+        // Missing optional fields are absent, unknown ones skipped; a field twice is refused.
+        let back = Answer::from_json(br#"{"token":"t","x":[1,{}]}"#).expect("short answer");
+        assert_eq!(back.token.as_deref(), Some("t"));
+        assert!(back.error.is_none() && back.upstream.is_none());
+        assert!(Answer::from_json(br#"{"token":"t","token":"u"}"#).is_err());
+        assert!(Answer::from_json(br#"{"upstream":{"ms":1}}"#).is_err());
+        assert!(Answer::from_json(
+            br#"{"upstream":{"status":70000,"ms":1,"attempts":1,"secret_index":0}}"#
+        )
+        .is_err());
     }
 }

@@ -14,19 +14,20 @@
 
 use crate::api_error::ApiError;
 use crate::config::{self, BrokerConfig};
+use crate::log::Fields;
 use crate::management::Management;
+use crate::platform::kv::Kv;
 use crate::platform::WorkerPlatform;
 use crate::secrets;
 use ims_core::cache::{mint_with, TokenSpec};
 use ims_core::credentials::Credential;
+use ims_core::json::{self, Obj};
 use ims_core::rotation::{identify_by_usage, Action, CredentialState};
 use ims_core::TokenCache;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::time::Duration;
-use worker::{Delay, Env, KvStore};
+use worker::{Delay, Env};
 
 /// Default lease length, ms.
 pub const LEASE_MS: u64 = 60_000;
@@ -55,10 +56,37 @@ impl Drop for Running {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The lease record in KV: `{"owner":"…","expires_at_ms":…}` (the field order of the `serde`
+/// derive that wrote it before).
 struct Lease {
     owner: String,
     expires_at_ms: u64,
+}
+
+impl Lease {
+    fn to_json(&self) -> String {
+        Obj::new()
+            .str("owner", &self.owner)
+            .u64("expires_at_ms", self.expires_at_ms)
+            .end()
+    }
+
+    /// As the `serde` derive read it: both fields required, each once, others skipped.
+    fn from_json(text: &str) -> Option<Self> {
+        let (mut owner, mut expires_at_ms) = (None, None);
+        let mut r = json::Reader::new(text.as_bytes());
+        r.object(&mut |r, key| match key.as_str() {
+            "owner" => json::set(&mut owner, r.string()?),
+            "expires_at_ms" => json::set(&mut expires_at_ms, r.u64()?),
+            _ => r.skip(),
+        })
+        .ok()?;
+        r.end().ok()?;
+        Some(Self {
+            owner: owner?,
+            expires_at_ms: expires_at_ms?,
+        })
+    }
 }
 
 fn now() -> u64 {
@@ -79,14 +107,14 @@ pub struct RunOutcome {
 
 /// The rotation lease of one credential, as one holder sees it.
 struct LeaseHolder<'a> {
-    kv: &'a KvStore,
+    kv: &'a Kv,
     key: String,
     owner: String,
     ms: u64,
 }
 
 impl<'a> LeaseHolder<'a> {
-    fn new(env: &Env, kv: &'a KvStore, credential: &str) -> Self {
+    fn new(env: &Env, kv: &'a Kv, credential: &str) -> Self {
         let ms = config::var(env, "ROTATION_LEASE_S")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(LEASE_MS, |s| s * 1000);
@@ -99,8 +127,8 @@ impl<'a> LeaseHolder<'a> {
     }
 
     async fn read(&self) -> Option<Lease> {
-        let text = self.kv.get(&self.key).text().await.ok()??;
-        serde_json::from_str(&text).ok()
+        let text = self.kv.get(&self.key).await.ok()??;
+        Lease::from_json(&text)
     }
 
     async fn write(&self) -> Result<(), ApiError> {
@@ -108,12 +136,9 @@ impl<'a> LeaseHolder<'a> {
             owner: self.owner.clone(),
             expires_at_ms: now() + self.ms,
         };
-        let text = serde_json::to_string(&lease).unwrap_or_default();
+        let text = lease.to_json();
         self.kv
-            .put(&self.key, text)
-            .map_err(|e| ApiError::Storage(e.to_string()))?
-            .expiration_ttl(self.ms.div_ceil(1000).max(65))
-            .execute()
+            .put(&self.key, &text, Some(self.ms.div_ceil(1000).max(65)))
             .await
             .map_err(|e| ApiError::Storage(format!("writing the rotation lease: {e}")))
     }
@@ -151,7 +176,7 @@ impl<'a> LeaseHolder<'a> {
 
 struct Runner<'a> {
     env: &'a Env,
-    kv: &'a KvStore,
+    kv: &'a Kv,
     cfg: &'a BrokerConfig,
     cred: &'a Credential,
     platform: &'a WorkerPlatform,
@@ -265,8 +290,12 @@ impl Runner<'_> {
                     let undo = mgmt.delete(&new.uuid).await;
                     crate::log::event(
                         "rotation_pending_store_failed",
-                        json!({"level": "error", "credential": self.cred.name, "uuid": new.uuid,
-                               "deleted_again": undo.is_ok(), "error": e.to_string()}),
+                        Fields::new()
+                            .str("level", "error")
+                            .str("credential", &self.cred.name)
+                            .str("uuid", &new.uuid)
+                            .bool("deleted_again", undo.is_ok())
+                            .str("error", &e.to_string()),
                         None,
                     );
                     return Err(e);
@@ -301,8 +330,10 @@ impl Runner<'_> {
         }
         crate::log::event(
             "rotation_step",
-            json!({"credential": self.cred.name, "rotation": state.rotation.as_ref().map(|r| r.id.clone()),
-                   "next": state.rotation.as_ref().map(|r| r.step.as_str())}),
+            Fields::new()
+                .str("credential", &self.cred.name)
+                .opt_str("rotation", state.rotation.as_ref().map(|r| r.id.as_str()))
+                .opt_str("next", state.rotation.as_ref().map(|r| r.step.as_str())),
             None,
         );
         Ok(state.rotating())
@@ -311,7 +342,7 @@ impl Runner<'_> {
 
 /// The record while another run holds the lease. That run records its rotation right after
 /// taking the lease, so wait for it briefly rather than answer without one.
-async fn started_elsewhere(kv: &KvStore, credential: &str) -> Result<CredentialState, ApiError> {
+async fn started_elsewhere(kv: &Kv, credential: &str) -> Result<CredentialState, ApiError> {
     let mut state = secrets::load(kv, credential).await?;
     for _ in 0..20 {
         if state.rotation.is_some() {
@@ -365,7 +396,9 @@ pub async fn run(
         runner.save(&state).await?;
         crate::log::event(
             "rotation_started",
-            json!({"credential": cred.name, "rotation": state.rotation.as_ref().map(|r| r.id.clone())}),
+            Fields::new()
+                .str("credential", &cred.name)
+                .opt_str("rotation", state.rotation.as_ref().map(|r| r.id.as_str())),
             None,
         );
     }
@@ -388,8 +421,11 @@ pub async fn run(
                 state.failed(e.to_string(), now());
                 crate::log::event(
                     "rotation_error",
-                    json!({"level": "error", "credential": cred.name, "error": e.to_string(),
-                           "step": state.rotation.as_ref().map(|r| r.step.as_str())}),
+                    Fields::new()
+                        .str("level", "error")
+                        .str("credential", &cred.name)
+                        .str("error", &e.to_string())
+                        .opt_str("step", state.rotation.as_ref().map(|r| r.step.as_str())),
                     None,
                 );
                 // The record may be what failed to save; keep the error in memory regardless.
@@ -426,7 +462,7 @@ pub async fn run(
 /// rotation promoting or testing the secret it deletes. A rotation holding the lease → 409.
 pub async fn exclusive<T>(
     env: &Env,
-    kv: &KvStore,
+    kv: &Kv,
     cred: &Credential,
     f: impl AsyncFnOnce(CredentialState) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
@@ -449,4 +485,34 @@ pub async fn exclusive<T>(
     };
     lease.release().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_reads_back_what_it_wrote() {
+        let lease = Lease {
+            owner: "o\"1".into(),
+            expires_at_ms: 1_700_000_000_000,
+        };
+        let text = lease.to_json();
+        assert_eq!(text, r#"{"owner":"o\"1","expires_at_ms":1700000000000}"#);
+        let back = Lease::from_json(&text).expect("lease");
+        assert_eq!(
+            (back.owner, back.expires_at_ms),
+            (lease.owner, lease.expires_at_ms)
+        );
+        for bad in [
+            r#"{"owner":"o"}"#,
+            r#"{"owner":"o","expires_at_ms":-1}"#,
+            r#"{"owner":"o","expires_at_ms":1.5}"#,
+            r#"{"owner":"o","owner":"p","expires_at_ms":1}"#,
+            "[]",
+        ] {
+            assert!(Lease::from_json(bad).is_none(), "{bad}");
+        }
+        assert!(Lease::from_json(r#"{"x":{},"owner":"o","expires_at_ms":1}"#).is_some());
+    }
 }

@@ -8,6 +8,7 @@
 //!   secret is older than that.
 
 use crate::config::{self, BrokerConfig};
+use crate::log::Fields;
 use crate::management::Management;
 use crate::platform::WorkerPlatform;
 use crate::rotation;
@@ -16,7 +17,6 @@ use crate::tokens;
 use ims_core::cache::TokenSpec;
 use ims_core::credentials::Credential;
 use ims_core::TokenCache;
-use serde_json::json;
 use worker::Env;
 
 const DAY_MS: u64 = 86_400_000;
@@ -41,7 +41,10 @@ pub async fn run(env: &Env) {
 fn log_error(credential: &str, error: &str) {
     crate::log::event(
         "scheduled_error",
-        json!({"level": "error", "credential": credential, "error": error}),
+        Fields::new()
+            .str("level", "error")
+            .str("credential", credential)
+            .str("error", error),
         None,
     );
 }
@@ -75,12 +78,18 @@ async fn prewarm(
     match outcome {
         Ok((what, upstream)) => crate::log::event(
             "prewarm",
-            json!({"credential": cred.name, "outcome": what}),
+            Fields::new()
+                .str("credential", &cred.name)
+                .str("outcome", what),
             upstream.as_ref(),
         ),
         Err(f) => crate::log::event(
             "prewarm",
-            json!({"level": "error", "credential": cred.name, "outcome": "failed", "error": f.error.code()}),
+            Fields::new()
+                .str("level", "error")
+                .str("credential", &cred.name)
+                .str("outcome", "failed")
+                .str("error", f.error.code()),
             f.upstream.as_ref(),
         ),
     }
@@ -141,8 +150,14 @@ async fn rotate_if_due(
     match rotation::run(env, platform, cfg, cache, cred, start).await {
         Ok(outcome) => crate::log::event(
             "scheduled_rotation",
-            json!({"credential": cred.name, "started": start, "busy": outcome.busy,
-                   "step": outcome.state.rotation.as_ref().map(|r| r.step.as_str())}),
+            Fields::new()
+                .str("credential", &cred.name)
+                .bool("started", start)
+                .bool("busy", outcome.busy)
+                .opt_str(
+                    "step",
+                    outcome.state.rotation.as_ref().map(|r| r.step.as_str()),
+                ),
             None,
         ),
         Err(e) => log_error(&cred.name, &e.to_string()),

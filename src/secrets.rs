@@ -8,6 +8,7 @@
 
 use crate::api_error::ApiError;
 use crate::config;
+use crate::platform::kv::Kv;
 use ims_core::credentials::Credential;
 use ims_core::envelope::StoreKeys;
 use ims_core::rotation::{CredentialState, Slot, Source};
@@ -15,7 +16,7 @@ use ims_core::{ClientSecret, ConfigError};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{Env, KvStore};
+use worker::Env;
 
 /// How long an isolate trusts its copy of a credential's record, ms.
 pub const MEMO_MS: u64 = 30_000;
@@ -41,10 +42,9 @@ pub fn slot_aad(credential: &str, uuid: &str) -> String {
 }
 
 /// Reads a credential's record (a default one if none is stored), bypassing the memo.
-pub async fn load(kv: &KvStore, credential: &str) -> Result<CredentialState, ApiError> {
+pub async fn load(kv: &Kv, credential: &str) -> Result<CredentialState, ApiError> {
     let text = kv
         .get(&state_key(credential))
-        .text()
         .await
         .map_err(|e| ApiError::Storage(format!("reading {credential}'s secrets: {e}")))?;
     match text {
@@ -56,10 +56,8 @@ pub async fn load(kv: &KvStore, credential: &str) -> Result<CredentialState, Api
 }
 
 /// Writes a credential's record and refreshes this isolate's memo.
-pub async fn save(kv: &KvStore, credential: &str, state: &CredentialState) -> Result<(), ApiError> {
-    kv.put(&state_key(credential), state.to_json())
-        .map_err(|e| ApiError::Storage(e.to_string()))?
-        .execute()
+pub async fn save(kv: &Kv, credential: &str, state: &CredentialState) -> Result<(), ApiError> {
+    kv.put(&state_key(credential), &state.to_json(), None)
         .await
         .map_err(|e| ApiError::Storage(format!("writing {credential}'s secrets: {e}")))?;
     remember(credential, state.clone());
@@ -72,7 +70,7 @@ fn remember(credential: &str, state: CredentialState) {
 }
 
 /// The record, from the memo when it is recent.
-pub async fn current(kv: &KvStore, credential: &str) -> Result<Rc<CredentialState>, ApiError> {
+pub async fn current(kv: &Kv, credential: &str) -> Result<Rc<CredentialState>, ApiError> {
     let now = crate::platform::now_ms();
     let hit = MEMO.with_borrow(|m| {
         m.get(credential)
@@ -152,7 +150,11 @@ pub fn known(
             Err(e) => {
                 crate::log::event(
                     "secret_unreadable",
-                    serde_json::json!({"level": "error", "credential": cred.name, "uuid": slot.uuid, "error": e.to_string()}),
+                    crate::log::Fields::new()
+                        .str("level", "error")
+                        .str("credential", &cred.name)
+                        .opt_str("uuid", slot.uuid.as_deref())
+                        .str("error", &e.to_string()),
                     None,
                 );
                 return Err(e);
@@ -168,7 +170,7 @@ pub fn known(
 /// [`known`] for the current record (through the memo; opened once per record).
 pub async fn candidates(
     env: &Env,
-    kv: &KvStore,
+    kv: &Kv,
     keys: &StoreKeys,
     cred: &Credential,
 ) -> Result<Vec<ClientSecret>, ApiError> {

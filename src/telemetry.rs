@@ -3,11 +3,11 @@
 //! (`events:<isolate id>`, an hour's TTL) so that `GET /v1/metrics` can show events of every
 //! isolate.
 
+use crate::platform::kv::Kv;
 use ims_core::cache::UpstreamCall;
 use ims_core::events::{self, Event, EventLog, EVENTS_KEY_PREFIX};
 use ims_core::metrics::Metrics;
 use std::cell::RefCell;
-use worker::KvStore;
 
 /// Most cache keys whose last hit is remembered.
 const MAX_HITS: usize = 256;
@@ -90,25 +90,17 @@ pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future
     let kv = crate::tokens::platform(env).ok()?.kv().clone();
     let key = ISOLATE.with(|id| format!("{EVENTS_KEY_PREFIX}{id}"));
     Some(async move {
-        if let Ok(put) = kv.put(&key, batch) {
-            let _ = put.expiration_ttl(EVENTS_TTL_S).execute().await;
-        }
+        let _ = kv.put(&key, &batch, Some(EVENTS_TTL_S)).await;
     })
 }
 
 /// Recent events of every isolate, newest first.
-pub async fn recent(kv: &KvStore) -> Vec<Event> {
+pub async fn recent(kv: &Kv) -> Vec<Event> {
     let local = EVENTS.with_borrow(EventLog::local);
     let mut batches = Vec::new();
-    if let Ok(list) = kv
-        .list()
-        .prefix(EVENTS_KEY_PREFIX.to_owned())
-        .limit(50)
-        .execute()
-        .await
-    {
-        for key in list.keys {
-            if let Ok(Some(text)) = kv.get(&key.name).text().await {
+    if let Ok(keys) = kv.list(EVENTS_KEY_PREFIX, 50).await {
+        for key in keys {
+            if let Ok(Some(text)) = kv.get(&key).await {
                 batches.push(text);
             }
         }

@@ -4,6 +4,7 @@
 
 use crate::api_error::ApiError;
 use crate::config;
+use crate::log::Fields;
 use crate::platform::{WorkerPlatform, TOKENS_BINDING};
 use crate::routes::Ctx;
 use ims_core::cache::TokenSpec;
@@ -11,7 +12,6 @@ use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
 use ims_core::policy::CachedToken;
 use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
-use serde_json::json;
 use std::rc::Rc;
 
 thread_local! {
@@ -96,19 +96,21 @@ pub async fn grant(
             {
                 log_fallback(&spec.credential, up.secret_index);
             }
+            let fields = Fields::new()
+                .str("request_id", &request_id)
+                .str("credential", &spec.credential);
             let (fields, upstream) = match &outcome {
                 Ok(up) => (
-                    json!({"ok": true, "adopted_from_kv": up.is_none()}),
+                    fields
+                        .bool("ok", true)
+                        .bool("adopted_from_kv", up.is_none()),
                     up.as_ref(),
                 ),
                 Err(f) => (
-                    json!({"ok": false, "error": f.error.code()}),
+                    fields.bool("ok", false).str("error", f.error.code()),
                     f.upstream.as_ref(),
                 ),
             };
-            let mut fields = fields;
-            fields["request_id"] = request_id.into();
-            fields["credential"] = spec.credential.clone().into();
             crate::log::event("background_refresh", fields, upstream);
             if let Some(call) = upstream {
                 let error = outcome.as_ref().err().map(|f| f.error.code());
@@ -137,11 +139,11 @@ pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
     if let Some(p) = PLATFORM.with_borrow(Clone::clone) {
         return Ok(p);
     }
-    let kv = env
-        .kv(TOKENS_BINDING)
-        .map_err(|_| ims_core::ConfigError::Missing {
+    let kv = crate::platform::kv::Kv::from_env(env, TOKENS_BINDING).ok_or_else(|| {
+        ims_core::ConfigError::Missing {
             setting: format!("KV binding {TOKENS_BINDING}"),
-        })?;
+        }
+    })?;
     let coordinator = env.durable_object(crate::refresher::BINDING).ok();
     let p = Rc::new(WorkerPlatform::new(
         kv,
@@ -156,8 +158,14 @@ pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
 fn log_fallback(credential: &str, index: usize) {
     crate::log::event(
         "secret_fallback",
-        json!({"level": "warn", "credential": credential, "secret_index": index,
-               "reason": "the active secret got invalid_client; another known secret was accepted"}),
+        Fields::new()
+            .str("level", "warn")
+            .str("credential", credential)
+            .u64("secret_index", index as u64)
+            .str(
+                "reason",
+                "the active secret got invalid_client; another known secret was accepted",
+            ),
         None,
     );
 }

@@ -14,8 +14,8 @@ use crate::auth;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::client_auth;
+use ims_core::json::Obj;
 use ims_core::ScopeSet;
-use serde_json::json;
 use worker::{Request, Response};
 
 /// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
@@ -63,18 +63,20 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
         scopes,
     )
     .await?;
-    let body = json!({
-        "access_token": grant.token.access_token.secret(),
-        "token_type": "Bearer",
-        "expires_in": grant.expires_in_s,
-        "scope": ScopeSet::from_comma(&grant.token.scope).map(|s| s.to_space()).unwrap_or_default(),
-    });
+    // Keys in serde_json's (sorted) order, as this body was written before.
+    let token = grant.token.access_token.secret();
+    let scope = ScopeSet::from_comma(&grant.token.scope)
+        .map(|s| s.to_space())
+        .unwrap_or_default();
+    let body = Obj::with_capacity(token.len() + scope.len() + 96)
+        .str("access_token", token)
+        .u64("expires_in", grant.expires_in_s)
+        .str("scope", &scope)
+        .str("token_type", "Bearer")
+        .end();
     Ok(json_response(
         200,
-        &body,
-        &[
-            ("cache-control", "no-store".into()),
-            ("pragma", "no-cache".into()),
-        ],
+        body,
+        &[("cache-control", "no-store"), ("pragma", "no-cache")],
     ))
 }

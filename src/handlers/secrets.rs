@@ -8,18 +8,19 @@
 //!   the active one, the only one, and any while a rotation step is running (it holds the
 //!   rotation lease for the check and the delete).
 
-use crate::api_error::{json_response, ApiError};
+use crate::api_error::{json_response, ApiError, NO_STORE};
 use crate::auth;
 use crate::config::{self, BrokerConfig};
+use crate::log::Fields;
 use crate::management::Management;
 use crate::rotation;
 use crate::routes::Ctx;
 use crate::secrets;
 use crate::tokens;
 use ims_core::credentials::Credential;
+use ims_core::json::{self, Obj};
 use ims_core::rotation::{DeleteRefusal, Rotation, Source};
 use ims_core::time::rfc3339;
-use serde_json::{json, Value};
 use std::rc::Rc;
 use worker::{Request, Response};
 
@@ -82,23 +83,37 @@ impl Admin {
     }
 }
 
-/// The rotation as shown to operators.
-pub fn rotation_view(r: &Rotation) -> Value {
-    json!({
-        "id": r.id,
-        "step": r.step.as_str(),
-        "in_progress": r.step != ims_core::rotation::Step::Done,
-        "started_at": rfc3339(r.started_at_ms),
-        "updated_at": rfc3339(r.updated_at_ms),
-        "finished_at": r.finished_at_ms.map(rfc3339),
-        "retire_after": r.retire_after_ms.map(rfc3339),
-        "last_error": r.last_error.as_ref().map(|e| json!({
-            "at": rfc3339(e.at_ms), "step": e.step.as_str(), "message": e.message,
-        })),
-        "events": r.events.iter().map(|e| json!({
-            "at": rfc3339(e.at_ms), "what": e.what, "uuid": e.uuid,
-        })).collect::<Vec<_>>(),
-    })
+/// The rotation as shown to operators, with `busy` when given (the answer of a rotate call).
+/// Keys in serde_json's (sorted) order, as this view was written before.
+pub fn rotation_view(r: &Rotation, busy: Option<bool>) -> String {
+    let mut view = Obj::new();
+    if let Some(busy) = busy {
+        view = view.bool("busy", busy);
+    }
+    let events = r.events.iter().map(|e| {
+        Obj::new()
+            .str("at", &rfc3339(e.at_ms))
+            .opt_str("uuid", e.uuid.as_deref())
+            .str("what", &e.what)
+            .end()
+    });
+    let last_error = r.last_error.as_ref().map(|e| {
+        Obj::new()
+            .str("at", &rfc3339(e.at_ms))
+            .str("message", &e.message)
+            .str("step", e.step.as_str())
+            .end()
+    });
+    view.raw("events", &json::array(events))
+        .opt_str("finished_at", r.finished_at_ms.map(rfc3339).as_deref())
+        .str("id", &r.id)
+        .bool("in_progress", r.step != ims_core::rotation::Step::Done)
+        .opt_raw("last_error", last_error.as_deref())
+        .opt_str("retire_after", r.retire_after_ms.map(rfc3339).as_deref())
+        .str("started_at", &rfc3339(r.started_at_ms))
+        .str("step", r.step.as_str())
+        .str("updated_at", &rfc3339(r.updated_at_ms))
+        .end()
 }
 
 /// `GET /v1/credentials/{name}/secrets`.
@@ -108,29 +123,26 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, Api
     let mgmt = admin.management()?;
     let adobe = mgmt.list().await?;
     let active = state.active_uuid(&adobe);
-    let items: Vec<Value> = adobe
-        .iter()
-        .map(|s| {
-            json!({
-                "uuid": s.uuid,
-                "created_at": rfc3339(s.created_at_ms),
-                "last_used_at": s.last_used_at_ms.map(rfc3339),
-                "active": active.as_deref() == Some(s.uuid.as_str()),
-                "role": state.role(&s.uuid, &adobe),
-            })
-        })
-        .collect();
-    let body = json!({
-        "credential": cred.name,
-        "active_uuid": active,
-        "active_source": match state.active.source { Source::Bootstrap => "worker_secret", Source::Stored => "kv" },
-        "secrets": items,
+    let items = adobe.iter().map(|s| {
+        Obj::new()
+            .bool("active", active.as_deref() == Some(s.uuid.as_str()))
+            .str("created_at", &rfc3339(s.created_at_ms))
+            .opt_str("last_used_at", s.last_used_at_ms.map(rfc3339).as_deref())
+            .opt_str("role", state.role(&s.uuid, &adobe))
+            .str("uuid", &s.uuid)
+            .end()
     });
-    Ok(json_response(
-        200,
-        &body,
-        &[("cache-control", "no-store".into())],
-    ))
+    let source = match state.active.source {
+        Source::Bootstrap => "worker_secret",
+        Source::Stored => "kv",
+    };
+    let body = Obj::new()
+        .str("active_source", source)
+        .opt_str("active_uuid", active.as_deref())
+        .str("credential", &cred.name)
+        .raw("secrets", &json::array(items))
+        .end();
+    Ok(json_response(200, body, NO_STORE))
 }
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
@@ -144,18 +156,13 @@ pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
             "another run is starting a rotation of this credential; call again in a moment".into(),
         ));
     };
-    let mut body = rotation_view(r);
-    body["busy"] = outcome.busy.into();
+    let body = rotation_view(r, Some(outcome.busy));
     let status = if r.step == ims_core::rotation::Step::Done {
         200
     } else {
         202
     };
-    Ok(json_response(
-        status,
-        &body,
-        &[("cache-control", "no-store".into())],
-    ))
+    Ok(json_response(status, body, NO_STORE))
 }
 
 /// `GET /v1/credentials/{name}/rotation`.
@@ -164,11 +171,7 @@ pub async fn status(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
     let platform = tokens::platform(&c.env)?;
     let state = secrets::load(platform.kv(), &cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
-    Ok(json_response(
-        200,
-        &rotation_view(r),
-        &[("cache-control", "no-store".into())],
-    ))
+    Ok(json_response(200, rotation_view(r, None), NO_STORE))
 }
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
@@ -196,7 +199,9 @@ pub async fn delete(
     .await?;
     crate::log::event(
         "secret_deleted",
-        json!({"credential": cred.name, "uuid": uuid}),
+        Fields::new()
+            .str("credential", &cred.name)
+            .str("uuid", uuid),
         None,
     );
     Ok(Response::builder().with_status(204).fixed(Vec::new()))
@@ -210,23 +215,27 @@ pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Response, ApiError
         return Err(ApiError::AdminOnly);
     }
     let cfg = config::broker(&c.env)?;
-    let items: Vec<Value> = cfg
-        .credentials
-        .all()
-        .map(|(name, cred)| match cred {
-            Ok(cred) => json!({
-                "name": name, "client_id": cred.client_id, "scopes": cred.default_scopes.to_comma(),
-                "manages_secrets": cred.org_id.is_some() && cred.credential_id.is_some(), "error": null,
-            }),
-            Err(e) => json!({"name": name, "client_id": null, "scopes": null, "manages_secrets": false,
-                              "error": e.to_string()}),
-        })
-        .collect();
-    Ok(json_response(
-        200,
-        &json!({"credentials": items}),
-        &[("cache-control", "no-store".into())],
-    ))
+    let items = cfg.credentials.all().map(|(name, cred)| match cred {
+        Ok(cred) => Obj::new()
+            .str("client_id", &cred.client_id)
+            .raw("error", "null")
+            .bool(
+                "manages_secrets",
+                cred.org_id.is_some() && cred.credential_id.is_some(),
+            )
+            .str("name", name)
+            .str("scopes", &cred.default_scopes.to_comma())
+            .end(),
+        Err(e) => Obj::new()
+            .raw("client_id", "null")
+            .str("error", &e.to_string())
+            .bool("manages_secrets", false)
+            .str("name", name)
+            .raw("scopes", "null")
+            .end(),
+    });
+    let body = Obj::new().raw("credentials", &json::array(items)).end();
+    Ok(json_response(200, body, NO_STORE))
 }
 
 /// `GET /v1/credentials/{name}/tokens` (admin): the cached token entries in KV, without their
@@ -243,47 +252,48 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
     );
     let listed = platform
         .kv()
-        .list()
-        .prefix(prefix)
-        .limit(100)
-        .execute()
+        .list(&prefix, 100)
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))?;
     let now = crate::platform::now_ms();
     let mut entries = Vec::new();
-    for key in listed.keys {
-        let Some(text) = ims_core::platform::TokenStore::get(&*platform, &key.name).await else {
+    for key in listed {
+        let Some(text) = ims_core::platform::TokenStore::get(&*platform, &key).await else {
             continue;
         };
         let Some(token) = ims_core::policy::CachedToken::from_stored(&text) else {
             continue;
         };
-        let last = crate::telemetry::last_hit(&key.name);
-        entries.push(json!({
-            "key": key.name,
-            "scope": token.scope,
-            "refreshed_at": rfc3339(token.sent_at_ms),
-            "refresh_at": rfc3339(token.refresh_at_ms()),
-            "usable_until": rfc3339(token.usable_until_ms()),
-            "expires_at": rfc3339(token.expires_at_ms),
-            "refreshed_at_ms": token.sent_at_ms,
-            "usable_until_ms": token.usable_until_ms(),
-            "lifetime_s": token.lifetime_ms() / 1000,
-            "expires_in": token.caller_expires_in_s(now),
-            "freshness": match token.freshness(now) {
-                ims_core::policy::Freshness::Fresh => "fresh",
-                ims_core::policy::Freshness::Stale => "stale",
-                ims_core::policy::Freshness::Unusable => "unusable",
-            },
-            "last_hit": last.map(|(outcome, _)| outcome),
-            "last_hit_at": last.map(|(_, at)| rfc3339(at)),
-        }));
+        let last = crate::telemetry::last_hit(&key);
+        let freshness = match token.freshness(now) {
+            ims_core::policy::Freshness::Fresh => "fresh",
+            ims_core::policy::Freshness::Stale => "stale",
+            ims_core::policy::Freshness::Unusable => "unusable",
+        };
+        // Keys in serde_json's (sorted) order, as these entries were written before.
+        entries.push(
+            Obj::new()
+                .str("expires_at", &rfc3339(token.expires_at_ms))
+                .u64("expires_in", token.caller_expires_in_s(now))
+                .str("freshness", freshness)
+                .str("key", &key)
+                .opt_str("last_hit", last.map(|(outcome, _)| outcome))
+                .opt_str("last_hit_at", last.map(|(_, at)| rfc3339(at)).as_deref())
+                .u64("lifetime_s", token.lifetime_ms() / 1000)
+                .str("refresh_at", &rfc3339(token.refresh_at_ms()))
+                .str("refreshed_at", &rfc3339(token.sent_at_ms))
+                .u64("refreshed_at_ms", token.sent_at_ms)
+                .str("scope", &token.scope)
+                .str("usable_until", &rfc3339(token.usable_until_ms()))
+                .u64("usable_until_ms", token.usable_until_ms())
+                .end(),
+        );
     }
-    let body =
-        json!({"credential": cred.name, "now": rfc3339(now), "now_ms": now, "entries": entries});
-    Ok(json_response(
-        200,
-        &body,
-        &[("cache-control", "no-store".into())],
-    ))
+    let body = Obj::new()
+        .str("credential", &cred.name)
+        .raw("entries", &json::array(entries))
+        .str("now", &rfc3339(now))
+        .u64("now_ms", now)
+        .end();
+    Ok(json_response(200, body, NO_STORE))
 }

@@ -12,9 +12,9 @@
 //! time, so neither timing nor early exit tells which prefix or entry matched.
 
 use crate::config::ConfigError;
+use crate::json::Json;
 use crate::scope::ScopeSet;
 use crate::secret::CallerKey;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use subtle::ConstantTimeEq;
@@ -40,30 +40,75 @@ impl Allowed {
     }
 }
 
-impl<'de> Deserialize<'de> for Allowed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Star(String),
-            List(BTreeSet<String>),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Star(s) if s == "*" => Ok(Self::All),
-            Raw::Star(_) => Err(serde::de::Error::custom("expected \"*\" or a list")),
-            Raw::List(l) => Ok(Self::Only(l)),
+impl Allowed {
+    /// `"*"` or a list of strings (repeats allowed); `None` for anything else.
+    fn from_json(v: &Json) -> Option<Self> {
+        match v {
+            Json::Str(s) if s == "*" => Some(Self::All),
+            Json::Arr(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .map(Self::Only),
+            _ => None,
         }
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `CALLER_KEYS`, before its id and digest are checked.
 struct RawCaller {
     sha256: String,
     credentials: Allowed,
     scopes: Allowed,
-    #[serde(default)]
     admin: bool,
+}
+
+impl RawCaller {
+    /// Reads an entry as the `serde` derive did (`deny_unknown_fields`, `admin` defaulting to
+    /// false), except that only an object is an entry. `Err`: what is wrong, by names only.
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let members = v.as_object().ok_or("not an object")?;
+        let (mut sha256, mut credentials, mut scopes, mut admin) = (None, None, None, None);
+        for (key, value) in members {
+            let bad = match key.as_str() {
+                "sha256" => set(&mut sha256, value.as_str().map(str::to_owned)),
+                "credentials" => set(&mut credentials, Allowed::from_json(value)),
+                "scopes" => set(&mut scopes, Allowed::from_json(value)),
+                "admin" => set(
+                    &mut admin,
+                    match value {
+                        Json::Bool(b) => Some(*b),
+                        _ => None,
+                    },
+                ),
+                _ => Some("an unknown field"),
+            };
+            if let Some(why) = bad {
+                return Err(why);
+            }
+        }
+        Ok(Self {
+            sha256: sha256.ok_or("no sha256")?,
+            credentials: credentials.ok_or("no credentials")?,
+            scopes: scopes.ok_or("no scopes")?,
+            admin: admin.unwrap_or(false),
+        })
+    }
+}
+
+/// Stores a field read as `value`; what is wrong when it was of the wrong type (`None`) or
+/// given twice.
+fn set<T>(slot: &mut Option<T>, value: Option<T>) -> Option<&'static str> {
+    match value {
+        _ if slot.is_some() => Some("a field given twice"),
+        None => Some(
+            "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false",
+        ),
+        Some(v) => {
+            *slot = Some(v);
+            None
+        }
+    }
 }
 
 /// One caller of the broker.
@@ -111,8 +156,25 @@ impl CallerRegistry {
                 setting: SETTING.into(),
             });
         }
-        let raw: BTreeMap<String, RawCaller> =
-            serde_json::from_str(text).map_err(|e| ConfigError::json(SETTING, &e))?;
+        let json = Json::parse_at(text.as_bytes())
+            .map_err(|at| ConfigError::json_syntax(SETTING, text, at))?;
+        let members = json
+            .as_object()
+            .ok_or_else(|| ConfigError::json_shape(SETTING, "not an object of callers"))?;
+        // As serde read it into a map: every entry is checked, and of an id given twice the
+        // last entry counts.
+        let mut raw = BTreeMap::new();
+        for (id, entry) in members {
+            let entry = RawCaller::from_json(entry).map_err(|why| {
+                let who = if valid_id(id) {
+                    format!("caller {id}")
+                } else {
+                    "a caller".into()
+                };
+                ConfigError::json_shape(SETTING, &format!("{who}: {why}"))
+            })?;
+            raw.insert(id.clone(), entry);
+        }
         let mut callers = Vec::with_capacity(raw.len());
         for (id, entry) in raw {
             if !valid_id(&id) {
@@ -240,5 +302,111 @@ mod tests {
         let e =
             CallerRegistry::from_json(r#"{"a":{"sha256":"00","credentials":"all","scopes":"*"}}"#);
         assert!(e.is_err());
+    }
+
+    /// Accepted and refused as the `serde` derives this module used before (through
+    /// `serde_json`), except an entry written as an array, which serde read field by field.
+    #[test]
+    fn entries_are_read_as_serde_read_them() {
+        #[allow(dead_code)]
+        struct Star;
+        impl<'de> serde::Deserialize<'de> for Star {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(serde::Deserialize)]
+                #[serde(untagged)]
+                enum Raw {
+                    Star(String),
+                    #[allow(dead_code)]
+                    List(BTreeSet<String>),
+                }
+                match <Raw as serde::Deserialize>::deserialize(d)? {
+                    Raw::Star(s) if s != "*" => Err(serde::de::Error::custom("not *")),
+                    _ => Ok(Star),
+                }
+            }
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Serde {
+            sha256: String,
+            credentials: Star,
+            scopes: Star,
+            #[serde(default)]
+            admin: bool,
+        }
+        let serde_ok = |text: &str| serde_json::from_str::<BTreeMap<String, Serde>>(text).is_ok();
+        let d = "ab".repeat(32);
+        let entry = |rest: &str| format!(r#"{{"sha256":"{d}"{rest}}}"#);
+        let cases = [
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":["x","x"]"#)
+            ),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":[],"scopes":"*","admin":true"#)
+            ),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"*","admin":null"#)
+            ),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"all","scopes":"*""#)
+            ),
+            format!(r#"{{"a":{}}}"#, entry(r#","credentials":"*","scopes":[1]"#)),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":null"#)
+            ),
+            format!(r#"{{"a":{}}}"#, entry(r#","credentials":"*""#)),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"*","x":1"#)
+            ),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"*","scopes":"*""#)
+            ),
+            format!(
+                r#"{{"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"*","admin":1"#)
+            ),
+            // An id given twice: the last entry counts, but the first must be readable too.
+            format!(
+                r#"{{"a":5,"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"*""#)
+            ),
+            format!(
+                r#"{{"a":{},"a":{}}}"#,
+                entry(r#","credentials":"*","scopes":"x""#),
+                entry(r#","credentials":"*","scopes":"*""#)
+            ),
+            "{}".into(),
+            "[]".into(),
+            "{\"a\":{}}".into(),
+            "5".into(),
+            "{\"a\":{\"sha256\":5}".into(),
+        ];
+        for text in &cases {
+            assert_eq!(
+                CallerRegistry::from_json(text).is_ok(),
+                serde_ok(text),
+                "{text}"
+            );
+        }
+        let array = format!(r#"{{"a":["{d}","*","*"]}}"#);
+        assert!(serde_ok(&array) && CallerRegistry::from_json(&array).is_err());
+        let e = CallerRegistry::from_json(&format!(r#"{{"a-1":{}}}"#, entry(r#","scopes":"*""#)));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "CALLER_KEYS is invalid: JSON of the wrong shape: caller a-1: no credentials"
+        );
+        let e = CallerRegistry::from_json("{\n  \"a\": x}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CALLER_KEYS is invalid: not valid JSON (line 2, column 8)"
+        );
     }
 }

@@ -27,18 +27,22 @@ impl ConfigError {
         }
     }
 
-    /// Describes a JSON parse failure by position and category only: serde's own messages can
-    /// quote parts of the value, and some settings are secrets.
-    pub(crate) fn json(setting: &str, err: &serde_json::Error) -> Self {
-        let what = match err.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "not valid JSON"
-            }
-            _ => "JSON of the wrong shape",
-        };
+    /// A setting that is not valid JSON, described by position only: the text around it could
+    /// quote the value, and some settings are secrets. `at` is the byte offset where reading
+    /// stopped ([`crate::json::Json::parse_at`]).
+    pub(crate) fn json_syntax(setting: &str, text: &str, at: usize) -> Self {
+        let before = &text.as_bytes()[..at.min(text.len())];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + before.iter().rev().take_while(|&&b| b != b'\n').count();
         Self::invalid(
             setting,
-            format!("{what} (line {}, column {})", err.line(), err.column()),
+            format!("not valid JSON (line {line}, column {column})"),
         )
+    }
+
+    /// A setting that is JSON of the wrong shape; `what` says where and what was expected, by
+    /// names only (never a value).
+    pub(crate) fn json_shape(setting: &str, what: &str) -> Self {
+        Self::invalid(setting, format!("JSON of the wrong shape: {what}"))
     }
 }

@@ -12,8 +12,8 @@
 //! missing setting, so a request for it gets a clear error rather than "unknown credential".
 
 use crate::config::ConfigError;
+use crate::json::Json;
 use crate::scope::ScopeSet;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The name of the credential configured by `CLIENT_ID`/`CLIENT_SECRET`/`SCOPES`.
@@ -36,15 +36,45 @@ pub struct Credential {
     pub credential_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `CREDENTIALS`, before its name and values are checked.
 struct RawCredential {
     client_id: String,
     scopes: String,
-    #[serde(default)]
     org_id: Option<String>,
-    #[serde(default)]
     credential_id: Option<String>,
+}
+
+impl RawCredential {
+    /// Reads an entry as the `serde` derive did (`deny_unknown_fields`; `org_id` and
+    /// `credential_id` optional, `null` meaning absent), except that only an object is an entry.
+    /// `Err`: what is wrong, by names only.
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let members = v.as_object().ok_or("not an object")?;
+        let (mut client_id, mut scopes, mut org_id, mut credential_id) = (None, None, None, None);
+        for (key, value) in members {
+            let slot = match key.as_str() {
+                "client_id" => &mut client_id,
+                "scopes" => &mut scopes,
+                "org_id" => &mut org_id,
+                "credential_id" => &mut credential_id,
+                _ => return Err("an unknown field"),
+            };
+            if slot.is_some() {
+                return Err("a field given twice");
+            }
+            *slot = Some(match value {
+                Json::Str(s) => Some(s.clone()),
+                Json::Null if !matches!(key.as_str(), "client_id" | "scopes") => None,
+                _ => return Err("client_id and scopes must be strings, org_id and credential_id strings or null"),
+            });
+        }
+        Ok(Self {
+            client_id: client_id.flatten().ok_or("no client_id")?,
+            scopes: scopes.flatten().ok_or("no scopes")?,
+            org_id: org_id.flatten(),
+            credential_id: credential_id.flatten(),
+        })
+    }
 }
 
 /// All configured credentials: usable ones, and named ones with what is wrong with them.
@@ -118,8 +148,25 @@ impl Credentials {
         });
         map.insert(DEFAULT_CREDENTIAL.to_owned(), default);
         if let Some(text) = var("CREDENTIALS").filter(|v| !v.trim().is_empty()) {
-            let raw: BTreeMap<String, RawCredential> =
-                serde_json::from_str(&text).map_err(|e| ConfigError::json("CREDENTIALS", &e))?;
+            let json = Json::parse_at(text.as_bytes())
+                .map_err(|at| ConfigError::json_syntax("CREDENTIALS", &text, at))?;
+            let members = json.as_object().ok_or_else(|| {
+                ConfigError::json_shape("CREDENTIALS", "not an object of credentials")
+            })?;
+            // As serde read it into a map: every entry is checked, and of a name given twice the
+            // last entry counts.
+            let mut raw = BTreeMap::new();
+            for (name, entry) in members {
+                let entry = RawCredential::from_json(entry).map_err(|why| {
+                    let which = if valid_name(name) {
+                        format!("credential {name}")
+                    } else {
+                        "a credential".into()
+                    };
+                    ConfigError::json_shape("CREDENTIALS", &format!("{which}: {why}"))
+                })?;
+                raw.insert(name.clone(), entry);
+            }
             for (name, entry) in raw {
                 if !valid_name(&name) || name == DEFAULT_CREDENTIAL {
                     return Err(ConfigError::invalid(
@@ -240,5 +287,57 @@ mod tests {
             let e = Credentials::from_vars(vars(&[("CREDENTIALS", bad)])).unwrap_err();
             assert!(e.to_string().starts_with("CREDENTIALS is invalid"), "{e}");
         }
+    }
+
+    /// Accepted and refused as the `serde` derive this module used before (through
+    /// `serde_json`), except an entry written as an array, which serde read field by field.
+    #[test]
+    fn entries_are_read_as_serde_read_them() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Serde {
+            client_id: String,
+            scopes: String,
+            #[serde(default)]
+            org_id: Option<String>,
+            #[serde(default)]
+            credential_id: Option<String>,
+        }
+        let parse = |text: &str| {
+            Credentials::from_vars(vars(&[
+                ("CLIENT_ID", "c"),
+                ("SCOPES", "s"),
+                ("CREDENTIALS", text),
+            ]))
+        };
+        for text in [
+            r#"{"a":{"client_id":"c","scopes":"s","org_id":null,"credential_id":"x"}}"#,
+            r#"{"a":{"client_id":"c","scopes":"s","org_id":1}}"#,
+            r#"{"a":{"client_id":null,"scopes":"s"}}"#,
+            r#"{"a":{"client_id":"c"}}"#,
+            r#"{"a":{"client_id":"c","scopes":"s","x":null}}"#,
+            r#"{"a":{"client_id":"c","scopes":"s","org_id":null,"org_id":null}}"#,
+            r#"{"a":5,"a":{"client_id":"c","scopes":"s"}}"#,
+            r#"{"a":{"client_id":"c","scopes":"s"},"a":{"client_id":"d","scopes":"s"}}"#,
+            r#"[]"#,
+            r#"{"a":{}}"#,
+            r#"{"a":{"client_id":"c","scopes":"s"}"#,
+        ] {
+            let serde_ok = serde_json::from_str::<BTreeMap<String, Serde>>(text).is_ok();
+            assert_eq!(parse(text).is_ok(), serde_ok, "{text}");
+        }
+        let c = parse(r#"{"a":{"client_id":"c","scopes":"s"},"a":{"client_id":"d","scopes":"s"}}"#)
+            .unwrap();
+        assert_eq!(c.get("a").unwrap().unwrap().client_id, "d");
+        let array = r#"{"a":["c","s"]}"#;
+        assert!(serde_json::from_str::<BTreeMap<String, Serde>>(array).is_ok());
+        assert!(parse(array).is_err());
+        assert_eq!(
+            parse(r#"{"a":{"client_id":"c","scopes":"s","token":"x"}}"#)
+                .unwrap_err()
+                .to_string(),
+            "CREDENTIALS is invalid: JSON of the wrong shape: credential a: an unknown field"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! its own, at most once per [`FLUSH_INTERVAL_MS`]: KV accepts one write per second per key, and
 //! per-isolate keys never contend. Readers merge every isolate's batch, newest first.
 
+use crate::json::{self, Bad, Obj, Reader, Res};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -39,6 +40,73 @@ pub struct Event {
     pub scope: Option<String>,
 }
 
+impl Event {
+    /// The event as JSON, as its `Serialize` derive wrote it (fields in order, absent options
+    /// left out).
+    pub fn to_json(&self) -> String {
+        let mut obj = Obj::new()
+            .u64("at_ms", self.at_ms)
+            .str("kind", &self.kind)
+            .str("credential", &self.credential)
+            .str("detail", &self.detail);
+        if let Some(status) = self.status {
+            obj = obj.u64("status", status.into());
+        }
+        if let Some(id) = &self.debug_id {
+            obj = obj.str("debug_id", id);
+        }
+        if let Some(scope) = &self.scope {
+            obj = obj.str("scope", scope);
+        }
+        obj.end()
+    }
+
+    /// Reads an event as its `Deserialize` derive did: the first four fields required, the
+    /// options absent when missing or `null`, unknown fields skipped, a field twice refused.
+    fn read(r: &mut Reader) -> Res<Self> {
+        let (mut at_ms, mut kind, mut credential, mut detail) = (None, None, None, None);
+        let (mut status, mut debug_id, mut scope) = (None, None, None);
+        r.object(&mut |r, key| match key.as_str() {
+            "at_ms" => json::set(&mut at_ms, r.u64()?),
+            "kind" => json::set(&mut kind, r.string()?),
+            "credential" => json::set(&mut credential, r.string()?),
+            "detail" => json::set(&mut detail, r.string()?),
+            "status" => {
+                let s = r
+                    .opt_u64()?
+                    .map(u16::try_from)
+                    .transpose()
+                    .map_err(|_| Bad)?;
+                json::set(&mut status, s)
+            }
+            "debug_id" => json::set(&mut debug_id, r.opt_string()?),
+            "scope" => json::set(&mut scope, r.opt_string()?),
+            _ => r.skip(),
+        })?;
+        Ok(Self {
+            at_ms: at_ms.ok_or(Bad)?,
+            kind: kind.ok_or(Bad)?,
+            credential: credential.ok_or(Bad)?,
+            detail: detail.ok_or(Bad)?,
+            status: status.flatten(),
+            debug_id: debug_id.flatten(),
+            scope: scope.flatten(),
+        })
+    }
+}
+
+/// A batch: a JSON array of events.
+fn read_batch(text: &str) -> Res<Vec<Event>> {
+    let mut events = Vec::new();
+    let mut r = Reader::new(text.as_bytes());
+    r.array(&mut |r| {
+        events.push(Event::read(r)?);
+        Ok(())
+    })?;
+    r.end()?;
+    Ok(events)
+}
+
 /// One isolate's recent events and its flush schedule.
 #[derive(Debug, Default)]
 pub struct EventLog {
@@ -65,7 +133,7 @@ impl EventLog {
         }
         self.dirty = false;
         self.last_flush_ms = now_ms;
-        serde_json::to_string(&self.events).ok()
+        Some(json::array(self.events.iter().map(Event::to_json)))
     }
 
     /// This isolate's events, oldest first.
@@ -79,7 +147,7 @@ impl EventLog {
 pub fn merge<'a>(batches: impl IntoIterator<Item = &'a str>, local: Vec<Event>) -> Vec<Event> {
     let mut all = local;
     for batch in batches {
-        if let Ok(events) = serde_json::from_str::<Vec<Event>>(batch) {
+        if let Ok(events) = read_batch(batch) {
             all.extend(events);
         }
     }
@@ -121,6 +189,38 @@ mod tests {
         assert_eq!(log.flush_due(14_999), None, "within 5 s of the last write");
         assert!(log.flush_due(15_000).is_some());
         assert_eq!(log.flush_due(30_000), None, "no news");
+    }
+
+    /// Batches are written and read as the `serde` derives wrote and read them.
+    #[test]
+    fn batches_are_what_serde_wrote_and_read() {
+        let full = Event {
+            status: None,
+            debug_id: Some("d\"1".into()),
+            scope: Some("openid".into()),
+            ..ev(7, "x")
+        };
+        let events = vec![ev(1, "a"), full];
+        let text = json::array(events.iter().map(Event::to_json));
+        assert_eq!(text, serde_json::to_string(&events).unwrap());
+        assert_eq!(read_batch(&text), Ok(events));
+        for batch in [
+            "[]",
+            r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d","status":null,"x":[{}]}]"#,
+            r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d"}"#,
+            r#"[{"at_ms":1,"kind":"k","credential":"c"}]"#,
+            r#"[{"at_ms":1,"at_ms":2,"kind":"k","credential":"c","detail":"d"}]"#,
+            r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d","status":70000}]"#,
+            r#"[{"at_ms":-1,"kind":"k","credential":"c","detail":"d"}]"#,
+            r#"{"at_ms":1}"#,
+            "garbage",
+        ] {
+            assert_eq!(
+                read_batch(batch).ok(),
+                serde_json::from_str::<Vec<Event>>(batch).ok(),
+                "{batch}"
+            );
+        }
     }
 
     #[test]

@@ -51,10 +51,26 @@ pub enum Json {
 impl Json {
     /// Parses a whole document.
     pub fn parse(bytes: &[u8]) -> Res<Json> {
+        Self::parse_at(bytes).map_err(|_| Bad)
+    }
+
+    /// Parses a whole document; on failure, the byte offset where reading stopped (at or just
+    /// after the first byte that does not fit).
+    pub fn parse_at(bytes: &[u8]) -> Result<Json, usize> {
         let mut r = Reader::new(bytes);
-        let v = r.value()?;
-        r.end()?;
-        Ok(v)
+        let v = r.value().map_err(|_| r.i)?;
+        match r.peek() {
+            None => Ok(v),
+            Some(_) => Err(r.i),
+        }
+    }
+
+    /// The members, if this is an object (repeated keys kept, in order).
+    pub fn as_object(&self) -> Option<&[(String, Json)]> {
+        match self {
+            Json::Obj(members) => Some(members),
+            _ => None,
+        }
     }
 
     /// The member `key` of an object (the last one if repeated).
@@ -415,9 +431,10 @@ impl<'a> Reader<'a> {
         if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
-        match self.next_byte()? {
-            b'0' => {}
-            b'1'..=b'9' => self.digits(),
+        // Not consumed unless it fits, so that a failure points at the byte (`parse_at`).
+        match self.s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
             _ => return Err(Bad),
         }
         if self.s.get(self.i) == Some(&b'.') {
@@ -738,6 +755,11 @@ mod tests {
             assert_eq!(ours(&deep(n)).is_some(), serde(&deep(n)).is_some(), "{n}");
             assert!(skips(&deep(n)));
         }
+        // Where reading stopped.
+        assert_eq!(Json::parse_at(b"{\"a\":1,}"), Err(7));
+        assert_eq!(Json::parse_at(b"[1] x"), Err(4));
+        assert_eq!(Json::parse_at(b"[1"), Err(2));
+        assert!(Json::parse_at(b" [1] ").is_ok());
         // Skipped strings are only checked for syntax.
         assert!(skips("\"\\ud83d\"") && serde_skips("\"\\ud83d\""));
         let invalid_utf8 = b"[\"\xff\"]";

@@ -18,7 +18,9 @@
 //! - written strings escape `"`, `\` and control characters only (`\b \f \n \r \t`, else
 //!   `\u00xx`), as `serde_json::to_string` does.
 //!
-//! The `serde` derives on the core's types stay for the Worker, which builds its own JSON.
+//! The Worker writes and reads all of its JSON with this module too (issue 6: without
+//! `serde_json` and `serde`'s deserializers its .wasm is about 55 KB smaller, gzipped). The
+//! `serde` derives left on the core's types are not used by the Worker.
 
 /// A parse failure. Every caller maps it to its own error, as it did `serde_json`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

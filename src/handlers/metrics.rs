@@ -19,11 +19,8 @@ pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
     if !caller.admin {
         return Err(ApiError::AdminOnly);
     }
-    let format = req.url().ok().and_then(|u| {
-        u.query_pairs()
-            .find(|(k, _)| k == "format")
-            .map(|(_, v)| v.into_owned())
-    });
+    // From the runtime's serialized URL: `req.url()` would parse it again with the `url` crate.
+    let format = ims_core::request_url::query_param(&req.inner().url(), "format");
     match format.as_deref() {
         Some("prometheus") => {
             let text = telemetry::metrics(|m| m.prometheus());

@@ -26,8 +26,14 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     // The method as sent. workers-rs's `Method` maps every method it does not know (`QUERY`,
     // `PROPFIND`, …) to GET, so without this `QUERY /v1/credentials` would be served (and logged)
     // as a GET. Such a method is answered like any other method a route does not take: 405 with
-    // `Allow`, or 404 for no route. Read once: it is a call into JS.
-    let sent_method = req.inner().method();
+    // `Allow`, or 404 for no route. The Fetch standard upper-cases DELETE, HEAD, OPTIONS, POST
+    // and PUT in any spelling, so for those the name is known without the call into JS.
+    let sent_method = match method {
+        Method::Delete | Method::Head | Method::Options | Method::Post | Method::Put => {
+            method.as_ref().to_owned()
+        }
+        _ => req.inner().method(),
+    };
     let known_method = sent_method == method.as_ref();
     let path = req.path();
     let request_id = req.headers().get("cf-ray").ok().flatten();
@@ -104,11 +110,7 @@ fn cross_origin(req: &Request) -> bool {
     let Some(origin) = req.headers().get("origin").ok().flatten() else {
         return false;
     };
-    let own = req
-        .url()
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    origin != own
+    !ims_core::request_url::same_origin(&req.inner().url(), &origin)
 }
 
 /// The routes, with their path parameters.

@@ -170,3 +170,23 @@ test("6.5 /oauth/token: wrong credential → 400 unauthorized_client; wrong scop
   assert.ok((await tokenCalls(fake)) <= 2, "one IMS call per (credential, scope set)");
   assert.deepEqual(wrong, []);
 });
+
+test("6.6 a browser request from another origin → 403 cross_origin_forbidden; from the broker's own origin → served", async () => {
+  const { w, keys } = env;
+  const own = new URL(w.url).origin;
+  const before = await tokenCalls(env.fake);
+  const good = await v1Token(w, keys.all, undefined, { headers: { origin: own } });
+  expectToken(good, `Origin: ${own}`);
+  const u = new URL(w.url);
+  const otherPort = `${u.protocol}//${u.hostname}:${Number(u.port) + 1}`;
+  const otherHost = `${u.protocol}//${u.hostname === "localhost" ? "127.0.0.1" : "localhost"}:${u.port}`;
+  const otherScheme = `https://${u.host}`;
+  for (const origin of [otherPort, otherHost, otherScheme, "https://evil.example", "null", `${own}/`]) {
+    expectError(await v1Token(w, keys.all, undefined, { headers: { origin } }), 403, "cross_origin_forbidden", `Origin: ${origin}`);
+    const admin = await w.fetch("/v1/credentials", { headers: { authorization: `Bearer ${keys.all}`, origin } });
+    assert.equal(admin.status, 403, `GET /v1/credentials with Origin: ${origin}`);
+  }
+  // A browser sends no Origin on a same-origin GET; servers send none at all.
+  expectToken(await v1Token(w, keys.all), "no Origin");
+  assert.ok((await tokenCalls(env.fake)) - before <= 1, "refusals cost no IMS call");
+});

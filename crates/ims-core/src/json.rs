@@ -543,27 +543,38 @@ pub fn set<T>(slot: &mut Option<T>, value: T) -> Res<()> {
 }
 
 /// Appends `s` as a JSON string, escaped as `serde_json` escapes.
+///
+/// Runs of bytes that need no escape are copied whole (a token is one such run): every byte
+/// that needs one is ASCII, so the runs end on character boundaries.
 pub fn quote(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0'..='\u{1f}' => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let b = c as usize;
-                out.push_str("\\u00");
-                out.push(HEX[b >> 4] as char);
-                out.push(HEX[b & 15] as char);
-            }
-            _ => out.push(c),
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        } else {
+            out.push_str(escape);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -803,5 +814,18 @@ mod tests {
         let mut out = String::new();
         quote(&mut out, &s);
         assert_eq!(out, serde_json::to_string(&s).unwrap_or_default());
+        for s in [
+            "",
+            "eyJhbGciOiJSUzI1NiJ9.plain-token_run",
+            "\"",
+            "é\"😀\n\u{1}x\\",
+            "\u{1f}é",
+            "😀\t",
+        ] {
+            let mut out = String::from("prefix");
+            quote(&mut out, s);
+            let expected = serde_json::to_string(s).unwrap_or_default();
+            assert_eq!(out, format!("prefix{expected}"), "{s:?}");
+        }
     }
 }

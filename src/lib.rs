@@ -23,6 +23,12 @@ mod tokens;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
+/// Runs once when the module is instantiated, before its first event.
+#[event(start)]
+fn start() {
+    platform::intern::hot_strings();
+}
+
 /// The `fetch` event: every HTTP request enters here.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {

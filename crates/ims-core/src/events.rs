@@ -6,7 +6,6 @@
 //! per-isolate keys never contend. Readers merge every isolate's batch, newest first.
 
 use crate::json::{self, Bad, Obj, Reader, Res};
-use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Events one isolate keeps (and writes).
@@ -19,7 +18,8 @@ pub const FLUSH_INTERVAL_MS: u64 = 5_000;
 pub const EVENTS_KEY_PREFIX: &str = "events:";
 
 /// One event. Holds names, codes, statuses and ids only: never a secret or token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Event {
     /// When, epoch ms.
     pub at_ms: u64,
@@ -30,13 +30,13 @@ pub struct Event {
     /// What happened, e.g. the cache outcome, the error code or the rotation step.
     pub detail: String,
     /// IMS's (or the management API's) HTTP status, if it answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub status: Option<u16>,
     /// Adobe's `x-debug-id`, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub debug_id: Option<String>,
     /// The canonical scope set, for token events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub scope: Option<String>,
 }
 

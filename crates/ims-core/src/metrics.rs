@@ -4,14 +4,14 @@
 //! histogram and rotations. Pure data: the Worker records into it and serves it; a bounded log
 //! of recent events is kept separately (it must survive isolates; see the Worker's `events`).
 
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Upper bounds (ms) of the upstream latency histogram's buckets; the last bucket is `+Inf`.
 pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000];
 
 /// All counters of one isolate.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Metrics {
     /// When counting started, epoch ms.
     pub since_ms: u64,

@@ -23,14 +23,14 @@
 
 use crate::io_api::SecretInfo;
 use crate::json::{self, Bad, Obj, Reader, Res};
-use serde::{Deserialize, Serialize};
 
 /// Default grace period between promote and retire.
 pub const DEFAULT_GRACE_MS: u64 = 10 * 60 * 1000;
 
 /// Where a slot's value lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "snake_case"))]
 pub enum Source {
     /// The Worker secret (`CLIENT_SECRET…`), put there by the operator.
     Bootstrap,
@@ -39,20 +39,21 @@ pub enum Source {
 }
 
 /// One client secret the broker can read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Slot {
     /// Adobe's uuid, once known (a bootstrap secret's uuid is learnt by identification).
     pub uuid: Option<String>,
     /// Where the value lives.
     pub source: Source,
     /// The sealed value (an envelope) when `source` is `Stored`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub sealed: Option<String>,
     /// When Adobe created it, epoch ms, if known.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub created_at_ms: Option<u64>,
     /// When the broker last saw IMS accept it, epoch ms.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub verified_at_ms: Option<u64>,
 }
 
@@ -70,8 +71,9 @@ impl Slot {
 }
 
 /// The next step a rotation has to take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "snake_case"))]
 pub enum Step {
     /// Make room if needed, add a new secret, store it as pending.
     Create,
@@ -99,7 +101,8 @@ impl Step {
 }
 
 /// The last error a rotation met; it stays at its step and is retried on resume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct StepError {
     /// When, epoch ms.
     pub at_ms: u64,
@@ -110,19 +113,21 @@ pub struct StepError {
 }
 
 /// An effect that took place, for the record (and for "no step ran twice").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Event {
     /// When, epoch ms.
     pub at_ms: u64,
     /// `deleted_unused`, `added`, `tested`, `promoted`, `retired`, `identified`, `pending_lost`.
     pub what: String,
     /// The secret's uuid, where one is concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub uuid: Option<String>,
 }
 
 /// One rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Rotation {
     /// Its id.
     pub id: String,
@@ -133,38 +138,39 @@ pub struct Rotation {
     /// Last change, epoch ms.
     pub updated_at_ms: u64,
     /// Finished, epoch ms.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub finished_at_ms: Option<u64>,
     /// Set just before asking Adobe for a new secret; cleared when it is stored. Seen on resume,
     /// it means an add may have taken effect at Adobe with its answer lost.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub adding_since_ms: Option<u64>,
     /// Earliest instant of the retire step, epoch ms.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub retire_after_ms: Option<u64>,
     /// The last error, cleared when a step succeeds.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub last_error: Option<StepError>,
     /// Effects, in order.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub events: Vec<Event>,
 }
 
 /// Everything durable about one credential's secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct CredentialState {
     /// Record format.
     pub v: u8,
     /// The secret in use.
     pub active: Slot,
     /// A secret created by the current rotation, not yet promoted.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub pending: Option<Slot>,
     /// The secret used before the last promote, until it is retired.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub previous: Option<Slot>,
     /// The current or last rotation.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub rotation: Option<Rotation>,
 }
 

@@ -39,6 +39,7 @@ pub mod rotation;
 pub mod scope;
 pub mod secret;
 pub mod time;
+pub mod token_body;
 
 pub use cache::{CacheOutcome, Failure, Served, Settings, TokenCache, TokenSpec, UpstreamCall};
 pub use config::ConfigError;

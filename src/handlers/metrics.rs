@@ -8,8 +8,6 @@ use crate::telemetry;
 use crate::tokens;
 use ims_core::events::Event;
 use ims_core::json::{self, Obj};
-use ims_core::metrics::Metrics;
-use std::collections::BTreeMap;
 use worker::{Request, Response};
 
 /// Handles `GET /v1/metrics`.
@@ -35,10 +33,10 @@ pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
         None | Some("json") => {
             let platform = tokens::platform(&c.env)?;
             let events = telemetry::recent(platform.kv()).await;
-            let counters = telemetry::metrics(|m| counters(m));
+            let counters = telemetry::metrics(|m| m.to_json());
             let body = Obj::new()
                 .raw("counters", &counters)
-                .raw("events", &json::array(events.iter().map(event)))
+                .raw("events", &json::array(events.iter().map(Event::to_json)))
                 .end();
             Ok(json_response(200, body, NO_STORE))
         }
@@ -46,44 +44,4 @@ pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
             "format must be json or prometheus".into(),
         )),
     }
-}
-
-/// The counters as JSON: every object's keys in serde_json's (sorted) order, as the `Serialize`
-/// derive through `serde_json::Value` wrote them before.
-fn counters(m: &Metrics) -> String {
-    let map = |m: &BTreeMap<String, u64>| {
-        let mut obj = Obj::new();
-        for (k, n) in m {
-            obj = obj.u64(k, *n);
-        }
-        obj.end()
-    };
-    let buckets = json::array(m.upstream_latency_buckets.iter().map(u64::to_string));
-    Obj::new()
-        .raw("cache", &map(&m.cache))
-        .raw("ims_calls", &map(&m.ims_calls))
-        .raw("requests", &map(&m.requests))
-        .raw("rotations", &map(&m.rotations))
-        .u64("since_ms", m.since_ms)
-        .raw("upstream_latency_buckets", &buckets)
-        .u64("upstream_latency_sum_ms", m.upstream_latency_sum_ms)
-        .end()
-}
-
-/// One event as JSON (keys sorted, absent options left out, as before).
-fn event(e: &Event) -> String {
-    let mut obj = Obj::new()
-        .u64("at_ms", e.at_ms)
-        .str("credential", &e.credential);
-    if let Some(id) = &e.debug_id {
-        obj = obj.str("debug_id", id);
-    }
-    obj = obj.str("detail", &e.detail).str("kind", &e.kind);
-    if let Some(scope) = &e.scope {
-        obj = obj.str("scope", scope);
-    }
-    if let Some(status) = e.status {
-        obj = obj.u64("status", status.into());
-    }
-    obj.end()
 }

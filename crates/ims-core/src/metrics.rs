@@ -1,9 +1,10 @@
-//! Counters since the isolate started, and their Prometheus text rendering.
+//! Counters since the isolate started, and their JSON and Prometheus text renderings.
 //!
 //! Requests by route and status, cache outcomes, IMS calls by outcome, an upstream latency
 //! histogram and rotations. Pure data: the Worker records into it and serves it; a bounded log
 //! of recent events is kept separately (it must survive isolates; see the Worker's `events`).
 
+use crate::json::{self, Obj};
 use std::collections::BTreeMap;
 
 /// Upper bounds (ms) of the upstream latency histogram's buckets; the last bucket is `+Inf`.
@@ -73,6 +74,27 @@ impl Metrics {
     /// Counts a rotation run.
     pub fn rotation(&mut self, outcome: &str) {
         Self::bump(&mut self.rotations, outcome);
+    }
+
+    /// The counters as a JSON object (`counters` of `GET /v1/metrics`), keys sorted.
+    pub fn to_json(&self) -> String {
+        let map = |m: &BTreeMap<String, u64>| {
+            let mut obj = Obj::new();
+            for (k, n) in m {
+                obj = obj.u64(k, *n);
+            }
+            obj.end()
+        };
+        let buckets = json::array(self.upstream_latency_buckets.iter().map(u64::to_string));
+        Obj::new()
+            .raw("cache", &map(&self.cache))
+            .raw("ims_calls", &map(&self.ims_calls))
+            .raw("requests", &map(&self.requests))
+            .raw("rotations", &map(&self.rotations))
+            .u64("since_ms", self.since_ms)
+            .raw("upstream_latency_buckets", &buckets)
+            .u64("upstream_latency_sum_ms", self.upstream_latency_sum_ms)
+            .end()
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
@@ -179,5 +201,21 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    #[test]
+    fn json_has_every_counter() {
+        let mut m = Metrics {
+            since_ms: 7,
+            upstream_latency_buckets: vec![0, 1, 1],
+            upstream_latency_sum_ms: 42,
+            ..Metrics::default()
+        };
+        m.requests.insert("POST /v1/token 200".into(), 3);
+        m.cache.insert("memory".into(), 2);
+        m.ims_calls.insert("ok".into(), 1);
+        m.rotations.insert("done".into(), 1);
+        let ours: serde_json::Value = serde_json::from_str(&m.to_json()).expect("valid JSON");
+        assert_eq!(ours, serde_json::to_value(&m).expect("serializes"));
     }
 }

@@ -1,13 +1,14 @@
 //! ims-broker: a Cloudflare Worker that holds Adobe OAuth Server-to-Server credentials and hands
 //! cached IMS access tokens to internal callers.
 //!
-//! This crate is wiring and I/O only: the entry point below hands each request to the route table
-//! ([`routes`]), handlers live in [`handlers`], and every rule (wire format, cache policy, scopes,
-//! caller config) lives in the platform-independent `ims-core` crate.
+//! This crate is wiring and I/O only: the `fetch` entry point ([`entry`]) hands each request to the
+//! route table ([`routes`]), handlers live in [`handlers`], and every rule (wire format, cache
+//! policy, scopes, caller config) lives in the platform-independent `ims-core` crate.
 
 mod api_error;
 mod auth;
 mod config;
+mod entry;
 mod handlers;
 mod log;
 mod management;
@@ -21,18 +22,12 @@ mod secrets;
 mod telemetry;
 mod tokens;
 
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
 /// Runs once when the module is instantiated, before its first event.
 #[event(start)]
 fn start() {
     platform::intern::hot_strings();
-}
-
-/// The `fetch` event: every HTTP request enters here.
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    Ok(routes::dispatch(req, env, ctx).await)
 }
 
 /// The `scheduled` event (Cron Trigger): pre-warms tokens and runs due rotations.

@@ -25,6 +25,9 @@ thread_local! {
 pub struct RequestLog {
     /// Request id (`cf-ray` when present, else made up when first needed).
     pub request_id: Option<String>,
+    /// The request's headers, where `cf-ray` is read when the id is first needed: a plain hit
+    /// writes no line and never needs it.
+    pub ray_from: Option<RaySource>,
     /// The matched route, e.g. `POST /v1/token`.
     pub route: &'static str,
     /// The authenticated caller's id.
@@ -43,11 +46,25 @@ pub struct RequestLog {
     pub detail: Option<String>,
 }
 
+/// The headers of a request, for its `cf-ray`. `Debug` leaves them out: they hold the caller's key.
+pub struct RaySource(pub worker::Headers);
+
+impl std::fmt::Debug for RaySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RaySource(..)")
+    }
+}
+
 impl RequestLog {
-    /// The request id, made up on first use when the request had no `cf-ray`.
+    /// The request id: its `cf-ray`, or made up on first use when the request had none.
     pub fn request_id(&mut self) -> String {
+        let ray_from = self.ray_from.take();
         self.request_id
-            .get_or_insert_with(crate::random::id)
+            .get_or_insert_with(|| {
+                ray_from
+                    .and_then(|h| h.0.get("cf-ray").ok().flatten())
+                    .unwrap_or_else(crate::random::id)
+            })
             .clone()
     }
 

@@ -2,6 +2,7 @@
 //! `Math.random`, `setTimeout` (via [`Delay`]), `fetch` with an abort on timeout, and KV, where
 //! every value is sealed with the store key (reading KV alone yields no token).
 
+pub mod eager;
 pub mod intern;
 pub mod kv;
 

@@ -3,8 +3,9 @@
 //! in plain text without `Allow`, so the table is our own).
 
 use crate::api_error::ApiError;
+use crate::handlers::body::Body;
 use crate::handlers::{health, metrics, oauth, secrets, token};
-use crate::log::RequestLog;
+use crate::log::{RaySource, RequestLog};
 use crate::telemetry;
 use ims_core::hit_summary::LogMode;
 use worker::{Context, Env, Method, Request, Response};
@@ -17,10 +18,19 @@ pub struct Ctx {
     pub ctx: Context,
     /// The request's log line, filled in by the handler.
     pub log: RequestLog,
+    /// The request body, if the entry point read it already.
+    pub body: Body,
 }
 
-/// Routes a request, answers errors as JSON, and writes the request's log line.
-pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
+/// True for the paths whose `POST` handler reads the body (`/v1/token`, `/oauth/token`): the
+/// entry point reads it first, in JS (see `crate::entry`).
+pub fn reads_body(path: &str) -> bool {
+    matches!(Route::of(path), Route::Token | Route::OAuthToken)
+}
+
+/// Routes a request, answers errors as JSON, and writes the request's log line. `body` is the
+/// body if the entry point read it already ([`reads_body`]).
+pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Response {
     let started = crate::platform::now_ms();
     let method = req.method();
     // The method as sent. workers-rs's `Method` maps every method it does not know (`QUERY`,
@@ -36,14 +46,14 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Response {
     };
     let known_method = sent_method == method.as_ref();
     let path = req.path();
-    let request_id = req.headers().get("cf-ray").ok().flatten();
     let mut c = Ctx {
         env,
         ctx,
         log: RequestLog {
-            request_id,
+            ray_from: Some(RaySource(req.headers().clone())),
             ..RequestLog::default()
         },
+        body,
     };
     let route = Route::of(&path);
     c.log.route = route.label();

@@ -3,6 +3,17 @@
 use crate::api_error::ApiError;
 use worker::Request;
 
+/// A request's body as the entry point left it: routes whose handler reads the body have it
+/// read in JS before the Worker's code runs (see `crate::entry`); other requests leave it unread.
+pub enum Body {
+    /// Not read yet: [`read`] reads it.
+    Unread,
+    /// Read by the entry point.
+    Read(Vec<u8>),
+    /// The entry point's read failed (the client went away or sent a broken body).
+    Unreadable,
+}
+
 /// Largest body any endpoint reads.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -19,20 +30,26 @@ pub fn media_type(req: &Request) -> Option<String> {
 }
 
 /// The body, refused with 413 past [`MAX_BODY`] (by `Content-Length` first, then by what arrived).
-pub async fn read(req: &mut Request) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY));
-    }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::InvalidRequest("the request body could not be read".into()))?;
+/// Takes it from `body` when the entry point read it already.
+pub async fn read(req: &mut Request, body: &mut Body) -> Result<Vec<u8>, ApiError> {
+    let unreadable = || ApiError::InvalidRequest("the request body could not be read".into());
+    let bytes = match std::mem::replace(body, Body::Unread) {
+        // The entry point read it only after checking `Content-Length`.
+        Body::Read(bytes) => bytes,
+        Body::Unreadable => return Err(unreadable()),
+        Body::Unread => {
+            let declared = req
+                .headers()
+                .get("content-length")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY) {
+                return Err(ApiError::PayloadTooLarge(MAX_BODY));
+            }
+            req.bytes().await.map_err(|_| unreadable())?
+        }
+    };
     if bytes.len() > MAX_BODY {
         return Err(ApiError::PayloadTooLarge(MAX_BODY));
     }

@@ -1,6 +1,6 @@
 //! Request handlers, one module per endpoint family.
 
-mod body;
+pub mod body;
 pub mod health;
 pub mod metrics;
 pub mod oauth;

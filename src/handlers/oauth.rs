@@ -39,7 +39,7 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
         ));
     }
     let authorization = req.headers().get("authorization").ok().flatten();
-    let mut form = client_auth::parse_form(&body::read(&mut req).await?)?;
+    let mut form = client_auth::parse_form(&body::read(&mut req, &mut c.body).await?)?;
     // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted
     // from the request." So `client_id=&client_secret=` next to Basic is not a second
     // authentication method, and `credential=` is the default credential.

@@ -20,7 +20,7 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> 
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
     let media_type = body::media_type(&req);
-    let bytes = body::read(&mut req).await?;
+    let bytes = body::read(&mut req, &mut c.body).await?;
     if !bytes.is_empty() && media_type.as_deref() != Some("application/json") {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }

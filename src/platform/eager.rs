@@ -14,6 +14,51 @@ use std::task::{Context, Poll, Wake, Waker};
 use wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::future_to_promise;
 
+/// Polls `future` once. Its output if it finished (a `Response`), otherwise a `Promise` of it.
+pub fn run<F>(future: F) -> JsValue
+where
+    F: Future<Output = JsValue> + 'static,
+{
+    match poll_now(future) {
+        Ok(value) => value,
+        Err(rest) => future_to_promise(async move { Ok(rest.await) }).into(),
+    }
+}
+
+/// Polls `future` once, outside any executor: its output, or the rest of it to hand to one.
+fn poll_now<F: Future>(future: F) -> Result<F::Output, Relayed<F>> {
+    let relay = Arc::new(Relay::default());
+    let waker = Waker::from(Arc::clone(&relay));
+    let mut future = Box::pin(future);
+    match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+        Poll::Ready(value) => Ok(value),
+        Poll::Pending => Err(Relayed {
+            future,
+            relay,
+            waker,
+        }),
+    }
+}
+
+/// A future first polled by [`poll_now`]; every later poll goes through the same relay waker.
+struct Relayed<F> {
+    future: Pin<Box<F>>,
+    relay: Arc<Relay>,
+    waker: Waker,
+}
+
+impl<F: Future> Future for Relayed<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.relay.set(cx.waker());
+        this.future
+            .as_mut()
+            .poll(&mut Context::from_waker(&this.waker))
+    }
+}
+
 /// The waker the future sees on every poll. Its first poll happens outside any executor, so a
 /// leaf future may register this waker then and never again; the relay passes each wake-up on to
 /// the executor that polls it from then on.
@@ -45,23 +90,70 @@ impl Wake for Relay {
     }
 }
 
-/// Polls `future` once. Its output if it finished (a `Response`), otherwise a `Promise` of it.
-pub fn run<F>(future: F) -> JsValue
-where
-    F: Future<Output = JsValue> + 'static,
-{
-    let relay = Arc::new(Relay::default());
-    let waker = Waker::from(Arc::clone(&relay));
-    let mut future: Pin<Box<F>> = Box::pin(future);
-    if let Poll::Ready(value) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
-        return value;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its wake-ups: the executor's waker.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
-    let rest = std::future::poll_fn(move |cx| {
-        relay.set(cx.waker());
-        future
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .map(Ok)
-    });
-    future_to_promise(rest).into()
+
+    /// A leaf that keeps only the waker of its first poll, and is ready once `ready` is set.
+    struct FirstWakerOnly {
+        shared: Arc<Mutex<(bool, Option<Waker>)>>,
+    }
+
+    impl Future for FirstWakerOnly {
+        type Output = &'static str;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+            let mut s = self.shared.lock().expect("lock");
+            if s.0 {
+                return Poll::Ready("done");
+            }
+            s.1.get_or_insert_with(|| cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_future_that_needs_no_waiting_is_answered_at_once() {
+        assert!(matches!(poll_now(async { 7 }), Ok(7)));
+    }
+
+    #[test]
+    fn a_wake_up_registered_before_the_executor_reaches_the_executor() {
+        let shared = Arc::new(Mutex::new((false, None)));
+        let leaf = FirstWakerOnly {
+            shared: Arc::clone(&shared),
+        };
+        let Err(mut rest) = poll_now(leaf) else {
+            panic!("the leaf is not ready yet");
+        };
+        let executor = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&executor));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut rest).poll(&mut cx).is_pending());
+
+        // The leaf wakes the waker it kept from the first poll, made before any executor.
+        let first = {
+            let mut s = shared.lock().expect("lock");
+            s.0 = true;
+            s.1.take().expect("the leaf kept a waker")
+        };
+        first.wake();
+        assert_eq!(
+            executor.0.load(Ordering::SeqCst),
+            1,
+            "the executor was woken"
+        );
+        assert_eq!(Pin::new(&mut rest).poll(&mut cx), Poll::Ready("done"));
+    }
 }

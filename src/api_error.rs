@@ -5,9 +5,9 @@
 //! asks for. `/oauth/token` answers in the exact vocabulary of
 //! [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) ([`ApiError::oauth`]).
 
+use crate::reply::Reply;
 use ims_core::json::Obj;
 use ims_core::{ConfigError, ImsError};
-use worker::Response;
 
 impl From<ims_core::client_auth::ClientAuthError> for ApiError {
     fn from(e: ims_core::client_auth::ClientAuthError) -> Self {
@@ -162,12 +162,12 @@ impl ApiError {
     }
 
     /// The response for the `/v1` API and every other route.
-    pub fn into_response(self) -> Response {
+    pub fn into_response(self) -> Reply {
         self.respond(self.status(), self.code(), "Bearer realm=\"ims-broker\"")
     }
 
     /// The response for `/oauth/token`, per RFC 6749 §5.2.
-    pub fn oauth(self) -> Response {
+    pub fn oauth(self) -> Reply {
         let status = match self {
             Self::Unauthenticated => 401,
             Self::CredentialForbidden(_)
@@ -179,8 +179,7 @@ impl ApiError {
         self.respond(status, self.oauth_code(), "Basic realm=\"ims-broker\"")
     }
 
-    fn respond(&self, status: u16, code: &str, challenge: &str) -> Response {
-        let mut headers = vec![("cache-control", "no-store".to_owned())];
+    fn respond(&self, status: u16, code: &str, challenge: &'static str) -> Reply {
         let debug_id = match self {
             Self::Upstream(e) => e.debug_id(),
             Self::Management(e) => e.debug_id(),
@@ -190,45 +189,24 @@ impl ApiError {
         let mut body = Obj::new();
         if let Some(id) = debug_id {
             body = body.str("debug_id", id);
-            headers.push(("x-debug-id", id.to_owned()));
         }
         let body = body
             .str("error", code)
             .str("error_description", &self.description())
             .end();
+        let mut reply = Reply::json(status, body).no_store();
+        if let Some(id) = debug_id {
+            reply = reply.header("x-debug-id", id);
+        }
         if let Self::Upstream(e) = self {
             if let Some(s) = e.retry_after_s() {
-                headers.push(("retry-after", s.to_string()));
+                reply = reply.header("retry-after", &s.to_string());
             }
         }
         match self {
-            Self::Unauthenticated => headers.push(("www-authenticate", challenge.to_owned())),
-            Self::MethodNotAllowed(allow) => headers.push(("allow", (*allow).to_owned())),
-            _ => {}
+            Self::Unauthenticated => reply.static_header("www-authenticate", challenge),
+            Self::MethodNotAllowed(allow) => reply.static_header("allow", allow),
+            _ => reply,
         }
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        json_response(status, body, &headers)
     }
-}
-
-/// The headers of most JSON answers: `Cache-Control: no-store`.
-pub const NO_STORE: &[(&str, &str)] = &[("cache-control", "no-store")];
-
-/// A JSON response (`body` is JSON text, e.g. from [`Obj`]) with extra headers. Falls back to a
-/// bare 500 if the platform refuses to build it, which only happens for invalid header values.
-pub fn json_response(status: u16, body: String, headers: &[(&str, &str)]) -> Response {
-    let mut builder = Response::builder().with_status(status);
-    for &(name, value) in [("content-type", "application/json")].iter().chain(headers) {
-        builder = match builder.with_header(name, value) {
-            Ok(b) => b,
-            Err(_) => return fallback(),
-        };
-    }
-    builder.fixed(body.into_bytes())
-}
-
-fn fallback() -> Response {
-    Response::builder()
-        .with_status(500)
-        .fixed(br#"{"error":"internal_error","error_description":"internal error"}"#.to_vec())
 }

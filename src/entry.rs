@@ -72,6 +72,6 @@ fn respond(req: Request, env: Env, ctx: RawContext, body: Body) -> JsValue {
     let ctx = worker::Context::new(ctx);
     eager::run(async move {
         let response = routes::dispatch(req, env, ctx, body).await;
-        web_sys::Response::from(response).into()
+        response.into_js().into()
     })
 }

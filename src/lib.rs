@@ -15,6 +15,7 @@ mod management;
 mod platform;
 mod random;
 mod refresher;
+mod reply;
 mod rotation;
 mod routes;
 mod scheduled;

@@ -267,7 +267,7 @@ impl DurableObject for Refresher {
                 misconfigured: Some(reason),
             },
         };
-        Ok(crate::api_error::json_response(200, answer.to_json(), &[]))
+        Ok(crate::reply::Reply::json(200, answer.to_json()).into_worker())
     }
 }
 

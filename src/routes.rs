@@ -6,9 +6,10 @@ use crate::api_error::ApiError;
 use crate::handlers::body::Body;
 use crate::handlers::{health, metrics, oauth, secrets, token};
 use crate::log::{RaySource, RequestLog};
+use crate::reply::Reply;
 use crate::telemetry;
 use ims_core::hit_summary::LogMode;
-use worker::{Context, Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request};
 
 /// Everything a handler gets besides the request.
 pub struct Ctx {
@@ -30,7 +31,7 @@ pub fn reads_body(path: &str) -> bool {
 
 /// Routes a request, answers errors as JSON, and writes the request's log line. `body` is the
 /// body if the entry point read it already ([`reads_body`]).
-pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Response {
+pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Reply {
     let started = crate::platform::now_ms();
     let method = req.method();
     // The method as sent. workers-rs's `Method` maps every method it does not know (`QUERY`,
@@ -50,7 +51,8 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Respo
         env,
         ctx,
         log: RequestLog {
-            ray_from: Some(RaySource(req.headers().clone())),
+            // The same headers, not a copy (`worker::Headers::clone` copies them all).
+            ray_from: Some(RaySource(worker::Headers(req.headers().0.clone()))),
             ..RequestLog::default()
         },
         body,
@@ -88,7 +90,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Respo
     };
     let now = crate::platform::now_ms();
     let mode = crate::config::broker(&c.env).map_or(LogMode::All, |cfg| cfg.log_mode);
-    let status = response.status_code();
+    let status = response.status();
     c.log
         .emit(mode, &sent_method, status, now.saturating_sub(started), now);
     record(&c, status, now);

@@ -1,9 +1,8 @@
 //! `GET /healthz`: liveness, no authentication.
 
-use crate::api_error::json_response;
-use worker::Response;
+use crate::reply::Reply;
 
 /// `200 {"status":"ok"}`.
-pub fn healthz() -> Response {
-    json_response(200, r#"{"status":"ok"}"#.into(), &[])
+pub fn healthz() -> Reply {
+    Reply::json(200, r#"{"status":"ok"}"#.into())
 }

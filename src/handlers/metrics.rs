@@ -1,17 +1,18 @@
 //! `GET /v1/metrics` (admin): the isolate's counters and the recent events of every isolate, as
 //! JSON, or the counters in Prometheus text format with `?format=prometheus`.
 
-use crate::api_error::{json_response, ApiError, NO_STORE};
+use crate::api_error::ApiError;
 use crate::auth;
+use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::telemetry;
 use crate::tokens;
 use ims_core::events::Event;
 use ims_core::json::{self, Obj};
-use worker::{Request, Response};
+use worker::Request;
 
 /// Handles `GET /v1/metrics`.
-pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
     if !caller.admin {
@@ -22,13 +23,8 @@ pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
     match format.as_deref() {
         Some("prometheus") => {
             let text = telemetry::metrics(|m| m.prometheus());
-            Ok(Response::builder()
-                .with_status(200)
-                .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-                .map_err(|e| ApiError::Storage(e.to_string()))?
-                .with_header("cache-control", "no-store")
-                .map_err(|e| ApiError::Storage(e.to_string()))?
-                .fixed(text.into_bytes()))
+            let content_type = "text/plain; version=0.0.4; charset=utf-8";
+            Ok(Reply::with_type(200, content_type, text.into_bytes()).no_store())
         }
         None | Some("json") => {
             let platform = tokens::platform(&c.env)?;
@@ -38,7 +34,7 @@ pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
                 .raw("counters", &counters)
                 .raw("events", &json::array(events.iter().map(Event::to_json)))
                 .end();
-            Ok(json_response(200, body, NO_STORE))
+            Ok(Reply::json(200, body).no_store())
         }
         Some(_) => Err(ApiError::InvalidRequest(
             "format must be json or prometheus".into(),

@@ -9,17 +9,18 @@
 //! follow [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2).
 
 use super::body;
-use crate::api_error::{json_response, ApiError};
+use crate::api_error::ApiError;
 use crate::auth;
+use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::client_auth;
 use ims_core::json::Obj;
 use ims_core::ScopeSet;
-use worker::{Request, Response};
+use worker::Request;
 
 /// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
-pub async fn token(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn token(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     match grant(req, c).await {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -32,7 +33,7 @@ pub async fn token(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
     }
 }
 
-async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+async fn grant(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     if body::media_type(&req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(ApiError::InvalidRequest(
             "content type must be application/x-www-form-urlencoded".into(),
@@ -74,9 +75,7 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
         .str("scope", &scope)
         .str("token_type", "Bearer")
         .end();
-    Ok(json_response(
-        200,
-        body,
-        &[("cache-control", "no-store"), ("pragma", "no-cache")],
-    ))
+    Ok(Reply::json(200, body)
+        .no_store()
+        .static_header("pragma", "no-cache"))
 }

@@ -8,11 +8,12 @@
 //!   the active one, the only one, and any while a rotation step is running (it holds the
 //!   rotation lease for the check and the delete).
 
-use crate::api_error::{json_response, ApiError, NO_STORE};
+use crate::api_error::ApiError;
 use crate::auth;
 use crate::config::{self, BrokerConfig};
 use crate::log::Fields;
 use crate::management::Management;
+use crate::reply::Reply;
 use crate::rotation;
 use crate::routes::Ctx;
 use crate::secrets;
@@ -22,7 +23,7 @@ use ims_core::json::{self, Obj};
 use ims_core::rotation::{DeleteRefusal, Rotation, Source};
 use ims_core::time::rfc3339;
 use std::rc::Rc;
-use worker::{Request, Response};
+use worker::Request;
 
 /// Authenticates an admin caller and resolves the credential.
 fn admin_credential(
@@ -117,7 +118,7 @@ pub fn rotation_view(r: &Rotation, busy: Option<bool>) -> String {
 }
 
 /// `GET /v1/credentials/{name}/secrets`.
-pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
     let admin = Admin::new(&req, c, name).await?;
     let (cred, state) = (&admin.cred, &admin.state);
     let mgmt = admin.management()?;
@@ -142,11 +143,11 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Response, Api
         .str("credential", &cred.name)
         .raw("secrets", &json::array(items))
         .end();
-    Ok(json_response(200, body, NO_STORE))
+    Ok(Reply::json(200, body).no_store())
 }
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
-pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
     let (cfg, cred) = admin_credential(&req, c, name)?;
     let platform = tokens::platform(&c.env)?;
     let cache = tokens::cache();
@@ -162,25 +163,20 @@ pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
     } else {
         202
     };
-    Ok(json_response(status, body, NO_STORE))
+    Ok(Reply::json(status, body).no_store())
 }
 
 /// `GET /v1/credentials/{name}/rotation`.
-pub async fn status(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn status(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
     let (_, cred) = admin_credential(&req, c, name)?;
     let platform = tokens::platform(&c.env)?;
     let state = secrets::load(platform.kv(), &cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
-    Ok(json_response(200, rotation_view(r, None), NO_STORE))
+    Ok(Reply::json(200, rotation_view(r, None)).no_store())
 }
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
-pub async fn delete(
-    req: Request,
-    c: &mut Ctx,
-    name: &str,
-    uuid: &str,
-) -> Result<Response, ApiError> {
+pub async fn delete(req: Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
     let admin = Admin::new(&req, c, name).await?;
     let cred = &admin.cred;
     let mgmt = admin.management()?;
@@ -204,11 +200,11 @@ pub async fn delete(
             .str("uuid", uuid),
         None,
     );
-    Ok(Response::builder().with_status(204).fixed(Vec::new()))
+    Ok(Reply::empty(204))
 }
 
 /// `GET /v1/credentials` (admin): every configured credential, usable or not.
-pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
     if !caller.admin {
@@ -235,13 +231,13 @@ pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Response, ApiError
             .end(),
     });
     let body = Obj::new().raw("credentials", &json::array(items)).end();
-    Ok(json_response(200, body, NO_STORE))
+    Ok(Reply::json(200, body).no_store())
 }
 
 /// `GET /v1/credentials/{name}/tokens` (admin): the cached token entries in KV, without their
 /// tokens: scope set, when minted, when they stop being handed out, and the last hit seen by
 /// this isolate.
-pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
     let (_, cred) = admin_credential(&req, c, name)?;
     let platform = tokens::platform(&c.env)?;
     let prefix = format!(
@@ -295,5 +291,5 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Response, A
         .str("now", &rfc3339(now))
         .u64("now_ms", now)
         .end();
-    Ok(json_response(200, body, NO_STORE))
+    Ok(Reply::json(200, body).no_store())
 }

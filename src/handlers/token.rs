@@ -7,16 +7,17 @@
 //! use the token (its expiry less the safety margin).
 
 use super::body;
-use crate::api_error::{json_response, ApiError, NO_STORE};
+use crate::api_error::ApiError;
 use crate::auth;
+use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::json::Obj;
 use ims_core::token_body::parse_body;
-use worker::{Request, Response};
+use worker::Request;
 
 /// Handles `POST /v1/token`.
-pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
     let media_type = body::media_type(&req);
@@ -41,5 +42,5 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Response, ApiError> 
         .str("scope", &grant.token.scope)
         .str("token_type", "bearer")
         .end();
-    Ok(json_response(200, body, NO_STORE))
+    Ok(Reply::json(200, body).no_store())
 }

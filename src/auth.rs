@@ -3,13 +3,14 @@
 
 use crate::api_error::ApiError;
 use crate::config;
+use crate::incoming::Headers;
 use ims_core::callers::Caller;
 use ims_core::CallerKey;
-use worker::{Env, Request};
+use worker::Env;
 
 /// The key of an `Authorization: Bearer <key>` header, if there is one.
-pub fn bearer_key(req: &Request) -> Option<CallerKey> {
-    let value = req.headers().get("authorization").ok().flatten()?;
+pub fn bearer_key(req: &impl Headers) -> Option<CallerKey> {
+    let value = req.header("authorization")?;
     let (scheme, key) = value.trim().split_once(' ')?;
     let key = key.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| CallerKey::new(key))

@@ -3,7 +3,7 @@
 //! `#[event(fetch)]` would make this an async export, and every request, even one answered
 //! without any I/O, would then wait for a microtask and go through a JS `Promise` and its
 //! callbacks. Instead:
-//! - the routes whose handler reads the body ([`routes::reads_body`]) have it read in JS first
+//! - the routes whose handler reads the body ([`routes::body_route`]) have it read in JS first
 //!   when its `Content-Length` is within the limit (`platform/body_first.js`), which then calls
 //!   [`after_body`]; a streamed body is still read by the handler, after authentication;
 //! - [`respond`] runs the route table through [`eager::run`]: a cache hit is answered with a
@@ -12,6 +12,7 @@
 //! worker-build wires an exported `fetch` the same way whether or not the macro made it.
 
 use crate::handlers::body::{Body, MAX_BODY};
+use crate::incoming::{Incoming, PreRead};
 use crate::platform::eager;
 use crate::routes;
 use ims_core::request_url;
@@ -23,20 +24,32 @@ use worker::{Env, Request};
 
 #[wasm_bindgen(module = "/src/platform/body_first.js")]
 extern "C" {
-    /// `request.arrayBuffer()`, then `next(request, env, ctx, bytes)`; see `body_first.js`.
+    /// `request.arrayBuffer()`, then `next(request, env, ctx, route, bytes, authorization,
+    /// content_type, origin)`; see `body_first.js`.
     #[wasm_bindgen(js_name = readBodyThen)]
     fn read_body_then(
         request: &web_sys::Request,
         env: &Env,
         ctx: &RawContext,
+        route: u32,
         max: u32,
         next: &Function,
     ) -> JsValue;
 }
 
-/// What `body_first.js` calls: with the body, `null` (not read: too large) or `undefined` (the
-/// read failed).
-type AfterBody = dyn Fn(web_sys::Request, Env, RawContext, JsValue) -> JsValue;
+/// What `body_first.js` calls: the request, its bindings and context, the token route (an
+/// index into [`routes::BODY_ROUTES`]), the body (`null`: not read, too large or streamed;
+/// `undefined`: the read failed) and three header values.
+type AfterBody = dyn Fn(
+    web_sys::Request,
+    Env,
+    RawContext,
+    u32,
+    JsValue,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) -> JsValue;
 
 thread_local! {
     /// [`after_body`] as a JS function, made once per isolate: a closure per request would be
@@ -48,27 +61,52 @@ thread_local! {
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: RawContext) -> JsValue {
     // Only a POST can be a route that reads the body: other methods skip the URL read here.
-    if req.method() == "POST" && routes::reads_body(request_url::path(&req.url())) {
-        let max = u32::try_from(MAX_BODY).unwrap_or(u32::MAX);
-        return AFTER_BODY
-            .with(|next| read_body_then(&req, &env, &ctx, max, next.as_ref().unchecked_ref()));
+    if req.method() == "POST" {
+        if let Some(route) = routes::body_route(request_url::path(&req.url())) {
+            let max = u32::try_from(MAX_BODY).unwrap_or(u32::MAX);
+            return AFTER_BODY.with(|next| {
+                read_body_then(&req, &env, &ctx, route, max, next.as_ref().unchecked_ref())
+            });
+        }
     }
-    respond(Request::from(req), env, ctx, Body::Unread)
+    respond(Incoming::Full(Request::from(req)), env, ctx, Body::Unread)
 }
 
 /// Continues a request once `body_first.js` has read its body (or left it).
-fn after_body(req: web_sys::Request, env: Env, ctx: RawContext, body: JsValue) -> JsValue {
-    let body = if body.is_null() {
-        Body::Unread
-    } else {
-        body.dyn_into::<Uint8Array>()
-            .map_or(Body::Unreadable, |b| Body::Read(b.to_vec()))
+#[allow(clippy::too_many_arguments)] // the JS call's arguments, one each
+fn after_body(
+    raw: web_sys::Request,
+    env: Env,
+    ctx: RawContext,
+    route: u32,
+    body: JsValue,
+    authorization: Option<String>,
+    content_type: Option<String>,
+    origin: Option<String>,
+) -> JsValue {
+    if body.is_null() {
+        // Not read here: the handler reads a streamed body, or answers 413.
+        return respond(Incoming::Full(Request::from(raw)), env, ctx, Body::Unread);
+    }
+    let body = body
+        .dyn_into::<Uint8Array>()
+        .map_or(Body::Unreadable, |b| Body::Read(b.to_vec()));
+    let path = routes::BODY_ROUTES
+        .get(route as usize)
+        .copied()
+        .unwrap_or_default();
+    let head = PreRead {
+        raw,
+        path,
+        authorization,
+        content_type,
+        origin,
     };
-    respond(Request::from(req), env, ctx, body)
+    respond(Incoming::PreRead(head), env, ctx, body)
 }
 
 /// Runs the route table: a `Response` when it needs no waiting, else a `Promise` of one.
-fn respond(req: Request, env: Env, ctx: RawContext, body: Body) -> JsValue {
+fn respond(req: Incoming, env: Env, ctx: RawContext, body: Body) -> JsValue {
     let ctx = worker::Context::new(ctx);
     eager::run(async move {
         let response = routes::dispatch(req, env, ctx, body).await;

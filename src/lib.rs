@@ -10,6 +10,7 @@ mod auth;
 mod config;
 mod entry;
 mod handlers;
+mod incoming;
 mod log;
 mod management;
 mod platform;

@@ -46,8 +46,8 @@ pub struct RequestLog {
     pub detail: Option<String>,
 }
 
-/// The headers of a request, for its `cf-ray`. `Debug` leaves them out: they hold the caller's key.
-pub struct RaySource(pub worker::Headers);
+/// The request, for its `cf-ray`. `Debug` leaves it out: its headers hold the caller's key.
+pub struct RaySource(pub worker::web_sys::Request);
 
 impl std::fmt::Debug for RaySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +62,7 @@ impl RequestLog {
         self.request_id
             .get_or_insert_with(|| {
                 ray_from
-                    .and_then(|h| h.0.get("cf-ray").ok().flatten())
+                    .and_then(|r| r.0.headers().get("cf-ray").ok().flatten())
                     .unwrap_or_else(crate::random::id)
             })
             .clone()

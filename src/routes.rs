@@ -5,11 +5,12 @@
 use crate::api_error::ApiError;
 use crate::handlers::body::Body;
 use crate::handlers::{health, metrics, oauth, secrets, token};
+use crate::incoming::{Headers, Incoming};
 use crate::log::{RaySource, RequestLog};
 use crate::reply::Reply;
 use crate::telemetry;
 use ims_core::hit_summary::LogMode;
-use worker::{Context, Env, Method, Request};
+use worker::{Context, Env, Method};
 
 /// Everything a handler gets besides the request.
 pub struct Ctx {
@@ -23,15 +24,22 @@ pub struct Ctx {
     pub body: Body,
 }
 
-/// True for the paths whose `POST` handler reads the body (`/v1/token`, `/oauth/token`): the
-/// entry point reads it first, in JS (see `crate::entry`).
-pub fn reads_body(path: &str) -> bool {
-    matches!(Route::of(path), Route::Token | Route::OAuthToken)
+/// The paths whose `POST` handler reads the body: the entry point reads it first, in JS, with
+/// the headers these handlers read (see `crate::entry`).
+pub const BODY_ROUTES: [&str; 2] = ["/v1/token", "/oauth/token"];
+
+/// For a path whose `POST` handler reads the body, its index in [`BODY_ROUTES`].
+pub fn body_route(path: &str) -> Option<u32> {
+    match Route::of(path) {
+        Route::Token => Some(0),
+        Route::OAuthToken => Some(1),
+        _ => None,
+    }
 }
 
 /// Routes a request, answers errors as JSON, and writes the request's log line. `body` is the
-/// body if the entry point read it already ([`reads_body`]).
-pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Reply {
+/// body if the entry point read it already ([`body_route`]).
+pub async fn dispatch(req: Incoming, env: Env, ctx: Context, body: Body) -> Reply {
     let started = crate::platform::now_ms();
     let method = req.method();
     // The method as sent. workers-rs's `Method` maps every method it does not know (`QUERY`,
@@ -43,7 +51,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Reply
         Method::Delete | Method::Head | Method::Options | Method::Post | Method::Put => {
             method.as_ref().to_owned()
         }
-        _ => req.inner().method(),
+        _ => req.sent_method(),
     };
     let known_method = sent_method == method.as_ref();
     let path = req.path();
@@ -51,8 +59,8 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Reply
         env,
         ctx,
         log: RequestLog {
-            // The same headers, not a copy (`worker::Headers::clone` copies them all).
-            ray_from: Some(RaySource(worker::Headers(req.headers().0.clone()))),
+            // `Clone::clone`: the inherent `clone` is JS `Request.clone()`, which tees the body.
+            ray_from: Some(RaySource(Clone::clone(req.raw()))),
             ..RequestLog::default()
         },
         body,
@@ -64,16 +72,24 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context, body: Body) -> Reply
         (route, _) if !known_method => Err(ApiError::MethodNotAllowed(route.allow())),
         (Route::Healthz, Method::Get | Method::Head) => Ok(health::healthz()),
         (_, _) if cross_origin(&req) => Err(ApiError::CrossOrigin),
-        (Route::Credentials, Method::Get) => secrets::credentials(req, &mut c).await,
-        (Route::Tokens(name), Method::Get) => secrets::tokens(req, &mut c, name).await,
         (Route::Token, Method::Post) => token::issue(req, &mut c).await,
-        (Route::Metrics, Method::Get) => metrics::metrics(req, &mut c).await,
         (Route::OAuthToken, Method::Post) => oauth::token(req, &mut c).await,
-        (Route::Secrets(name), Method::Get) => secrets::list(req, &mut c, name).await,
-        (Route::Rotate(name), Method::Post) => secrets::rotate(req, &mut c, name).await,
-        (Route::Rotation(name), Method::Get) => secrets::status(req, &mut c, name).await,
+        (Route::Credentials, Method::Get) => secrets::credentials(req.into_request(), &mut c).await,
+        (Route::Tokens(name), Method::Get) => {
+            secrets::tokens(req.into_request(), &mut c, name).await
+        }
+        (Route::Metrics, Method::Get) => metrics::metrics(req.into_request(), &mut c).await,
+        (Route::Secrets(name), Method::Get) => {
+            secrets::list(req.into_request(), &mut c, name).await
+        }
+        (Route::Rotate(name), Method::Post) => {
+            secrets::rotate(req.into_request(), &mut c, name).await
+        }
+        (Route::Rotation(name), Method::Get) => {
+            secrets::status(req.into_request(), &mut c, name).await
+        }
         (Route::Secret(name, uuid), Method::Delete) => {
-            secrets::delete(req, &mut c, name, uuid).await
+            secrets::delete(req.into_request(), &mut c, name, uuid).await
         }
         (Route::NotFound, _) => Err(ApiError::NotFound),
         (route, _) => Err(ApiError::MethodNotAllowed(route.allow())),
@@ -118,11 +134,11 @@ fn record(c: &Ctx, status: u16, now: u64) {
 /// True for a browser request from another origin: its `Origin` is not this Worker's own. The
 /// API is for servers and for the console served from this origin; other pages may not call it
 /// with a visitor's browser.
-fn cross_origin(req: &Request) -> bool {
-    let Some(origin) = req.headers().get("origin").ok().flatten() else {
+fn cross_origin(req: &Incoming) -> bool {
+    let Some(origin) = req.header("origin") else {
         return false;
     };
-    !ims_core::request_url::same_origin(&req.inner().url(), &origin)
+    !ims_core::request_url::same_origin(&req.url(), &origin)
 }
 
 /// The routes, with their path parameters.

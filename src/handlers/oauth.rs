@@ -11,16 +11,16 @@
 use super::body;
 use crate::api_error::ApiError;
 use crate::auth;
+use crate::incoming::{Headers, Incoming};
 use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::client_auth;
 use ims_core::json::Obj;
 use ims_core::ScopeSet;
-use worker::Request;
 
 /// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
-pub async fn token(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
+pub async fn token(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     match grant(req, c).await {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -33,13 +33,13 @@ pub async fn token(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     }
 }
 
-async fn grant(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
+async fn grant(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     if body::media_type(&req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(ApiError::InvalidRequest(
             "content type must be application/x-www-form-urlencoded".into(),
         ));
     }
-    let authorization = req.headers().get("authorization").ok().flatten();
+    let authorization = req.header("authorization");
     let mut form = client_auth::parse_form(&body::read(&mut req, &mut c.body).await?)?;
     // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted
     // from the request." So `client_id=&client_secret=` next to Basic is not a second

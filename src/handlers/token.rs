@@ -9,15 +9,15 @@
 use super::body;
 use crate::api_error::ApiError;
 use crate::auth;
+use crate::incoming::Incoming;
 use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::json::Obj;
 use ims_core::token_body::parse_body;
-use worker::Request;
 
 /// Handles `POST /v1/token`.
-pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
+pub async fn issue(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
     let media_type = body::media_type(&req);

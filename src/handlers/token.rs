@@ -14,7 +14,89 @@ use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::json::Obj;
+use ims_core::policy::CachedToken;
 use ims_core::token_body::parse_body;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Most tokens whose [`Fixed`] parts are kept; past it the memo starts again.
+const MAX_FIXED: usize = 256;
+
+thread_local! {
+    /// The fixed parts of the answer of each token served lately, by the token's address (the
+    /// entry holds the token, so the address is not reused while it is there).
+    static FIXED: RefCell<HashMap<usize, Fixed>> = RefCell::new(HashMap::new());
+}
+
+/// What a token's answer has before and after `expires_in`: the same for the token's whole life
+/// (its quoted value, its `expires_at`, its scope), so quoted and formatted once, not per hit.
+struct Fixed {
+    token: Rc<CachedToken>,
+    credential: String,
+    head: String,
+    tail: String,
+}
+
+impl std::fmt::Debug for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fixed([redacted])")
+    }
+}
+
+impl Fixed {
+    fn of(grant: &tokens::Grant) -> Self {
+        // Keys in serde_json's (sorted) order, as this body was written before.
+        let token = grant.token.access_token.secret();
+        let room = token.len() + grant.token.scope.len() + grant.credential.len() + 128;
+        let whole = Obj::with_capacity(room)
+            .str("access_token", token)
+            .str("credential", &grant.credential)
+            .str(
+                "expires_at",
+                &ims_core::time::rfc3339(grant.token.usable_until_ms()),
+            )
+            .u64("expires_in", 0)
+            .str("scope", &grant.token.scope)
+            .str("token_type", "bearer")
+            .end();
+        // Every quote inside a value is escaped, so this is the member itself.
+        const MARK: &str = "\"expires_in\":";
+        let at = whole.find(MARK).map_or(whole.len(), |i| i + MARK.len());
+        let tail = whole.get(at + 1..).unwrap_or_default().to_owned();
+        let mut head = whole;
+        head.truncate(at);
+        Self {
+            token: Rc::clone(&grant.token),
+            credential: grant.credential.clone(),
+            head,
+            tail,
+        }
+    }
+}
+
+/// The JSON answer for `grant`.
+fn answer(grant: &tokens::Grant) -> String {
+    FIXED.with_borrow_mut(|memo| {
+        let id = Rc::as_ptr(&grant.token) as usize;
+        let kept = memo.get(&id).is_some_and(|f| {
+            Rc::ptr_eq(&f.token, &grant.token) && f.credential == grant.credential
+        });
+        if !kept {
+            if memo.len() >= MAX_FIXED {
+                memo.clear();
+            }
+            memo.insert(id, Fixed::of(grant));
+        }
+        let fixed = &memo[&id];
+        let seconds = grant.expires_in_s.to_string();
+        let mut body = String::with_capacity(fixed.head.len() + seconds.len() + fixed.tail.len());
+        body.push_str(&fixed.head);
+        body.push_str(&seconds);
+        body.push_str(&fixed.tail);
+        body
+    })
+}
 
 /// Handles `POST /v1/token`.
 pub async fn issue(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
@@ -28,19 +110,55 @@ pub async fn issue(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     let parsed = parse_body(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let scopes = parsed.scopes.as_ref().map(|s| s.to_set());
     let grant = tokens::grant(c, &caller, parsed.credential.as_deref(), scopes).await?;
-    // Keys in serde_json's (sorted) order, as this body was written before; one allocation.
-    let token = grant.token.access_token.secret();
-    let room = token.len() + grant.token.scope.len() + grant.credential.len() + 128;
-    let body = Obj::with_capacity(room)
-        .str("access_token", token)
-        .str("credential", &grant.credential)
-        .str(
-            "expires_at",
-            &ims_core::time::rfc3339(grant.token.usable_until_ms()),
-        )
-        .u64("expires_in", grant.expires_in_s)
-        .str("scope", &grant.token.scope)
-        .str("token_type", "bearer")
-        .end();
+    let body = answer(&grant);
     Ok(Reply::json(200, body).no_store())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ims_core::AccessToken;
+
+    fn grant(token: &str, credential: &str, expires_in_s: u64) -> tokens::Grant {
+        tokens::Grant {
+            token: Rc::new(CachedToken {
+                access_token: AccessToken::new(token),
+                scope: "AdobeID,openid".into(),
+                sent_at_ms: 1_700_000_000_000,
+                expires_at_ms: 1_700_086_400_000,
+            }),
+            credential: credential.into(),
+            expires_in_s,
+        }
+    }
+
+    fn written_whole(g: &tokens::Grant) -> String {
+        Obj::new()
+            .str("access_token", g.token.access_token.secret())
+            .str("credential", &g.credential)
+            .str(
+                "expires_at",
+                &ims_core::time::rfc3339(g.token.usable_until_ms()),
+            )
+            .u64("expires_in", g.expires_in_s)
+            .str("scope", &g.token.scope)
+            .str("token_type", "bearer")
+            .end()
+    }
+
+    #[test]
+    fn the_answer_is_the_whole_body_with_the_current_expires_in() {
+        // A token whose text looks like the member the fixed parts are cut at.
+        let mut g = grant(r#"a"expires_in":0,"b\c"#, "default", 86_000);
+        assert_eq!(answer(&g), written_whole(&g));
+        // Served again later: the kept parts, the new count.
+        g.expires_in_s = 7;
+        assert_eq!(answer(&g), written_whole(&g));
+        // The same token for another credential name is not answered with the first one's parts.
+        let mut other = grant("t", "default", 5);
+        other.token = Rc::clone(&g.token);
+        other.credential = "analytics".into();
+        assert_eq!(answer(&other), written_whole(&other));
+        assert_eq!(format!("{:?}", Fixed::of(&g)), "Fixed([redacted])");
+    }
 }

@@ -5,6 +5,7 @@
 //! header by header and copies the body through a `Uint8Array` it makes first, a call into JS
 //! each, which on a cache hit cost more than the broker's own work (see BENCHMARKS.md).
 
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use worker::worker_sys::web_sys;
 
@@ -12,7 +13,19 @@ use worker::worker_sys::web_sys;
 extern "C" {
     /// `new Response(body, {status, headers})`; see `respond.js`.
     #[wasm_bindgen(js_name = respond)]
-    fn respond_js(status: u16, head: &str, fixed: bool, body: &[u8]) -> web_sys::Response;
+    fn respond_js(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    /// The same, keeping the init object as fixed answer `id`.
+    #[wasm_bindgen(js_name = respondFirst)]
+    fn respond_first_js(id: u32, status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    /// The same as the fixed answer `id` kept by `respondFirst`, with this body.
+    #[wasm_bindgen(js_name = respondAgain)]
+    fn respond_again_js(id: u32, body: &[u8]) -> web_sys::Response;
+}
+
+thread_local! {
+    /// The status and headers of every fixed answer sent so far; the index is its id on the JS
+    /// side. Few: the headers are all fixed strings.
+    static FIXED: RefCell<Vec<(u16, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An HTTP answer of the Worker.
@@ -23,7 +36,7 @@ pub struct Reply {
     /// break, so none is lost in the joining).
     head: String,
     /// True while every header is one of a fixed few (no value made per request): the JS side
-    /// then keeps and reuses the init object of this status and head.
+    /// then keeps the init object of this status and head, and the head is sent only once.
     fixed: bool,
     body: Vec<u8>,
 }
@@ -98,7 +111,27 @@ impl Reply {
 
     /// The JS `Response`.
     pub fn into_js(self) -> web_sys::Response {
-        respond_js(self.status, &self.head, self.fixed, &self.body)
+        if !self.fixed {
+            return respond_js(self.status, &self.head, &self.body);
+        }
+        let (id, first) = FIXED.with_borrow_mut(|seen| {
+            match seen
+                .iter()
+                .position(|(s, h)| *s == self.status && *h == self.head)
+            {
+                Some(i) => (i, false),
+                None => {
+                    seen.push((self.status, self.head.clone()));
+                    (seen.len() - 1, true)
+                }
+            }
+        });
+        let id = u32::try_from(id).unwrap_or(u32::MAX);
+        if first {
+            respond_first_js(id, self.status, &self.head, &self.body)
+        } else {
+            respond_again_js(id, &self.body)
+        }
     }
 
     /// The answer as a `worker::Response` (for the Durable Object's `fetch`, which workers-rs

@@ -108,6 +108,8 @@ fn after_body(
 /// Runs the route table: a `Response` when it needs no waiting, else a `Promise` of one.
 fn respond(req: Incoming, env: Env, ctx: RawContext, body: Body) -> JsValue {
     let ctx = worker::Context::new(ctx);
+    // The first poll is synchronous: one clock read serves all of it.
+    let _turn = crate::platform::Turn::begin();
     eager::run(async move {
         let response = routes::dispatch(req, env, ctx, body).await;
         response.into_js().into()

@@ -17,10 +17,39 @@ use std::rc::Rc;
 use std::time::Duration;
 use worker::{AbortController, Delay, Fetch, ObjectNamespace, Request};
 
+thread_local! {
+    /// The clock read when the current synchronous run of a request began (see [`Turn`]).
+    static TURN_NOW: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 /// The clock, ms since the Unix epoch (`Date.now()`: no `Date` object, unlike
-/// `worker::Date::now`, which allocates one per call).
+/// `worker::Date::now`, which allocates one per call). Within a [`Turn`], the value read when it
+/// began.
 pub fn now_ms() -> u64 {
-    worker::js_sys::Date::now() as u64
+    TURN_NOW
+        .get()
+        .unwrap_or_else(|| worker::js_sys::Date::now() as u64)
+}
+
+/// One synchronous run of a request's code: from its start until it returns to the runtime
+/// (which is all of a cache hit). The clock is read once for it. Workers' own clock does not
+/// advance while code runs (it moves on with I/O), so this reads the same instant the runtime
+/// would give each call, without a call into JS per read. Dropping the guard ends the turn: a
+/// request's code that runs again after I/O reads the clock anew.
+pub struct Turn(());
+
+impl Turn {
+    /// Reads the clock and begins a turn.
+    pub fn begin() -> Self {
+        TURN_NOW.set(Some(worker::js_sys::Date::now() as u64));
+        Self(())
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        TURN_NOW.set(None);
+    }
 }
 
 /// The KV namespace that holds cached tokens.

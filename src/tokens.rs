@@ -12,6 +12,8 @@ use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
 use ims_core::policy::CachedToken;
 use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 thread_local! {
@@ -170,6 +172,51 @@ fn log_fallback(credential: &str, index: usize) {
     );
 }
 
+/// Most specs kept by [`spec_for`]; past it the memo starts again.
+const MAX_SPECS: usize = 1024;
+
+/// Specs by credential name and canonical scopes (comma-separated).
+type SpecMemo = HashMap<String, HashMap<String, Rc<TokenSpec>>>;
+
+thread_local! {
+    /// The specs asked for lately: a spec's cache key is a SHA-256 of its scopes, and a hit
+    /// needs no new one.
+    static SPECS: RefCell<SpecMemo> = RefCell::new(HashMap::new());
+}
+
+/// The spec of `cred` for `scopes` with `secrets`: the one kept from an earlier request while it
+/// still says the same, else a new one (kept from then on).
+fn spec_for(
+    cfg: &crate::config::BrokerConfig,
+    cred: &ims_core::credentials::Credential,
+    secrets: Vec<ims_core::ClientSecret>,
+    scopes: ScopeSet,
+) -> Rc<TokenSpec> {
+    let comma = scopes.to_comma();
+    SPECS.with_borrow_mut(|memo| {
+        let kept = memo.get(cred.name.as_str()).and_then(|m| m.get(&comma));
+        if let Some(spec) = kept.filter(|s| {
+            s.client_id == cred.client_id && s.token_url == cfg.token_url && s.secrets == secrets
+        }) {
+            return Rc::clone(spec);
+        }
+        let spec = Rc::new(TokenSpec::new(
+            &cred.name,
+            &cred.client_id,
+            secrets,
+            scopes,
+            &cfg.token_url,
+        ));
+        if memo.values().map(HashMap::len).sum::<usize>() >= MAX_SPECS {
+            memo.clear();
+        }
+        memo.entry(cred.name.clone())
+            .or_default()
+            .insert(comma, Rc::clone(&spec));
+        spec
+    })
+}
+
 /// The isolate's token cache.
 pub fn cache() -> Rc<TokenCache> {
     CACHE.with(Rc::clone)
@@ -189,12 +236,12 @@ pub async fn get_with_current_secrets(
 ) -> Result<
     (
         Result<ims_core::cache::Served, ims_core::cache::Failure>,
-        TokenSpec,
+        Rc<TokenSpec>,
     ),
     ApiError,
 > {
     let secrets = crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
-    let mut spec = TokenSpec::new(&cred.name, &cred.client_id, secrets, scopes, &cfg.token_url);
+    let mut spec = spec_for(cfg, cred, secrets, scopes);
     let mut result = cache.get(platform, &cfg.settings, &spec).await;
     if let Err(f) = &result {
         if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
@@ -202,7 +249,7 @@ pub async fn get_with_current_secrets(
             let fresh =
                 crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
             if fresh != spec.secrets {
-                spec.secrets = fresh;
+                Rc::make_mut(&mut spec).secrets = fresh;
                 cache.clear_cooldown(&spec.key);
                 result = cache.get(platform, &cfg.settings, &spec).await;
             }

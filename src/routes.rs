@@ -158,8 +158,17 @@ enum Route {
 
 impl Route {
     fn of(path: &str) -> Self {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        match segments.as_slice() {
+        // At most six segments matter (one more than the longest route): no allocation.
+        let mut segments = [""; 6];
+        let mut n = 0;
+        for segment in path.trim_start_matches('/').split('/') {
+            if n == segments.len() {
+                return Self::NotFound;
+            }
+            segments[n] = segment;
+            n += 1;
+        }
+        match &segments[..n] {
             ["healthz"] => Self::Healthz,
             ["v1", "credentials"] => Self::Credentials,
             ["v1", "credentials", name, "tokens"] => Self::Tokens((*name).to_owned()),
@@ -203,5 +212,33 @@ impl Route {
             Self::Secret(..) => "DELETE",
             Self::NotFound => "",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_routed_by_their_segments() {
+        assert!(matches!(Route::of("/v1/token"), Route::Token));
+        assert!(matches!(Route::of("//oauth/token"), Route::OAuthToken));
+        assert!(matches!(
+            Route::of("/v1/credentials/a/secrets/u-1"),
+            Route::Secret(n, u) if n == "a" && u == "u-1"
+        ));
+        assert!(matches!(
+            Route::of("/v1/credentials/a/secrets/rotate"),
+            Route::Rotate(n) if n == "a"
+        ));
+        // Longer than any route, or a trailing slash: no route.
+        assert!(matches!(
+            Route::of("/v1/credentials/a/secrets/u-1/x"),
+            Route::NotFound
+        ));
+        assert!(matches!(Route::of("/v1/token/"), Route::NotFound));
+        assert!(matches!(Route::of("/a/b/c/d/e/f/g/h"), Route::NotFound));
+        assert_eq!(body_route("/oauth/token"), Some(1));
+        assert_eq!(body_route("/healthz"), None);
     }
 }

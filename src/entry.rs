@@ -38,19 +38,24 @@ extern "C" {
 }
 
 /// What `body_first.js` calls: the request, its bindings and context, the token route (an
-/// index into [`routes::BODY_ROUTES`]), the body (`null`: not read, too large or streamed;
-/// `undefined`: the read failed) and three header values.
+/// index into [`routes::BODY_ROUTES`]) and what became of the body, as `route << 2 | outcome`
+/// (outcomes: [`READ`], [`LEFT`], and 2: the read failed), the body (empty unless read), and three header
+/// values.
 type AfterBody = dyn Fn(
     web_sys::Request,
     Env,
     RawContext,
     u32,
-    JsValue,
+    Uint8Array,
     Option<String>,
     Option<String>,
     Option<String>,
 ) -> JsValue;
 
+/// The body was read (`body_first.js`).
+const READ: u32 = 0;
+/// The body was left unread: too large, or streamed.
+const LEFT: u32 = 1;
 thread_local! {
     /// [`after_body`] as a JS function, made once per isolate: a closure per request would be
     /// a JS object (and a `FinalizationRegistry` entry) per request.
@@ -78,21 +83,21 @@ fn after_body(
     raw: web_sys::Request,
     env: Env,
     ctx: RawContext,
-    route: u32,
-    body: JsValue,
+    state: u32,
+    body: Uint8Array,
     authorization: Option<String>,
     content_type: Option<String>,
     origin: Option<String>,
 ) -> JsValue {
-    if body.is_null() {
+    let body = match state & 3 {
+        READ => Body::Read(body.to_vec()),
         // Not read here: the handler reads a streamed body, or answers 413.
-        return respond(Incoming::Full(Request::from(raw)), env, ctx, Body::Unread);
-    }
-    let body = body
-        .dyn_into::<Uint8Array>()
-        .map_or(Body::Unreadable, |b| Body::Read(b.to_vec()));
+        LEFT => return respond(Incoming::Full(Request::from(raw)), env, ctx, Body::Unread),
+        // 2 (the read failed: the client went away or sent a broken body), and any outcome this code does not know.
+        _ => Body::Unreadable,
+    };
     let path = routes::BODY_ROUTES
-        .get(route as usize)
+        .get((state >> 2) as usize)
         .copied()
         .unwrap_or_default();
     let head = PreRead {

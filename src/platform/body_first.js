@@ -10,14 +10,15 @@
  * @param {Request} request the incoming request; its body is consumed
  * @param {object} env the Worker's bindings, handed on unchanged
  * @param {object} ctx the ExecutionContext, handed on unchanged
- * @param {number} route which token route, handed on unchanged
+ * @param {number} route which token route, handed on (in `state`)
  * @param {number} max the largest body read here. Without a `Content-Length` of at most `max`
  *   the body is left unread and `next` gets `null`: the handler then answers 413 from the
  *   header, or reads a streamed body itself after authenticating the caller (so a caller without
  *   a key cannot make the Worker buffer more than `max` bytes)
- * @param {(request: Request, env: object, ctx: object, route: number, body: Uint8Array | null | undefined,
+ * @param {(request: Request, env: object, ctx: object, state: number, body: Uint8Array,
  *   authorization: string | null, contentType: string | null, origin: string | null) => Response | Promise<Response>} next
- *   called with the body, `null` (not read), or `undefined` (the read failed), and the values of
+ *   called with `route << 2 | outcome`, where the outcome says what became of the body (`READ`,
+ *   `LEFT`: not read, `FAILED`: the read failed), the body (empty unless read), and the values of
  *   the `Authorization`, `Content-Type` and `Origin` headers
  * @returns {Response | Promise<Response>}
  */
@@ -25,13 +26,19 @@ export function readBodyThen(request, env, ctx, route, max, next) {
   const headers = request.headers;
   const declared = headers.get("content-length");
   if (declared === null || !(Number(declared) <= max)) {
-    return next(request, env, ctx, route, null, null, null, null);
+    return next(request, env, ctx, (route << 2) | LEFT, NOTHING, null, null, null);
   }
   const authorization = headers.get("authorization");
   const contentType = headers.get("content-type");
   const origin = headers.get("origin");
   return request.arrayBuffer().then(
-    (body) => next(request, env, ctx, route, new Uint8Array(body), authorization, contentType, origin),
-    () => next(request, env, ctx, route, undefined, authorization, contentType, origin),
+    (body) => next(request, env, ctx, (route << 2) | READ, new Uint8Array(body), authorization, contentType, origin),
+    () => next(request, env, ctx, (route << 2) | FAILED, NOTHING, authorization, contentType, origin),
   );
 }
+
+// What became of the body; the same numbers as in `after_body` (src/entry.rs).
+const READ = 0;
+const LEFT = 1;
+const FAILED = 2;
+const NOTHING = new Uint8Array(0);

@@ -54,7 +54,7 @@ function make(body, init) {
   if (init === null) return new Response(FALLBACK_BODY, FALLBACK_INIT);
   // The runtime keeps the bytes it is given without copying them: the view of the Wasm memory
   // must be copied here.
-  const content = body.length === 0 ? null : body.slice();
+  const content = body.length === 0 ? null : body.buffer.slice(body.byteOffset, body.byteOffset + body.length);
   try {
     return new Response(content, init);
   } catch {

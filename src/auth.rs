@@ -4,8 +4,10 @@
 use crate::api_error::ApiError;
 use crate::config;
 use crate::incoming::Headers;
-use ims_core::callers::Caller;
+use ims_core::callers::{Caller, CallerRegistry, KnownKeys};
 use ims_core::CallerKey;
+use std::cell::RefCell;
+use std::rc::Rc;
 use worker::Env;
 
 /// The key of an `Authorization: Bearer <key>` header, if there is one.
@@ -16,11 +18,31 @@ pub fn bearer_key(req: &impl Headers) -> Option<CallerKey> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| CallerKey::new(key))
 }
 
+thread_local! {
+    /// The keys this isolate has seen accepted, for the registry that accepted them.
+    static KNOWN: RefCell<(Option<Rc<CallerRegistry>>, KnownKeys)> =
+        RefCell::new((None, KnownKeys::default()));
+}
+
 /// The caller holding `key`, or 401. A missing or unreadable `CALLER_KEYS` is a 500 naming it.
-pub fn authenticate(env: &Env, key: Option<CallerKey>) -> Result<Caller, ApiError> {
+pub fn authenticate(env: &Env, key: Option<CallerKey>) -> Result<Rc<Caller>, ApiError> {
     let registry = config::callers(env)?;
-    key.as_ref()
-        .and_then(|k| registry.authenticate(k))
-        .cloned()
-        .ok_or(ApiError::Unauthenticated)
+    let key = key.ok_or(ApiError::Unauthenticated)?;
+    KNOWN.with_borrow_mut(|(of, known)| {
+        if !of.as_ref().is_some_and(|r| Rc::ptr_eq(r, &registry)) {
+            *of = Some(Rc::clone(&registry));
+            *known = KnownKeys::default();
+        }
+        if let Some(caller) = known.find(&key) {
+            return Ok(caller);
+        }
+        let caller = Rc::new(
+            registry
+                .authenticate(&key)
+                .cloned()
+                .ok_or(ApiError::Unauthenticated)?,
+        );
+        known.remember(key, Rc::clone(&caller));
+        Ok(caller)
+    })
 }

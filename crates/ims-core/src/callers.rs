@@ -17,6 +17,7 @@ use crate::scope::ScopeSet;
 use crate::secret::CallerKey;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use subtle::ConstantTimeEq;
 
 const SETTING: &str = "CALLER_KEYS";
@@ -226,6 +227,33 @@ impl CallerRegistry {
     }
 }
 
+/// Keys that authenticated before, with their callers, so that the next request with the same
+/// key needs no SHA-256 (the largest cost of authenticating). Only keys a [`CallerRegistry`]
+/// accepted go in, so it holds at most one entry per caller; a presented key is compared with
+/// every entry in constant time, as [`CallerRegistry::authenticate`] compares digests.
+#[derive(Debug, Default)]
+pub struct KnownKeys(Vec<(CallerKey, Rc<Caller>)>);
+
+impl KnownKeys {
+    /// The caller whose key is `key`, if it was [remembered](Self::remember).
+    pub fn find(&self, key: &CallerKey) -> Option<Rc<Caller>> {
+        let mut found = None;
+        for (known, caller) in &self.0 {
+            if bool::from(known.secret().as_bytes().ct_eq(key.secret().as_bytes())) {
+                found = Some(caller);
+            }
+        }
+        found.cloned()
+    }
+
+    /// Keeps `key` as the key of `caller`. Call it only with a key the registry accepted.
+    pub fn remember(&mut self, key: CallerKey, caller: Rc<Caller>) {
+        if self.find(&key).is_none() {
+            self.0.push((key, caller));
+        }
+    }
+}
+
 /// The hex SHA-256 of a caller key, as written in `CALLER_KEYS`.
 pub fn key_digest_hex(key: &CallerKey) -> String {
     crate::hex::encode(&Sha256::digest(key.secret().as_bytes()))
@@ -257,6 +285,24 @@ mod tests {
         assert!(ops.admin);
         assert!(r.authenticate(&CallerKey::new("key-b")).is_none());
         assert!(r.authenticate(&CallerKey::new("")).is_none());
+    }
+
+    #[test]
+    fn known_keys_answer_only_what_was_remembered() {
+        let r = registry();
+        let mut known = KnownKeys::default();
+        let key = CallerKey::new("key-a");
+        assert!(known.find(&key).is_none());
+        let caller = Rc::new(r.authenticate(&key).unwrap().clone());
+        known.remember(key.clone(), Rc::clone(&caller));
+        known.remember(key.clone(), caller);
+        assert_eq!(known.0.len(), 1, "one entry per key");
+        assert_eq!(known.find(&key).unwrap().id, "svc-a");
+        // A prefix, a longer key and another key are not it.
+        for other in ["key-", "key-ab", "key-b", ""] {
+            assert!(known.find(&CallerKey::new(other)).is_none(), "{other}");
+        }
+        assert!(!format!("{known:?}").contains("key-a"), "Debug is redacted");
     }
 
     #[test]

@@ -109,12 +109,15 @@ impl RequestLog {
         write(&line.end());
     }
 
-    fn count(&self, now: u64, ms: u64) {
+    /// Counts a plain hit. Its caller, credential and scope move into the summary's key: a
+    /// plain hit's line is not written, and the rest of the request reads none of them (they
+    /// matter after the line only for an IMS exchange, which a plain hit has not made).
+    fn count(&mut self, now: u64, ms: u64) {
         let key = HitKey {
             route: self.route,
-            caller: self.caller.clone().unwrap_or_default(),
-            credential: self.credential.clone().unwrap_or_default(),
-            scope: self.scope.clone().unwrap_or_default(),
+            caller: self.caller.take().unwrap_or_default(),
+            credential: self.credential.take().unwrap_or_default(),
+            scope: self.scope.take().unwrap_or_default(),
             cache: self.cache.map_or("", CacheOutcome::as_str),
         };
         if SUMMARY.with_borrow_mut(|s| s.count(key, ms, now)) {

@@ -16,14 +16,50 @@ use crate::tokens;
 use ims_core::json::Obj;
 use ims_core::policy::CachedToken;
 use ims_core::token_body::parse_body;
+use ims_core::{ScopeError, ScopeSet};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+
+/// What a body asks for: a credential, scopes (parsed, not yet checked against the caller).
+struct Asked {
+    credential: Option<String>,
+    scopes: Option<Result<ScopeSet, ScopeError>>,
+}
+
+/// Most bodies kept by [`asked`]; past it the memo starts again.
+const MAX_BODIES: usize = 256;
+/// Longest body kept by [`asked`].
+const MAX_KEPT_BODY: usize = 1024;
+
+/// The body's request, from the bodies parsed lately when it is one of them: callers send the
+/// same few bodies again and again. A body that does not parse is not kept.
+fn asked(bytes: Vec<u8>) -> Result<Rc<Asked>, ApiError> {
+    if let Some(kept) = BODIES.with_borrow(|m| m.get(&bytes).cloned()) {
+        return Ok(kept);
+    }
+    let parsed = parse_body(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let asked = Rc::new(Asked {
+        scopes: parsed.scopes.as_ref().map(|s| s.to_set()),
+        credential: parsed.credential,
+    });
+    if bytes.len() <= MAX_KEPT_BODY {
+        BODIES.with_borrow_mut(|m| {
+            if m.len() >= MAX_BODIES {
+                m.clear();
+            }
+            m.insert(bytes, Rc::clone(&asked));
+        });
+    }
+    Ok(asked)
+}
 
 /// Most tokens whose [`Fixed`] parts are kept; past it the memo starts again.
 const MAX_FIXED: usize = 256;
 
 thread_local! {
+    /// Bodies parsed lately (see [`asked`]).
+    static BODIES: RefCell<HashMap<Vec<u8>, Rc<Asked>>> = RefCell::new(HashMap::new());
     /// The fixed parts of the answer of each token served lately, by the token's address (the
     /// entry holds the token, so the address is not reused while it is there).
     static FIXED: RefCell<HashMap<usize, Fixed>> = RefCell::new(HashMap::new());
@@ -107,9 +143,9 @@ pub async fn issue(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     if !bytes.is_empty() && media_type.as_deref() != Some("application/json") {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }
-    let parsed = parse_body(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-    let scopes = parsed.scopes.as_ref().map(|s| s.to_set());
-    let grant = tokens::grant(c, &caller, parsed.credential.as_deref(), scopes).await?;
+    let asked = asked(bytes)?;
+    let scopes = asked.scopes.clone();
+    let grant = tokens::grant(c, &caller, asked.credential.as_deref(), scopes).await?;
     let body = answer(&grant);
     Ok(Reply::json(200, body).no_store())
 }
@@ -144,6 +180,20 @@ mod tests {
             .str("scope", &g.token.scope)
             .str("token_type", "bearer")
             .end()
+    }
+
+    #[test]
+    fn a_body_sent_again_is_answered_from_the_memo_and_a_bad_one_is_never_kept() {
+        let body = br#"{"credential":"default","scopes":["openid","AdobeID"]}"#.to_vec();
+        let first = asked(body.clone()).expect("parses");
+        assert_eq!(first.credential.as_deref(), Some("default"));
+        assert_eq!(first.scopes, Some(ScopeSet::from_comma("AdobeID,openid")));
+        let again = asked(body).expect("parses");
+        assert!(Rc::ptr_eq(&first, &again), "parsed once");
+        let bad = br#"{"scopes":7}"#.to_vec();
+        assert!(asked(bad.clone()).is_err());
+        assert!(!BODIES.with_borrow(|m| m.contains_key(&bad)));
+        assert!(asked(bad).is_err(), "still refused");
     }
 
     #[test]

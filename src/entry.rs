@@ -4,10 +4,13 @@
 //! without any I/O, would then wait for a microtask and go through a JS `Promise` and its
 //! callbacks. Instead:
 //! - the routes whose handler reads the body ([`routes::body_route`]) have it read in JS first
-//!   when its `Content-Length` is within the limit (`platform/body_first.js`), which then calls
-//!   [`after_body`]; a streamed body is still read by the handler, after authentication;
+//!   when its `Content-Length` is within the limit (`platform/body_first.js`), together with the
+//!   three headers those handlers read, and then [`after_body`] hands them on as an
+//!   [`Incoming::PreRead`] (no `worker::Request` is built); a streamed body is still read by the
+//!   handler, after authentication;
 //! - [`respond`] runs the route table through [`eager::run`]: a cache hit is answered with a
-//!   `Response` at once, and only requests that wait for KV or IMS get a `Promise`.
+//!   `Response` at once (built in one JS call, `crate::reply`), and only requests that wait for
+//!   KV or IMS get a `Promise`.
 //!
 //! worker-build wires an exported `fetch` the same way whether or not the macro made it.
 

@@ -15,7 +15,7 @@
 //! worker-build wires an exported `fetch` the same way whether or not the macro made it.
 
 use crate::handlers::body::{Body, MAX_BODY};
-use crate::incoming::{Incoming, PreRead};
+use crate::incoming::{Incoming, PreRead, Sensitive};
 use crate::platform::eager;
 use crate::routes;
 use ims_core::request_url;
@@ -106,7 +106,7 @@ fn after_body(
     let head = PreRead {
         raw,
         path,
-        authorization,
+        authorization: authorization.map(Sensitive::new),
         content_type,
         origin,
     };

@@ -22,6 +22,25 @@ impl Headers for Request {
     }
 }
 
+/// A header value that holds a secret (the caller's key), kept from the moment it arrives from
+/// JS: its `Debug` says `Sensitive([redacted])`. [`Headers::header`] hands the value to the code
+/// that wraps what it holds (`auth::bearer_key`, `client_auth`).
+#[derive(Clone)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    /// Wraps a value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sensitive([redacted])")
+    }
+}
+
 /// A request on its way to a handler.
 pub enum Incoming {
     /// Built by workers-rs.
@@ -36,8 +55,8 @@ pub struct PreRead {
     pub raw: web_sys::Request,
     /// The path, as the entry point routed it.
     pub path: &'static str,
-    /// `Authorization`.
-    pub authorization: Option<String>,
+    /// `Authorization`: it holds the caller's key.
+    pub authorization: Option<Sensitive>,
     /// `Content-Type`.
     pub content_type: Option<String>,
     /// `Origin`.
@@ -97,11 +116,22 @@ impl Headers for Incoming {
         match self {
             Self::Full(r) => r.header(name),
             Self::PreRead(p) => match name {
-                "authorization" => p.authorization.clone(),
+                "authorization" => p.authorization.as_ref().map(|a| a.0.clone()),
                 "content-type" => p.content_type.clone(),
                 "origin" => p.origin.clone(),
                 _ => p.raw.headers().get(name).ok().flatten(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sensitive_value_is_not_shown() {
+        let key = Sensitive::new("Bearer ibk_secret".into());
+        assert_eq!(format!("{key:?}"), "Sensitive([redacted])");
     }
 }

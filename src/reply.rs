@@ -28,8 +28,9 @@ thread_local! {
     static FIXED: RefCell<Vec<(u16, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An HTTP answer of the Worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP answer of the Worker. Its `Debug` leaves the body out: a token's answer holds the
+/// token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     status: u16,
     /// The headers, as `name\nvalue` pairs joined by `\n` (a header value cannot hold a line
@@ -39,6 +40,19 @@ pub struct Reply {
     /// then keeps the init object of this status and head, and the head is sent only once.
     fixed: bool,
     body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("head", &self.head)
+            .field(
+                "body",
+                &format_args!("[{} bytes, redacted]", self.body.len()),
+            )
+            .finish()
+    }
 }
 
 impl Reply {
@@ -164,6 +178,17 @@ mod tests {
         assert!(fixed.fixed);
         let empty = Reply::empty(204);
         assert_eq!((empty.head.as_str(), empty.body.len()), ("", 0));
+    }
+
+    #[test]
+    fn debug_leaves_the_body_out() {
+        let r = Reply::json(200, r#"{"access_token":"tok-123"}"#.into()).no_store();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("tok-123"), "{shown}");
+        assert!(
+            shown.contains("200") && shown.contains("no-store"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ import path from "node:path";
 import {
   BARE_SCRIPT,
   KV_JS_SCRIPT,
+  kvJsBindings,
   brokerBindings,
   fmtInt,
   median,
@@ -55,7 +56,7 @@ const workers = [
     name: "kv-js",
     script: KV_JS_SCRIPT,
     kv: "ab-kvjs-TOKENS",
-    bindings: { CALLER_KEY: caller.key, IMS_TOKEN_URL: fake.tokenUrl, CLIENT_ID, CLIENT_SECRET: SECRET, SCOPES: "openid,AdobeID" },
+    bindings: kvJsBindings({ fake, callerKey: caller.key, clientId: CLIENT_ID, secret: SECRET }),
   },
 ];
 

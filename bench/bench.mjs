@@ -34,6 +34,7 @@ import {
   BROKER_SCRIPT,
   HELLO_SCRIPT,
   KV_JS_SCRIPT,
+  kvJsBindings,
   REPO_ROOT,
   recordInBenchmarks,
   RESULTS_DIR,
@@ -142,7 +143,7 @@ const WORKERS = [
     name: "kv-js",
     script: KV_JS_SCRIPT,
     kv: "bench-kvjs-TOKENS",
-    bindings: { CALLER_KEY: caller.key, IMS_TOKEN_URL: fake.tokenUrl, CLIENT_ID, CLIENT_SECRET: SECRET, SCOPES: "openid,AdobeID" },
+    bindings: kvJsBindings({ fake, callerKey: caller.key, clientId: CLIENT_ID, secret: SECRET }),
   },
 ];
 if (DIAG) {

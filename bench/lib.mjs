@@ -157,6 +157,11 @@ export function brokerBindings({ fake, clientId, secret, callerKeys, scopes = "o
   };
 }
 
+/** The bindings of comparison Worker (c), `kv-js/`: the same caller key, fake IMS and client. */
+export function kvJsBindings({ fake, callerKey, clientId, secret, scopes = "openid,AdobeID" }) {
+  return { CALLER_KEY: callerKey, IMS_TOKEN_URL: fake.tokenUrl, CLIENT_ID: clientId, CLIENT_SECRET: secret, SCOPES: scopes };
+}
+
 class QuietLog extends Log {
   constructor() {
     super(LogLevel.ERROR);

@@ -33,16 +33,8 @@ pub fn authenticate(env: &Env, key: Option<CallerKey>) -> Result<Rc<Caller>, Api
             *of = Some(Rc::clone(&registry));
             *known = KnownKeys::default();
         }
-        if let Some(caller) = known.find(&key) {
-            return Ok(caller);
-        }
-        let caller = Rc::new(
-            registry
-                .authenticate(&key)
-                .cloned()
-                .ok_or(ApiError::Unauthenticated)?,
-        );
-        known.remember(key, Rc::clone(&caller));
-        Ok(caller)
+        known
+            .authenticate(&registry, &key)
+            .ok_or(ApiError::Unauthenticated)
     })
 }

@@ -40,10 +40,10 @@ extern "C" {
     ) -> JsValue;
 }
 
-/// What `body_first.js` calls: the request, its bindings and context, the token route (an
-/// index into [`routes::BODY_ROUTES`]) and what became of the body, as `route << 2 | outcome`
-/// (outcomes: [`READ`], [`LEFT`], and 2: the read failed), the body (empty unless read), and three header
-/// values.
+/// What `body_first.js` calls: the request, its bindings and context, `route << 2 | outcome`
+/// (the token route is an index into [`routes::BODY_ROUTES`]; the outcome says what became of
+/// the body: [`READ`], [`LEFT`], or 2 when the read failed), the body (empty unless read), and
+/// three header values.
 type AfterBody = dyn Fn(
     web_sys::Request,
     Env,
@@ -59,6 +59,7 @@ type AfterBody = dyn Fn(
 const READ: u32 = 0;
 /// The body was left unread: too large, or streamed.
 const LEFT: u32 = 1;
+
 thread_local! {
     /// [`after_body`] as a JS function, made once per isolate: a closure per request would be
     /// a JS object (and a `FinalizationRegistry` entry) per request.
@@ -96,7 +97,8 @@ fn after_body(
         READ => Body::Read(body.to_vec()),
         // Not read here: the handler reads a streamed body, or answers 413.
         LEFT => return respond(Incoming::Full(Request::from(raw)), env, ctx, Body::Unread),
-        // 2 (the read failed: the client went away or sent a broken body), and any outcome this code does not know.
+        // 2: the read failed (the client went away or sent a broken body); and any outcome
+        // this code does not know.
         _ => Body::Unreadable,
     };
     let path = routes::BODY_ROUTES

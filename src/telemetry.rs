@@ -6,6 +6,7 @@
 use crate::platform::kv::Kv;
 use ims_core::cache::UpstreamCall;
 use ims_core::events::{self, Event, EventLog, EVENTS_KEY_PREFIX};
+use ims_core::memo::Bounded;
 use ims_core::metrics::Metrics;
 use std::cell::RefCell;
 
@@ -13,8 +14,8 @@ use std::cell::RefCell;
 const MAX_HITS: usize = 256;
 
 thread_local! {
-    static HITS: RefCell<std::collections::HashMap<String, (&'static str, u64)>> =
-        RefCell::new(std::collections::HashMap::new());
+    static HITS: RefCell<Bounded<String, (&'static str, u64)>> =
+        RefCell::new(Bounded::new(MAX_HITS));
     static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(crate::platform::now_ms()));
     static EVENTS: RefCell<EventLog> = RefCell::new(EventLog::default());
     static ISOLATE: String = crate::random::id();
@@ -31,15 +32,11 @@ pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
 /// Remembers where the last hit on a cache key was served from.
 pub fn hit(key: &str, outcome: &'static str) {
     let now = crate::platform::now_ms();
-    HITS.with_borrow_mut(|hits| {
-        if let Some(last) = hits.get_mut(key) {
-            *last = (outcome, now);
-            return;
+    HITS.with_borrow_mut(|hits| match hits.get_mut(key) {
+        Some(last) => *last = (outcome, now),
+        None => {
+            hits.insert(key.to_owned(), (outcome, now));
         }
-        if hits.len() >= MAX_HITS {
-            hits.clear();
-        }
-        hits.insert(key.to_owned(), (outcome, now));
     });
 }
 

@@ -10,6 +10,7 @@ use crate::routes::Ctx;
 use ims_core::cache::TokenSpec;
 use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
+use ims_core::memo::Bounded;
 use ims_core::policy::CachedToken;
 use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
 use std::cell::RefCell;
@@ -172,11 +173,11 @@ fn log_fallback(credential: &str, index: usize) {
     );
 }
 
-/// Most specs kept by [`spec_for`]; past it the memo starts again.
+/// Most specs kept per credential by [`spec_for`]; past it that credential's memo starts again.
 const MAX_SPECS: usize = 1024;
 
-/// Specs by credential name and canonical scopes (comma-separated).
-type SpecMemo = HashMap<String, HashMap<String, Rc<TokenSpec>>>;
+/// Specs by credential name (configured ones only) and scope set.
+type SpecMemo = HashMap<String, Bounded<ScopeSet, Rc<TokenSpec>>>;
 
 thread_local! {
     /// The specs asked for lately: a spec's cache key is a SHA-256 of its scopes, and a hit
@@ -192,9 +193,8 @@ fn spec_for(
     secrets: Vec<ims_core::ClientSecret>,
     scopes: ScopeSet,
 ) -> Rc<TokenSpec> {
-    let comma = scopes.to_comma();
     SPECS.with_borrow_mut(|memo| {
-        let kept = memo.get(cred.name.as_str()).and_then(|m| m.get(&comma));
+        let kept = memo.get(cred.name.as_str()).and_then(|m| m.get(&scopes));
         if let Some(spec) = kept.filter(|s| {
             s.client_id == cred.client_id && s.token_url == cfg.token_url && s.secrets == secrets
         }) {
@@ -207,12 +207,9 @@ fn spec_for(
             scopes,
             &cfg.token_url,
         ));
-        if memo.values().map(HashMap::len).sum::<usize>() >= MAX_SPECS {
-            memo.clear();
-        }
         memo.entry(cred.name.clone())
-            .or_default()
-            .insert(comma, Rc::clone(&spec));
+            .or_insert_with(|| Bounded::new(MAX_SPECS))
+            .insert(spec.scopes.clone(), Rc::clone(&spec));
         spec
     })
 }

@@ -14,11 +14,11 @@ use crate::reply::Reply;
 use crate::routes::Ctx;
 use crate::tokens;
 use ims_core::json::Obj;
+use ims_core::memo::Bounded;
 use ims_core::policy::CachedToken;
 use ims_core::token_body::parse_body;
 use ims_core::{ScopeError, ScopeSet};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// What a body asks for: a credential, scopes (parsed, not yet checked against the caller).
@@ -45,9 +45,6 @@ fn asked(bytes: Vec<u8>) -> Result<Rc<Asked>, ApiError> {
     });
     if bytes.len() <= MAX_KEPT_BODY {
         BODIES.with_borrow_mut(|m| {
-            if m.len() >= MAX_BODIES {
-                m.clear();
-            }
             m.insert(bytes, Rc::clone(&asked));
         });
     }
@@ -59,10 +56,10 @@ const MAX_FIXED: usize = 256;
 
 thread_local! {
     /// Bodies parsed lately (see [`asked`]).
-    static BODIES: RefCell<HashMap<Vec<u8>, Rc<Asked>>> = RefCell::new(HashMap::new());
+    static BODIES: RefCell<Bounded<Vec<u8>, Rc<Asked>>> = RefCell::new(Bounded::new(MAX_BODIES));
     /// The fixed parts of the answer of each token served lately, by the token's address (the
     /// entry holds the token, so the address is not reused while it is there).
-    static FIXED: RefCell<HashMap<usize, Fixed>> = RefCell::new(HashMap::new());
+    static FIXED: RefCell<Bounded<usize, Fixed>> = RefCell::new(Bounded::new(MAX_FIXED));
 }
 
 /// What a token's answer has before and after `expires_in`: the same for the token's whole life
@@ -119,12 +116,9 @@ fn answer(grant: &tokens::Grant) -> String {
             Rc::ptr_eq(&f.token, &grant.token) && f.credential == grant.credential
         });
         if !kept {
-            if memo.len() >= MAX_FIXED {
-                memo.clear();
-            }
             memo.insert(id, Fixed::of(grant));
         }
-        let fixed = &memo[&id];
+        let fixed = memo.get(&id).expect("kept just now");
         let seconds = grant.expires_in_s.to_string();
         let mut body = String::with_capacity(fixed.head.len() + seconds.len() + fixed.tail.len());
         body.push_str(&fixed.head);
@@ -192,7 +186,7 @@ mod tests {
         assert!(Rc::ptr_eq(&first, &again), "parsed once");
         let bad = br#"{"scopes":7}"#.to_vec();
         assert!(asked(bad.clone()).is_err());
-        assert!(!BODIES.with_borrow(|m| m.contains_key(&bad)));
+        assert!(BODIES.with_borrow(|m| m.get(&bad).is_none()));
         assert!(asked(bad).is_err(), "still refused");
     }
 

@@ -228,15 +228,28 @@ impl CallerRegistry {
 }
 
 /// Keys that authenticated before, with their callers, so that the next request with the same
-/// key needs no SHA-256 (the largest cost of authenticating). Only keys a [`CallerRegistry`]
-/// accepted go in, so it holds at most one entry per caller; a presented key is compared with
-/// every entry in constant time, as [`CallerRegistry::authenticate`] compares digests.
+/// key needs no SHA-256 (the largest cost of authenticating). Only keys the registry accepted go
+/// in, so it holds at most one entry per caller; a presented key is compared with every entry in
+/// constant time, as [`CallerRegistry::authenticate`] compares digests.
 #[derive(Debug, Default)]
 pub struct KnownKeys(Vec<(CallerKey, Rc<Caller>)>);
 
 impl KnownKeys {
-    /// The caller whose key is `key`, if it was [remembered](Self::remember).
-    pub fn find(&self, key: &CallerKey) -> Option<Rc<Caller>> {
+    /// The caller holding `key`: a kept one, else the registry's (then kept).
+    pub fn authenticate(
+        &mut self,
+        registry: &CallerRegistry,
+        key: &CallerKey,
+    ) -> Option<Rc<Caller>> {
+        if let Some(caller) = self.find(key) {
+            return Some(caller);
+        }
+        let caller = Rc::new(registry.authenticate(key)?.clone());
+        self.0.push((key.clone(), Rc::clone(&caller)));
+        Some(caller)
+    }
+
+    fn find(&self, key: &CallerKey) -> Option<Rc<Caller>> {
         let mut found = None;
         for (known, caller) in &self.0 {
             if bool::from(known.secret().as_bytes().ct_eq(key.secret().as_bytes())) {
@@ -244,13 +257,6 @@ impl KnownKeys {
             }
         }
         found.cloned()
-    }
-
-    /// Keeps `key` as the key of `caller`. Call it only with a key the registry accepted.
-    pub fn remember(&mut self, key: CallerKey, caller: Rc<Caller>) {
-        if self.find(&key).is_none() {
-            self.0.push((key, caller));
-        }
     }
 }
 
@@ -288,20 +294,29 @@ mod tests {
     }
 
     #[test]
-    fn known_keys_answer_only_what_was_remembered() {
+    fn known_keys_keep_only_accepted_keys_and_answer_as_the_registry() {
         let r = registry();
         let mut known = KnownKeys::default();
         let key = CallerKey::new("key-a");
-        assert!(known.find(&key).is_none());
-        let caller = Rc::new(r.authenticate(&key).unwrap().clone());
-        known.remember(key.clone(), Rc::clone(&caller));
-        known.remember(key.clone(), caller);
+        let first = known.authenticate(&r, &key).unwrap();
+        assert_eq!(first.id, "svc-a");
+        let again = known.authenticate(&r, &key).unwrap();
+        assert!(Rc::ptr_eq(&first, &again), "the kept caller");
         assert_eq!(known.0.len(), 1, "one entry per key");
-        assert_eq!(known.find(&key).unwrap().id, "svc-a");
-        // A prefix, a longer key and another key are not it.
+        // A prefix, a longer key and another key are refused, and not kept.
         for other in ["key-", "key-ab", "key-b", ""] {
-            assert!(known.find(&CallerKey::new(other)).is_none(), "{other}");
+            assert!(
+                known.authenticate(&r, &CallerKey::new(other)).is_none(),
+                "{other}"
+            );
         }
+        assert_eq!(known.0.len(), 1);
+        assert!(
+            known
+                .authenticate(&r, &CallerKey::new("key-admin"))
+                .unwrap()
+                .admin
+        );
         assert!(!format!("{known:?}").contains("key-a"), "Debug is redacted");
     }
 

@@ -30,6 +30,7 @@ pub mod ims;
 pub mod io_api;
 pub mod json;
 pub mod jwt;
+pub mod memo;
 pub mod metrics;
 pub mod platform;
 pub mod policy;

@@ -2,7 +2,8 @@
 //!
 //! Bodies are always `{"error":"<stable code>","error_description":"<text>"}`. 4xx echo the cause;
 //! 5xx say little (the details go to the log line), except Adobe's `x-debug-id`, which support
-//! asks for. `/oauth/token` answers in the exact vocabulary of
+//! asks for. Which setting is misconfigured is shown to admin callers only; everyone else gets a
+//! generic description, and the log keeps the details. `/oauth/token` answers in the exact vocabulary of
 //! [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) ([`ApiError::oauth`]).
 
 use crate::reply::Reply;
@@ -36,9 +37,17 @@ pub enum ApiError {
     /// A known caller asked for a credential it may not use (403).
     #[error("{0}")]
     CredentialForbidden(String),
-    /// A known caller asked for a scope it may not request (403).
+    /// A known caller asked for a scope it may not request: outside the credential's scopes,
+    /// reserved for the broker, or outside its own list (403).
     #[error("{0}")]
     ScopeForbidden(String),
+    /// A viewer asked for a token or a change (403).
+    #[error("this caller key is read-only (role viewer): it gets no tokens and changes nothing")]
+    ReadOnlyCaller,
+    /// A caller caused more mints of new scope sets in the last minute than
+    /// `MAX_NEW_SCOPE_SETS_PER_MIN` allows (429); carries the seconds until it may again.
+    #[error("this caller asked for too many new scope sets in the last minute; retry in {0} s or use scope sets already cached")]
+    TooManyNewScopeSets(u64),
     /// A credential name that is not configured (404).
     #[error("unknown credential {0:?}")]
     UnknownCredential(String),
@@ -69,9 +78,12 @@ pub enum ApiError {
     /// The request conflicts with the current state, e.g. deleting the active secret (409).
     #[error("{0}")]
     Conflict(String),
-    /// An admin endpoint called by a caller that is not an admin (403).
+    /// A change (rotate, delete) asked by a caller that is not an admin (403).
     #[error("this endpoint is for admin callers")]
     AdminOnly,
+    /// An operator's read endpoint called by a caller that is neither admin nor viewer (403).
+    #[error("this endpoint is for admin and viewer callers")]
+    OperatorsOnly,
     /// `ROTATION_TEST_CRASH` stopped a rotation run at this point (tests only; 500).
     #[error("rotation stopped at {0} (ROTATION_TEST_CRASH)")]
     SimulatedCrash(String),
@@ -94,7 +106,11 @@ impl ApiError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::Unauthenticated => "unauthorized",
-            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) => "forbidden",
+            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) | Self::ReadOnlyCaller => {
+                "forbidden"
+            }
+            Self::TooManyNewScopeSets(_) => "too_many_new_scope_sets",
+            Self::OperatorsOnly => "forbidden",
             Self::UnknownCredential(_) => "unknown_credential",
             Self::NotFound => "not_found",
             Self::CrossOrigin => "cross_origin_forbidden",
@@ -118,7 +134,12 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) | Self::InvalidScope(_) | Self::UnsupportedGrantType => 400,
             Self::Unauthenticated => 401,
-            Self::CredentialForbidden(_) | Self::ScopeForbidden(_) | Self::CrossOrigin => 403,
+            Self::CredentialForbidden(_)
+            | Self::ScopeForbidden(_)
+            | Self::CrossOrigin
+            | Self::ReadOnlyCaller
+            | Self::OperatorsOnly => 403,
+            Self::TooManyNewScopeSets(_) => 429,
             Self::UnknownCredential(_) | Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge(_) => 413,
@@ -133,11 +154,15 @@ impl ApiError {
         }
     }
 
-    /// The text callers see.
-    fn description(&self) -> String {
+    /// The text callers see; `admin`: the caller is an admin, who may read which setting is
+    /// misconfigured.
+    fn description(&self, admin: bool) -> String {
         match self {
             Self::Upstream(e) => e.public_description(),
-            Self::Misconfigured(e) => format!("the broker is misconfigured: {e}"),
+            Self::Misconfigured(e) if admin => format!("the broker is misconfigured: {e}"),
+            Self::Misconfigured(_) => {
+                "the broker is misconfigured; an admin can read which setting in its log".into()
+            }
             Self::Storage(_) => "the broker's storage failed; try again".into(),
             Self::Management(e) => match e.status() {
                 Some(s) => format!("the Adobe I/O Management API answered {s}"),
@@ -152,7 +177,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated => "invalid_client",
             Self::InvalidScope(_) | Self::ScopeForbidden(_) => "invalid_scope",
-            Self::CredentialForbidden(_) => "unauthorized_client",
+            Self::CredentialForbidden(_) | Self::ReadOnlyCaller => "unauthorized_client",
             Self::InvalidRequest(_)
             | Self::UnknownCredential(_)
             | Self::PayloadTooLarge(_)
@@ -161,25 +186,36 @@ impl ApiError {
         }
     }
 
-    /// The response for the `/v1` API and every other route.
-    pub fn into_response(self) -> Reply {
-        self.respond(self.status(), self.code(), "Bearer realm=\"ims-broker\"")
+    /// The response for the `/v1` API and every other route; `admin`: the caller is an admin.
+    pub fn into_response(self, admin: bool) -> Reply {
+        self.respond(
+            self.status(),
+            self.code(),
+            "Bearer realm=\"ims-broker\"",
+            admin,
+        )
     }
 
-    /// The response for `/oauth/token`, per RFC 6749 §5.2.
-    pub fn oauth(self) -> Reply {
+    /// The response for `/oauth/token`, per RFC 6749 §5.2; `admin`: the caller is an admin.
+    pub fn oauth(self, admin: bool) -> Reply {
         let status = match self {
             Self::Unauthenticated => 401,
             Self::CredentialForbidden(_)
             | Self::ScopeForbidden(_)
+            | Self::ReadOnlyCaller
             | Self::UnknownCredential(_)
             | Self::UnsupportedMediaType(_) => 400,
             _ => self.status(),
         };
-        self.respond(status, self.oauth_code(), "Basic realm=\"ims-broker\"")
+        self.respond(
+            status,
+            self.oauth_code(),
+            "Basic realm=\"ims-broker\"",
+            admin,
+        )
     }
 
-    fn respond(&self, status: u16, code: &str, challenge: &'static str) -> Reply {
+    fn respond(&self, status: u16, code: &str, challenge: &'static str, admin: bool) -> Reply {
         let debug_id = match self {
             Self::Upstream(e) => e.debug_id(),
             Self::Management(e) => e.debug_id(),
@@ -192,16 +228,19 @@ impl ApiError {
         }
         let body = body
             .str("error", code)
-            .str("error_description", &self.description())
+            .str("error_description", &self.description(admin))
             .end();
         let mut reply = Reply::json(status, body).no_store();
         if let Some(id) = debug_id {
             reply = reply.header("x-debug-id", id);
         }
-        if let Self::Upstream(e) = self {
-            if let Some(s) = e.retry_after_s() {
-                reply = reply.header("retry-after", &s.to_string());
-            }
+        let retry_after = match self {
+            Self::Upstream(e) => e.retry_after_s(),
+            Self::TooManyNewScopeSets(s) => Some(*s),
+            _ => None,
+        };
+        if let Some(s) = retry_after {
+            reply = reply.header("retry-after", &s.to_string());
         }
         match self {
             Self::Unauthenticated => reply.static_header("www-authenticate", challenge),

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use worker::Env;
 
 /// Vars that shape the broker (besides caller keys and client secrets).
-const VARS: [&str; 12] = [
+const VARS: [&str; 14] = [
     "CLIENT_ID",
     "SCOPES",
     "CREDENTIALS",
@@ -32,6 +32,8 @@ const VARS: [&str; 12] = [
     "ROTATION_GRACE_S",
     "ROTATE_AFTER_DAYS",
     "LOG_REQUESTS",
+    "KV_TIMEOUT_MS",
+    "MAX_NEW_SCOPE_SETS_PER_MIN",
 ];
 
 /// The parsed configuration.
@@ -51,7 +53,15 @@ pub struct BrokerConfig {
     pub rotate_after_days: Option<u64>,
     /// Which requests get a log line of their own (`LOG_REQUESTS`).
     pub log_mode: ims_core::hit_summary::LogMode,
+    /// How long one KV call may take before it counts as failed (`KV_TIMEOUT_MS`), ms.
+    pub kv_timeout_ms: u64,
+    /// Mints of new scope sets one caller may cause per minute in one isolate
+    /// (`MAX_NEW_SCOPE_SETS_PER_MIN`, see [`ims_core::budget`]).
+    pub new_scope_sets_per_min: u32,
 }
+
+/// Default of `KV_TIMEOUT_MS`.
+pub const DEFAULT_KV_TIMEOUT_MS: u64 = 2_000;
 
 /// A value parsed once per isolate.
 type Once<V> = RefCell<Option<Rc<V>>>;
@@ -85,7 +95,7 @@ pub fn var(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-fn number(raw: Option<&String>, name: &str, default: u64) -> Result<u64, ConfigError> {
+fn number(raw: Option<String>, name: &str, default: u64) -> Result<u64, ConfigError> {
     match raw {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -104,29 +114,40 @@ fn parse(raw: &[Option<String>]) -> Result<BrokerConfig, ConfigError> {
     let credentials = Credentials::from_vars(get)?;
     let defaults = Settings::default();
     let settings = Settings {
-        timeout_ms: number(raw[4].as_ref(), "IMS_TIMEOUT_MS", defaults.timeout_ms)?,
+        timeout_ms: number(get("IMS_TIMEOUT_MS"), "IMS_TIMEOUT_MS", defaults.timeout_ms)?,
         retry: RetryPolicy {
-            max_retry_wait_ms: number(raw[5].as_ref(), "MAX_RETRY_WAIT_S", 5)? * 1000,
+            max_retry_wait_ms: number(get("MAX_RETRY_WAIT_S"), "MAX_RETRY_WAIT_S", 5)? * 1000,
             ..defaults.retry
         },
         ..defaults
     };
-    let rotate_after_days = match raw[10].as_deref().map(str::trim) {
+    let rotate_after_days = match get("ROTATE_AFTER_DAYS").as_deref().map(str::trim) {
         None | Some("off" | "0") => None,
-        Some(_) => Some(number(raw[10].as_ref(), "ROTATE_AFTER_DAYS", 0)?),
+        Some(_) => Some(number(get("ROTATE_AFTER_DAYS"), "ROTATE_AFTER_DAYS", 0)?),
     };
+    let token_url = get("IMS_TOKEN_URL").unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
+    ims_core::upstream_url::check("IMS_TOKEN_URL", &token_url)?;
+    let io_api_base_url =
+        get("IO_API_BASE_URL").unwrap_or_else(|| DEFAULT_IO_API_BASE_URL.to_owned());
+    ims_core::upstream_url::check("IO_API_BASE_URL", &io_api_base_url)?;
+    let per_min = number(
+        get("MAX_NEW_SCOPE_SETS_PER_MIN"),
+        "MAX_NEW_SCOPE_SETS_PER_MIN",
+        ims_core::budget::DEFAULT_PER_MIN.into(),
+    )?;
     Ok(BrokerConfig {
-        token_url: raw[3]
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned()),
+        token_url: token_url.trim().to_owned(),
         credentials,
         settings,
-        io_api_base_url: raw[8]
-            .clone()
-            .unwrap_or_else(|| DEFAULT_IO_API_BASE_URL.to_owned()),
-        rotation_grace_ms: number(raw[9].as_ref(), "ROTATION_GRACE_S", 600)? * 1000,
+        io_api_base_url: io_api_base_url.trim().to_owned(),
+        rotation_grace_ms: number(get("ROTATION_GRACE_S"), "ROTATION_GRACE_S", 600)? * 1000,
         rotate_after_days,
-        log_mode: ims_core::hit_summary::LogMode::parse(raw[11].as_deref())?,
+        log_mode: ims_core::hit_summary::LogMode::parse(get("LOG_REQUESTS").as_deref())?,
+        kv_timeout_ms: number(get("KV_TIMEOUT_MS"), "KV_TIMEOUT_MS", DEFAULT_KV_TIMEOUT_MS)?,
+        new_scope_sets_per_min: u32::try_from(per_min).map_err(|_| ConfigError::Invalid {
+            setting: "MAX_NEW_SCOPE_SETS_PER_MIN".into(),
+            reason: "too large".into(),
+        })?,
     })
 }
 

@@ -4,10 +4,9 @@
 //! without any I/O, would then wait for a microtask and go through a JS `Promise` and its
 //! callbacks. Instead:
 //! - the routes whose handler reads the body ([`routes::body_route`]) have it read in JS first
-//!   when its `Content-Length` is within the limit (`platform/body_first.js`), together with the
-//!   three headers those handlers read, and then [`after_body`] hands them on as an
-//!   [`Incoming::PreRead`] (no `worker::Request` is built); a streamed body is still read by the
-//!   handler, after authentication;
+//!   (`platform/body_first.js`), never more than [`MAX_BODY`] + 1 bytes whether or not it has a
+//!   `Content-Length`, together with the three headers those handlers read, and then
+//!   [`after_body`] hands them on as an [`Incoming::PreRead`] (no `worker::Request` is built);
 //! - [`respond`] runs the route table through [`eager::run`]: a cache hit is answered with a
 //!   `Response` at once (built in one JS call, `crate::reply`), and only requests that wait for
 //!   KV or IMS get a `Promise`.
@@ -42,8 +41,8 @@ extern "C" {
 
 /// What `body_first.js` calls: the request, its bindings and context, `route << 2 | outcome`
 /// (the token route is an index into [`routes::BODY_ROUTES`]; the outcome says what became of
-/// the body: [`READ`], [`LEFT`], or 2 when the read failed), the body (empty unless read), and
-/// three header values.
+/// the body: [`READ`], [`TOO_LARGE`], or 2 when the read failed), the body (empty unless read),
+/// and three header values.
 type AfterBody = dyn Fn(
     web_sys::Request,
     Env,
@@ -57,8 +56,8 @@ type AfterBody = dyn Fn(
 
 /// The body was read (`body_first.js`).
 const READ: u32 = 0;
-/// The body was left unread: too large, or streamed.
-const LEFT: u32 = 1;
+/// The body was over [`MAX_BODY`]: not read, or read no further than one byte past it.
+const TOO_LARGE: u32 = 1;
 
 thread_local! {
     /// [`after_body`] as a JS function, made once per isolate: a closure per request would be
@@ -95,8 +94,7 @@ fn after_body(
 ) -> JsValue {
     let body = match state & 3 {
         READ => Body::Read(body.to_vec()),
-        // Not read here: the handler reads a streamed body, or answers 413.
-        LEFT => return respond(Incoming::Full(Request::from(raw)), env, ctx, Body::Unread),
+        TOO_LARGE => Body::TooLarge,
         // 2: the read failed (the client went away or sent a broken body); and any outcome
         // this code does not know.
         _ => Body::Unreadable,

@@ -5,6 +5,7 @@ use crate::api_error::ApiError;
 use crate::config::BrokerConfig;
 use crate::platform::WorkerPlatform;
 use ims_core::cache::TokenSpec;
+use ims_core::cache_key::TokenUse;
 use ims_core::credentials::Credential;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse};
 use ims_core::io_api::{self, CredentialRef, IoApiError, NewSecret, SecretInfo, MANAGEMENT_SCOPES};
@@ -61,10 +62,11 @@ impl<'a> Management<'a> {
         })
     }
 
-    /// The spec of the management token.
+    /// The spec of the management token: the broker's own, in a cache namespace of its own.
     fn token_spec(&self) -> TokenSpec {
         let scopes = ScopeSet::from_names(MANAGEMENT_SCOPES).unwrap_or_default();
-        TokenSpec::new(
+        TokenSpec::of_use(
+            TokenUse::Broker,
             &self.cred.name,
             &self.cred.client_id,
             self.secrets.clone(),

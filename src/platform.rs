@@ -177,6 +177,27 @@ impl Coordinator for WorkerPlatform {
     }
 }
 
+impl WorkerPlatform {
+    /// Writes a token entry that a key of `STORE_KEY_PREVIOUS` sealed again under `STORE_KEY`,
+    /// for the time it has left (so the previous key can be dropped; logged
+    /// `store_key_resealed`).
+    async fn reseal(&self, key: &str, text: &str) {
+        let now = now_ms();
+        let Some(token) = ims_core::policy::CachedToken::from_stored(text) else {
+            return;
+        };
+        if token.freshness(now) == ims_core::policy::Freshness::Unusable {
+            return;
+        }
+        TokenStore::put(self, key, text.to_owned(), token.kv_ttl_s(now)).await;
+        crate::log::event(
+            "store_key_resealed",
+            Fields::new().str("kind", "token").str("key", key),
+            None,
+        );
+    }
+}
+
 impl TokenStore for WorkerPlatform {
     async fn get(&self, key: &str) -> Option<String> {
         let sealed = match self.kv.get(key).await {
@@ -190,7 +211,13 @@ impl TokenStore for WorkerPlatform {
             }
         };
         match self.keys.open(key, &sealed) {
-            Ok(opened) => String::from_utf8(opened.plaintext).ok(),
+            Ok(opened) => {
+                let text = String::from_utf8(opened.plaintext).ok()?;
+                if opened.stale_key {
+                    self.reseal(key, &text).await;
+                }
+                Some(text)
+            }
             Err(e) => {
                 // A wrong STORE_KEY must never yield a garbled token: the entry is a miss.
                 let fields = Fields::new()

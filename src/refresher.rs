@@ -13,6 +13,7 @@ use crate::config;
 use crate::log::Fields;
 use crate::tokens;
 use ims_core::cache::{CacheOutcome, Failure, Minted, TokenSpec, UpstreamCall};
+use ims_core::cache_key::TokenUse;
 use ims_core::error::WireError;
 use ims_core::json::{self, Bad, Obj, Reader, Res};
 use ims_core::policy::CachedToken;
@@ -30,10 +31,12 @@ thread_local! {
     static OBJECT_CACHE: std::rc::Rc<ims_core::TokenCache> = std::rc::Rc::new(ims_core::TokenCache::new());
 }
 
-/// An isolate's question: `{"credential":…,"scopes":…}` (scopes in Adobe's comma form).
+/// An isolate's question: `{"credential":…,"scopes":…,"use":…}` (scopes in Adobe's comma form;
+/// `use` is `broker` for the broker's own management token, else absent: a callers' token).
 struct Ask {
     credential: String,
     scopes: String,
+    use_: TokenUse,
 }
 
 /// The object's answer. On the wire as the `serde` derives wrote it before: every field, in this
@@ -52,24 +55,34 @@ struct Answer {
 
 impl Ask {
     fn to_json(&self) -> String {
-        Obj::new()
+        let ask = Obj::new()
             .str("credential", &self.credential)
-            .str("scopes", &self.scopes)
-            .end()
+            .str("scopes", &self.scopes);
+        match self.use_ {
+            TokenUse::Callers => ask,
+            TokenUse::Broker => ask.str("use", "broker"),
+        }
+        .end()
     }
 
     fn from_json(body: &[u8]) -> Res<Self> {
-        let (mut credential, mut scopes) = (None, None);
+        let (mut credential, mut scopes, mut use_) = (None, None, None);
         let mut r = Reader::new(body);
         r.object(&mut |r, key| match key.as_str() {
             "credential" => json::set(&mut credential, r.string()?),
             "scopes" => json::set(&mut scopes, r.string()?),
+            "use" => json::set(&mut use_, r.string()?),
             _ => r.skip(),
         })?;
         r.end()?;
         Ok(Self {
             credential: credential.ok_or(Bad)?,
             scopes: scopes.ok_or(Bad)?,
+            use_: match use_.as_deref() {
+                None => TokenUse::Callers,
+                Some("broker") => TokenUse::Broker,
+                Some(_) => return Err(Bad),
+            },
         })
     }
 }
@@ -186,6 +199,7 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
         let body = Ask {
             credential: spec.credential.clone(),
             scopes: spec.scopes.to_comma(),
+            use_: ims_core::cache_key::use_of(&spec.key),
         }
         .to_json();
         let req =
@@ -292,17 +306,46 @@ impl Refresher {
             .clone()
             .local();
         let cache = OBJECT_CACHE.with(std::rc::Rc::clone);
-        let (result, spec) =
-            tokens::get_with_current_secrets(&self.env, &platform, &cache, &cfg, cred, scopes)
+        let key = ims_core::cache_key::key_for(ask.use_, &cred.name, &cred.client_id, &scopes);
+        let now = crate::platform::now_ms();
+        let cached = match cache.from_memory(&key, now) {
+            Some(served) => Some(served),
+            None => cache.from_store(&platform, &key).await,
+        };
+        let served = match cached {
+            Some(served) => served,
+            None => {
+                let (result, _) = tokens::mint_with_current_secrets(
+                    &self.env,
+                    &platform,
+                    &cache,
+                    &cfg,
+                    cred,
+                    ask.use_,
+                    scopes.clone(),
+                )
                 .await
                 .map_err(misconfigured)?;
-        let served = match result {
-            Ok(served) => served,
-            Err(f) => return Ok(Err(f)),
+                match result {
+                    Ok(served) => served,
+                    Err(f) => return Ok(Err(f)),
+                }
+            }
         };
         if served.outcome != CacheOutcome::Stale {
             return Ok(Ok(((*served.token).clone(), served.upstream)));
         }
+        let secrets = crate::secrets::candidates(&self.env, &platform, cred)
+            .await
+            .map_err(misconfigured)?;
+        let spec = ims_core::cache::TokenSpec::of_use(
+            ask.use_,
+            &cred.name,
+            &cred.client_id,
+            secrets,
+            scopes,
+            &cfg.token_url,
+        );
         let upstream = match cache.refresh(&platform, &cfg.settings, &spec).await {
             Ok(up) => up,
             Err(f) => return Ok(Err(f)),
@@ -324,12 +367,28 @@ mod tests {
         let ask = Ask {
             credential: "c\"1".into(),
             scopes: "a,b".into(),
+            use_: TokenUse::Callers,
         };
         let text = ask.to_json();
         assert_eq!(text, r#"{"credential":"c\"1","scopes":"a,b"}"#);
         let back = Ask::from_json(text.as_bytes()).expect("ask");
         assert_eq!((back.credential, back.scopes), (ask.credential, ask.scopes));
         assert!(Ask::from_json(br#"{"credential":"c"}"#).is_err());
+        let broker = Ask {
+            credential: "c\"1".into(),
+            scopes: "a,b".into(),
+            use_: TokenUse::Broker,
+        };
+        let text = broker.to_json();
+        assert_eq!(
+            text,
+            r#"{"credential":"c\"1","scopes":"a,b","use":"broker"}"#
+        );
+        assert_eq!(
+            Ask::from_json(text.as_bytes()).expect("ask").use_,
+            TokenUse::Broker
+        );
+        assert!(Ask::from_json(br#"{"credential":"c","scopes":"a","use":"x"}"#).is_err());
 
         let answer = Answer {
             token: None,

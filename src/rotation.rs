@@ -176,7 +176,6 @@ impl<'a> LeaseHolder<'a> {
 
 struct Runner<'a> {
     env: &'a Env,
-    kv: &'a Kv,
     cfg: &'a BrokerConfig,
     cred: &'a Credential,
     platform: &'a WorkerPlatform,
@@ -193,7 +192,7 @@ impl Runner<'_> {
     }
 
     async fn save(&self, state: &CredentialState) -> Result<(), ApiError> {
-        secrets::save(self.kv, &self.cred.name, state).await
+        secrets::save(self.platform, &self.cred.name, state).await
     }
 
     fn management(&self, state: &CredentialState) -> Result<Management<'_>, ApiError> {
@@ -342,14 +341,17 @@ impl Runner<'_> {
 
 /// The record while another run holds the lease. That run records its rotation right after
 /// taking the lease, so wait for it briefly rather than answer without one.
-async fn started_elsewhere(kv: &Kv, credential: &str) -> Result<CredentialState, ApiError> {
-    let mut state = secrets::load(kv, credential).await?;
+async fn started_elsewhere(
+    platform: &WorkerPlatform,
+    credential: &str,
+) -> Result<CredentialState, ApiError> {
+    let mut state = secrets::load(platform, credential).await?;
     for _ in 0..20 {
         if state.rotation.is_some() {
             break;
         }
         Delay::from(Duration::from_millis(100)).await;
-        state = secrets::load(kv, credential).await?;
+        state = secrets::load(platform, credential).await?;
     }
     Ok(state)
 }
@@ -367,18 +369,17 @@ pub async fn run(
 ) -> Result<RunOutcome, ApiError> {
     let Some(_running) = Running::take(&cred.name) else {
         return Ok(RunOutcome {
-            state: started_elsewhere(platform.kv(), &cred.name).await?,
+            state: started_elsewhere(platform, &cred.name).await?,
             busy: true,
         });
     };
     // Misconfiguration (no org/credential id, unreadable stored secret) is answered at once and
     // changes nothing: no lease, no rotation record.
-    let state = secrets::load(platform.kv(), &cred.name).await?;
+    let state = secrets::load(platform, &cred.name).await?;
     let known = secrets::known(env, platform.keys(), cred, &state)?;
     Management::new(platform, cfg, cache, cred, known)?;
     let runner = Runner {
         env,
-        kv: platform.kv(),
         cfg,
         cred,
         platform,
@@ -387,11 +388,11 @@ pub async fn run(
     };
     if !runner.lease.acquire().await? {
         return Ok(RunOutcome {
-            state: started_elsewhere(runner.kv, &cred.name).await?,
+            state: started_elsewhere(platform, &cred.name).await?,
             busy: true,
         });
     }
-    let mut state = secrets::load(runner.kv, &cred.name).await?;
+    let mut state = secrets::load(platform, &cred.name).await?;
     if start && state.start(&crate::random::id(), now()) {
         runner.save(&state).await?;
         crate::log::event(
@@ -462,7 +463,7 @@ pub async fn run(
 /// rotation promoting or testing the secret it deletes. A rotation holding the lease → 409.
 pub async fn exclusive<T>(
     env: &Env,
-    kv: &Kv,
+    platform: &WorkerPlatform,
     cred: &Credential,
     f: impl AsyncFnOnce(CredentialState) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
@@ -475,11 +476,11 @@ pub async fn exclusive<T>(
     let Some(_running) = Running::take(&cred.name) else {
         return Err(busy());
     };
-    let lease = LeaseHolder::new(env, kv, &cred.name);
+    let lease = LeaseHolder::new(env, platform.kv(), &cred.name);
     if !lease.acquire().await? {
         return Err(busy());
     }
-    let result = match secrets::load(kv, &cred.name).await {
+    let result = match secrets::load(platform, &cred.name).await {
         Ok(state) => f(state).await,
         Err(e) => Err(e),
     };

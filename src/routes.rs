@@ -22,6 +22,18 @@ pub struct Ctx {
     pub log: RequestLog,
     /// The request body, if the entry point read it already.
     pub body: Body,
+    /// The authenticated caller, once a handler knows it: an admin's errors say which setting is
+    /// misconfigured.
+    pub caller: Option<std::rc::Rc<ims_core::callers::Caller>>,
+}
+
+impl Ctx {
+    /// True when the authenticated caller is an admin.
+    pub fn admin(&self) -> bool {
+        self.caller
+            .as_ref()
+            .is_some_and(|caller| caller.may_manage_secrets())
+    }
 }
 
 /// The paths whose `POST` handler reads the body: the entry point reads it first, in JS, with
@@ -64,6 +76,7 @@ pub async fn dispatch(req: Incoming, env: Env, ctx: Context, body: Body) -> Repl
             ..RequestLog::default()
         },
         body,
+        caller: None,
     };
     let route = Route::of(&path);
     c.log.route = route.label();
@@ -101,7 +114,7 @@ pub async fn dispatch(req: Incoming, env: Env, ctx: Context, body: Body) -> Repl
             if e.status() >= 500 {
                 c.log.detail = Some(e.to_string());
             }
-            e.into_response()
+            e.into_response(c.admin())
         }
     };
     let now = crate::platform::now_ms();

@@ -6,6 +6,11 @@
 //! - **rotation**: an unfinished rotation is resumed (this is how a retire step runs once its
 //!   grace period has passed); with `ROTATE_AFTER_DAYS` set, a rotation starts when the active
 //!   secret is older than that.
+//!
+//! And, while `STORE_KEY_PREVIOUS` is set, a pass over everything sealed in KV (token entries and
+//! secrets records) that seals again under `STORE_KEY` what a previous key sealed, and says in a
+//! `store_key_sweep` line (and event) how many entries still need the previous key: at 0 it can
+//! be dropped.
 
 use crate::config::{self, BrokerConfig};
 use crate::log::Fields;
@@ -36,6 +41,110 @@ pub async fn run(env: &Env) {
         prewarm(env, &platform, &cfg, &cache, cred).await;
         rotate_if_due(env, &platform, &cfg, &cache, cred).await;
     }
+    if platform.keys().has_previous() {
+        store_key_sweep(&platform).await;
+    }
+}
+
+/// Most token entries one sweep looks at (KV allows 1000 operations per invocation).
+const SWEEP_TOKENS: u32 = 400;
+
+/// Seals again under `STORE_KEY` every token entry and secrets record that a key of
+/// `STORE_KEY_PREVIOUS` sealed, and logs how many still need a previous key.
+async fn store_key_sweep(platform: &WorkerPlatform) {
+    let current = platform.keys().current_id().to_owned();
+    let under_previous =
+        |text: &str| ims_core::envelope::key_id(text).is_some_and(|id| id != current);
+    let (mut checked, mut resealed, mut remaining) = (0u64, 0u64, 0u64);
+    let kv = platform.kv();
+    let prefix = ims_core::cache_key::TOKEN_KEY_PREFIX;
+    match kv.list(prefix, SWEEP_TOKENS).await {
+        Ok(keys) => {
+            for key in keys {
+                checked += 1;
+                if !kv
+                    .get(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| under_previous(&t))
+                {
+                    continue;
+                }
+                // Reading it through the platform seals it again (an unusable one is left to
+                // expire: it is never served).
+                let _ = ims_core::platform::TokenStore::get(platform, &key).await;
+                match kv.get(&key).await {
+                    Ok(Some(t)) if under_previous(&t) => {
+                        let usable = ims_core::platform::TokenStore::get(platform, &key)
+                            .await
+                            .and_then(|t| ims_core::policy::CachedToken::from_stored(&t))
+                            .is_some_and(|t| {
+                                t.freshness(crate::platform::now_ms())
+                                    != ims_core::policy::Freshness::Unusable
+                            });
+                        remaining += u64::from(usable);
+                    }
+                    Ok(_) => resealed += 1,
+                    Err(_) => remaining += 1,
+                }
+            }
+        }
+        Err(_) => remaining += 1,
+    }
+    match kv.list("state:", 100).await {
+        Ok(keys) => {
+            for key in keys {
+                checked += 1;
+                let credential = key.trim_start_matches("state:");
+                let needs = |platform: &WorkerPlatform, text: &str| match ims_core::record::open(
+                    platform.keys(),
+                    &key,
+                    text,
+                ) {
+                    Ok(ims_core::record::Stored::Sealed {
+                        stale_key, state, ..
+                    }) => {
+                        stale_key
+                            || [
+                                Some(&state.active),
+                                state.pending.as_ref(),
+                                state.previous.as_ref(),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|s| s.sealed.as_deref())
+                            .any(under_previous)
+                    }
+                    _ => true,
+                };
+                let Ok(Some(before)) = kv.get(&key).await else {
+                    continue;
+                };
+                if !needs(platform, &before) {
+                    continue;
+                }
+                let _ = secrets::load(platform, credential).await;
+                match kv.get(&key).await {
+                    Ok(Some(after)) if !needs(platform, &after) => resealed += 1,
+                    _ => remaining += 1,
+                }
+            }
+        }
+        Err(_) => remaining += 1,
+    }
+    crate::log::event(
+        "store_key_sweep",
+        Fields::new()
+            .u64("checked", checked)
+            .u64("resealed", resealed)
+            .u64("remaining", remaining)
+            .bool("complete", remaining == 0),
+        None,
+    );
+    crate::telemetry::store_key(&format!(
+        "sweep: {resealed} sealed again under STORE_KEY, {remaining} still need STORE_KEY_PREVIOUS"
+    ));
 }
 
 fn log_error(credential: &str, error: &str) {
@@ -56,7 +165,7 @@ async fn prewarm(
     cache: &TokenCache,
     cred: &Credential,
 ) {
-    let secrets = match secrets::candidates(env, platform.kv(), platform.keys(), cred).await {
+    let secrets = match secrets::candidates(env, platform, cred).await {
         Ok(s) => s,
         Err(e) => return log_error(&cred.name, &e.to_string()),
     };
@@ -103,7 +212,7 @@ async fn active_age(
     cache: &TokenCache,
     cred: &Credential,
 ) -> Option<u64> {
-    let state = secrets::load(platform.kv(), &cred.name).await.ok()?;
+    let state = secrets::load(platform, &cred.name).await.ok()?;
     let created = match state.active.created_at_ms {
         Some(c) => c,
         None => {
@@ -134,7 +243,7 @@ async fn rotate_if_due(
     if cred.org_id.is_none() || cred.credential_id.is_none() {
         return;
     }
-    let rotating = match secrets::load(platform.kv(), &cred.name).await {
+    let rotating = match secrets::load(platform, &cred.name).await {
         Ok(state) => state.rotating(),
         Err(e) => return log_error(&cred.name, &e.to_string()),
     };

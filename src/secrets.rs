@@ -1,16 +1,26 @@
 //! The client secrets the broker can read for each credential: the bootstrap Worker secret and
-//! the rotated ones sealed in KV (`state:<credential>`, one [`CredentialState`] record).
+//! the rotated ones, kept in one record per credential in KV (`state:<credential>`, a
+//! [`CredentialState`] sealed as a whole with `STORE_KEY`, see [`ims_core::record`]).
 //!
-//! The record is read through a short per-isolate memo (a KV read per token miss would be
-//! wasteful); a rotation in this isolate updates the memo at once, other isolates see it within
-//! [`MEMO_MS`], and meanwhile still hold a secret Adobe accepts (the previous one lives on for the
-//! grace period, and `invalid_client` falls back to the next known secret).
+//! - Reading: a record that does not open (altered, moved, renumbered, or sealed with a key that
+//!   is not configured), or one older than a version this isolate already read or wrote (an old
+//!   record put back), is an error naming `STORE_KEY`, never a silent reset. A record written
+//!   before records were sealed is read once and written back sealed (logged
+//!   `secrets_record_upgraded`). A record, or a secret in it, sealed under a key of
+//!   `STORE_KEY_PREVIOUS` is written back under `STORE_KEY` (logged `store_key_resealed`).
+//! - Minting reads the record through a short per-isolate memo ([`MEMO_MS`]); a rotation in this
+//!   isolate updates the memo at once, other isolates see it within [`MEMO_MS`], and meanwhile
+//!   still hold a secret Adobe accepts (the previous one lives on for the grace period, and
+//!   `invalid_client` falls back to the next known secret). When KV cannot be read, the last
+//!   record this isolate read is used (logged `secrets_record_stale`) rather than failing.
 
 use crate::api_error::ApiError;
 use crate::config;
-use crate::platform::kv::Kv;
+use crate::log::Fields;
+use crate::platform::WorkerPlatform;
 use ims_core::credentials::Credential;
 use ims_core::envelope::StoreKeys;
+use ims_core::record::{self, RecordError, Stored, Versions};
 use ims_core::rotation::{CredentialState, Slot, Source};
 use ims_core::{ClientSecret, ConfigError};
 use std::cell::RefCell;
@@ -18,17 +28,19 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use worker::Env;
 
-/// How long an isolate trusts its copy of a credential's record, ms.
+/// How long an isolate trusts its copy of a credential's record for minting, ms.
 pub const MEMO_MS: u64 = 30_000;
 
 /// A record and the secrets opened from it.
 type Opened = (Rc<CredentialState>, Vec<ClientSecret>);
 
 thread_local! {
+    /// The last record read or written per credential, and when.
     static MEMO: RefCell<HashMap<String, (u64, Rc<CredentialState>)>> = RefCell::new(HashMap::new());
-    /// [`known`]'s answer for the record in [`MEMO`] (same `Rc`), so a cache hit opens no
-    /// envelope.
+    /// [`known`]'s answer for the record in [`MEMO`] (same `Rc`), so a mint opens no envelope.
     static OPENED: RefCell<HashMap<String, Opened>> = RefCell::new(HashMap::new());
+    /// The highest record version this isolate has read or written, per record.
+    static VERSIONS: RefCell<Versions> = RefCell::new(Versions::default());
 }
 
 /// The KV key of a credential's record.
@@ -36,30 +48,145 @@ pub fn state_key(credential: &str) -> String {
     format!("state:{credential}")
 }
 
-/// The KV key under which a slot's value is sealed (the envelope's associated data).
+/// The associated data a stored secret's value is sealed under (its slot in the record).
 pub fn slot_aad(credential: &str, uuid: &str) -> String {
     format!("secret:{credential}:{uuid}")
 }
 
-/// Reads a credential's record (a default one if none is stored), bypassing the memo.
-pub async fn load(kv: &Kv, credential: &str) -> Result<CredentialState, ApiError> {
-    let text = kv
-        .get(&state_key(credential))
-        .await
-        .map_err(|e| ApiError::Storage(format!("reading {credential}'s secrets: {e}")))?;
-    match text {
-        None => Ok(CredentialState::default()),
-        Some(t) => CredentialState::from_json(&t).ok_or_else(|| {
-            ApiError::Storage(format!("{credential}'s secrets record is unreadable"))
-        }),
+/// Reads a credential's record from KV (a default one if none is stored), bypassing the memo,
+/// and refreshes the memo. Upgrades a record from before sealing, and re-seals one sealed under
+/// a previous store key.
+pub async fn load(
+    platform: &WorkerPlatform,
+    credential: &str,
+) -> Result<CredentialState, ApiError> {
+    let key = state_key(credential);
+    let text =
+        platform.kv().get(&key).await.map_err(|e| {
+            ApiError::Storage(format!("reading {credential}'s secrets record: {e}"))
+        })?;
+    let Some(text) = text else {
+        let state = CredentialState::default();
+        remember(credential, state.clone());
+        return Ok(state);
+    };
+    let stored = record::open(platform.keys(), &key, &text)
+        .and_then(|stored| VERSIONS.with_borrow_mut(|v| v.accept(&key, &stored).map(|()| stored)))
+        .map_err(|e| rejected(credential, &e))?;
+    let mut state = stored.state().clone();
+    let resealed_slots = reseal_slots(platform.keys(), credential, &mut state)?;
+    let why = match &stored {
+        Stored::Legacy(_) => Some("secrets_record_upgraded"),
+        Stored::Sealed {
+            stale_key: true, ..
+        } => Some("store_key_resealed"),
+        Stored::Sealed { .. } if resealed_slots => Some("store_key_resealed"),
+        Stored::Sealed { .. } => None,
+    };
+    match why {
+        // Written back at once; if that fails the record is still usable, and the next read
+        // tries again.
+        Some(what) => match save(platform, credential, &state).await {
+            Ok(()) => crate::log::event(
+                what,
+                Fields::new()
+                    .str("credential", credential)
+                    .str("kind", "secrets_record"),
+                None,
+            ),
+            Err(e) => {
+                crate::log::event(
+                    "secrets_record_write_failed",
+                    Fields::new()
+                        .str("level", "warn")
+                        .str("credential", credential)
+                        .str("error", &e.to_string()),
+                    None,
+                );
+                remember(credential, state.clone());
+            }
+        },
+        None => remember(credential, state.clone()),
     }
+    Ok(state)
 }
 
-/// Writes a credential's record and refreshes this isolate's memo.
-pub async fn save(kv: &Kv, credential: &str, state: &CredentialState) -> Result<(), ApiError> {
-    kv.put(&state_key(credential), &state.to_json(), None)
+/// The error for a record that cannot be used: names `STORE_KEY`, logged with the reason.
+fn rejected(credential: &str, e: &RecordError) -> ApiError {
+    crate::log::event(
+        "secrets_record_rejected",
+        Fields::new()
+            .str("level", "error")
+            .str("credential", credential)
+            .str("error", &e.to_string()),
+        None,
+    );
+    ApiError::Misconfigured(ConfigError::Invalid {
+        setting: "STORE_KEY".into(),
+        reason: format!("the secrets record of credential {credential:?} was refused: {e}"),
+    })
+}
+
+/// Re-seals under the current store key every stored secret of `state` that a previous key
+/// sealed. True when one was.
+fn reseal_slots(
+    keys: &StoreKeys,
+    credential: &str,
+    state: &mut CredentialState,
+) -> Result<bool, ApiError> {
+    if !keys.has_previous() {
+        return Ok(false);
+    }
+    let mut changed = false;
+    for slot in [
+        Some(&mut state.active),
+        state.pending.as_mut(),
+        state.previous.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (Some(uuid), Some(sealed)) = (slot.uuid.as_deref(), slot.sealed.as_deref()) else {
+            continue;
+        };
+        let aad = slot_aad(credential, uuid);
+        let opened = keys.open(&aad, sealed).map_err(|e| unopenable(uuid, &e))?;
+        if opened.stale_key {
+            slot.sealed = Some(keys.seal(&aad, &opened.plaintext, crate::random::bytes()));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {
+    ApiError::Misconfigured(ConfigError::Invalid {
+        setting: "STORE_KEY".into(),
+        reason: format!("the stored secret {uuid} cannot be opened: {e}"),
+    })
+}
+
+/// Writes a credential's record, sealed as the next version, and refreshes this isolate's memo.
+pub async fn save(
+    platform: &WorkerPlatform,
+    credential: &str,
+    state: &CredentialState,
+) -> Result<(), ApiError> {
+    let key = state_key(credential);
+    let version = VERSIONS.with_borrow(|v| v.next(&key));
+    let text = record::seal(
+        platform.keys(),
+        &key,
+        state,
+        version,
+        crate::random::bytes(),
+    );
+    platform
+        .kv()
+        .put(&key, &text, None)
         .await
-        .map_err(|e| ApiError::Storage(format!("writing {credential}'s secrets: {e}")))?;
+        .map_err(|e| ApiError::Storage(format!("writing {credential}'s secrets record: {e}")))?;
+    VERSIONS.with_borrow_mut(|v| v.wrote(&key, version));
     remember(credential, state.clone());
     Ok(())
 }
@@ -69,20 +196,36 @@ fn remember(credential: &str, state: CredentialState) {
     MEMO.with_borrow_mut(|m| m.insert(credential.to_owned(), (now, Rc::new(state))));
 }
 
-/// The record, from the memo when it is recent.
-pub async fn current(kv: &Kv, credential: &str) -> Result<Rc<CredentialState>, ApiError> {
+/// The record, from the memo when it is recent; when KV cannot be read, the last one this
+/// isolate read (logged `secrets_record_stale`).
+pub async fn current(
+    platform: &WorkerPlatform,
+    credential: &str,
+) -> Result<Rc<CredentialState>, ApiError> {
     let now = crate::platform::now_ms();
-    let hit = MEMO.with_borrow(|m| {
-        m.get(credential)
-            .filter(|(at, _)| now.saturating_sub(*at) < MEMO_MS)
-            .map(|(_, s)| s.clone())
-    });
-    if let Some(state) = hit {
-        return Ok(state);
+    let kept = MEMO.with_borrow(|m| m.get(credential).cloned());
+    if let Some((at, state)) = &kept {
+        if now.saturating_sub(*at) < MEMO_MS {
+            return Ok(Rc::clone(state));
+        }
     }
-    let state = load(kv, credential).await?;
-    remember(credential, state);
-    Ok(MEMO.with_borrow(|m| m[credential].1.clone()))
+    match load(platform, credential).await {
+        Ok(_) => Ok(MEMO.with_borrow(|m| Rc::clone(&m[credential].1))),
+        Err(ApiError::Storage(error)) => {
+            let (at, state) = kept.ok_or(ApiError::Storage(error.clone()))?;
+            crate::log::event(
+                "secrets_record_stale",
+                Fields::new()
+                    .str("level", "warn")
+                    .str("credential", credential)
+                    .u64("age_s", now.saturating_sub(at) / 1000)
+                    .str("error", &error),
+                None,
+            );
+            Ok(state)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The plaintext of a slot: the Worker secret for the bootstrap slot, else the sealed value.
@@ -99,12 +242,7 @@ pub fn open_slot(
             let sealed = slot.sealed.as_deref().unwrap_or_default();
             let opened = keys
                 .open(&slot_aad(&cred.name, uuid), sealed)
-                .map_err(|e| {
-                    ApiError::Misconfigured(ConfigError::Invalid {
-                        setting: "STORE_KEY".into(),
-                        reason: format!("the stored secret {uuid} cannot be opened: {e}"),
-                    })
-                })?;
+                .map_err(|e| unopenable(uuid, &e))?;
             String::from_utf8(opened.plaintext)
                 .map(ClientSecret::new)
                 .map_err(|_| ApiError::Storage("a stored secret is not text".into()))
@@ -150,7 +288,7 @@ pub fn known(
             Err(e) => {
                 crate::log::event(
                     "secret_unreadable",
-                    crate::log::Fields::new()
+                    Fields::new()
                         .str("level", "error")
                         .str("credential", &cred.name)
                         .opt_str("uuid", slot.uuid.as_deref())
@@ -170,11 +308,10 @@ pub fn known(
 /// [`known`] for the current record (through the memo; opened once per record).
 pub async fn candidates(
     env: &Env,
-    kv: &Kv,
-    keys: &StoreKeys,
+    platform: &WorkerPlatform,
     cred: &Credential,
 ) -> Result<Vec<ClientSecret>, ApiError> {
-    let state = current(kv, &cred.name).await?;
+    let state = current(platform, &cred.name).await?;
     if let Some(hit) = OPENED.with_borrow(|o| {
         o.get(&cred.name)
             .filter(|(s, _)| Rc::ptr_eq(s, &state))
@@ -182,12 +319,17 @@ pub async fn candidates(
     }) {
         return Ok(hit);
     }
-    let secrets = known(env, keys, cred, &state)?;
+    let secrets = known(env, platform.keys(), cred, &state)?;
     OPENED.with_borrow_mut(|o| o.insert(cred.name.clone(), (state, secrets.clone())));
     Ok(secrets)
 }
 
-/// Drops this isolate's copy of a credential's record, so the next read comes from KV.
+/// Marks this isolate's copy of a credential's record as old, so that the next mint reads KV
+/// (and still has it, should KV fail).
 pub fn forget(credential: &str) {
-    MEMO.with_borrow_mut(|m| m.remove(credential));
+    MEMO.with_borrow_mut(|m| {
+        if let Some((at, _)) = m.get_mut(credential) {
+            *at = 0;
+        }
+    });
 }

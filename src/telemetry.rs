@@ -77,6 +77,19 @@ pub fn rotation(credential: &str, detail: &str) {
     });
 }
 
+/// Records a pass of the store-key sweep.
+pub fn store_key(detail: &str) {
+    push(Event {
+        at_ms: crate::platform::now_ms(),
+        kind: "store_key".into(),
+        credential: String::new(),
+        detail: detail.to_owned(),
+        status: None,
+        debug_id: None,
+        scope: None,
+    });
+}
+
 fn push(event: Event) {
     EVENTS.with_borrow_mut(|log| log.push(event));
 }

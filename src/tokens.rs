@@ -7,7 +7,9 @@ use crate::config;
 use crate::log::Fields;
 use crate::platform::{WorkerPlatform, TOKENS_BINDING};
 use crate::routes::Ctx;
+use ims_core::budget::MissBudget;
 use ims_core::cache::TokenSpec;
+use ims_core::cache_key::TokenUse;
 use ims_core::callers::Caller;
 use ims_core::credentials::DEFAULT_CREDENTIAL;
 use ims_core::memo::Bounded;
@@ -35,95 +37,106 @@ pub struct Grant {
 }
 
 /// Issues a token of `credential` (default: `default`) for `scopes` (default: the credential's
-/// default scopes) to `caller`. `scopes` arrives parsed but unchecked, so that its error is
-/// reported only after the credential checks (404, 403 come first).
+/// configured scopes) to `caller`. `scopes` arrives parsed but unchecked, so that its error is
+/// reported only after the credential checks (403, 404 come first).
+///
+/// Every check (role, credential, scope ceiling, the caller's scopes, its budget of new scope
+/// sets) runs before any KV, Durable Object or IMS call. A token in this isolate's memory is
+/// served with nothing else read: no KV, and no client secret (a KV outage cannot stop a hit).
+/// Only a mint reads the credential's secrets record.
 pub async fn grant(
     c: &mut Ctx,
     caller: &Caller,
     credential: Option<&str>,
     scopes: Option<Result<ScopeSet, ScopeError>>,
 ) -> Result<Grant, ApiError> {
+    if !caller.may_mint() {
+        return Err(ApiError::ReadOnlyCaller);
+    }
     let name = credential.unwrap_or(DEFAULT_CREDENTIAL);
     c.log.credential = Some(name.to_owned());
-    let cfg = config::broker(&c.env)?;
-    let cred = match cfg.credentials.get(name) {
-        None => return Err(ApiError::UnknownCredential(name.to_owned())),
-        Some(Err(e)) => return Err(e.clone().into()),
-        Some(Ok(cred)) => cred,
-    };
+    // Before the credential is looked up: a caller that may not use a name learns nothing about
+    // whether it exists.
     if !caller.may_use(name) {
         return Err(ApiError::CredentialForbidden(format!(
             "caller {} may not use credential {name:?}",
             caller.id
         )));
     }
+    let cfg = config::broker(&c.env)?;
+    let cred = match cfg.credentials.get(name) {
+        None => return Err(ApiError::UnknownCredential(name.to_owned())),
+        Some(Err(e)) => return Err(e.clone().into()),
+        Some(Ok(cred)) => cred,
+    };
     let scopes = scopes
         .transpose()
         .map_err(|e| ApiError::InvalidScope(e.to_string()))?
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| cred.default_scopes.clone());
+    if let Some(refusal) = cred.refused_scope(&scopes) {
+        return Err(ApiError::ScopeForbidden(refusal.to_string()));
+    }
     if let Some(scope) = caller.forbidden_scope(&scopes) {
         return Err(ApiError::ScopeForbidden(format!(
             "caller {} may not request scope {scope:?}",
             caller.id
         )));
     }
-    let platform = platform(&c.env)?;
     c.log.scope = Some(scopes.to_comma());
+    let key = key_for(cred, &scopes);
     let cache = cache();
-    let settings = cfg.settings;
-    let (result, spec) =
-        get_with_current_secrets(&c.env, &platform, &cache, &cfg, cred, scopes).await?;
-    let served = match result {
-        Ok(served) => served,
-        Err(failure) => {
-            c.log.upstream = failure.upstream;
-            return Err(failure.error.into());
+    let now = crate::platform::now_ms();
+    let served = match cache.from_memory(&key, now) {
+        Some(served) => served,
+        None => {
+            let per_min = cfg.new_scope_sets_per_min;
+            BUDGET
+                .with_borrow_mut(|b| b.check(&caller.id, &key, per_min, now))
+                .map_err(ApiError::TooManyNewScopeSets)?;
+            let platform = platform(&c.env)?;
+            match cache.from_store(&*platform, &key).await {
+                Some(served) => served,
+                None => {
+                    BUDGET.with_borrow_mut(|b| b.spend(&caller.id, &key, now));
+                    let (result, _) = mint_with_current_secrets(
+                        &c.env,
+                        &platform,
+                        &cache,
+                        &cfg,
+                        cred,
+                        TokenUse::Callers,
+                        scopes,
+                    )
+                    .await?;
+                    match result {
+                        Ok(served) => {
+                            if let Some(up) =
+                                served.upstream.as_ref().filter(|u| u.secret_index > 0)
+                            {
+                                log_fallback(name, up.secret_index);
+                            }
+                            served
+                        }
+                        Err(failure) => {
+                            c.log.upstream = failure.upstream;
+                            return Err(failure.error.into());
+                        }
+                    }
+                }
+            }
         }
     };
     c.log.cache = Some(served.outcome);
-    crate::telemetry::hit(&spec.key, served.outcome.as_str());
-    if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
-        log_fallback(name, up.secret_index);
-    }
+    crate::telemetry::hit(&key, served.outcome.as_str());
     c.log.upstream = served.upstream;
     if served.refresh_due {
         let request_id = c.log.request_id();
+        let env = c.env.clone();
+        let cred = cred.clone();
+        let scopes = ScopeSet::from_comma(&served.token.scope).unwrap_or_default();
         c.ctx.wait_until(async move {
-            let outcome = cache.refresh(&*platform, &settings, &spec).await;
-            if let Some(up) = outcome
-                .as_ref()
-                .ok()
-                .and_then(Option::as_ref)
-                .filter(|u| u.secret_index > 0)
-            {
-                log_fallback(&spec.credential, up.secret_index);
-            }
-            let fields = Fields::new()
-                .str("request_id", &request_id)
-                .str("credential", &spec.credential);
-            let (fields, upstream) = match &outcome {
-                Ok(up) => (
-                    fields
-                        .bool("ok", true)
-                        .bool("adopted_from_kv", up.is_none()),
-                    up.as_ref(),
-                ),
-                Err(f) => (
-                    fields.bool("ok", false).str("error", f.error.code()),
-                    f.upstream.as_ref(),
-                ),
-            };
-            crate::log::event("background_refresh", fields, upstream);
-            if let Some(call) = upstream {
-                let error = outcome.as_ref().err().map(|f| f.error.code());
-                crate::telemetry::upstream(
-                    &spec.credential,
-                    Some(&spec.scopes.to_comma()),
-                    call,
-                    error,
-                );
-            }
+            background_refresh(&env, &cfg, &cache, &cred, scopes, &request_id).await;
         });
     }
     let now = crate::platform::now_ms();
@@ -134,6 +147,62 @@ pub async fn grant(
     })
 }
 
+/// The one background refresh a stale hit claimed: reads the secrets (a hit did not), refreshes,
+/// and logs what happened.
+async fn background_refresh(
+    env: &worker::Env,
+    cfg: &crate::config::BrokerConfig,
+    cache: &TokenCache,
+    cred: &ims_core::credentials::Credential,
+    scopes: ScopeSet,
+    request_id: &str,
+) {
+    let fields = Fields::new()
+        .str("request_id", request_id)
+        .str("credential", &cred.name);
+    let platform = match platform(env) {
+        Ok(p) => p,
+        Err(e) => {
+            let fields = fields.bool("ok", false).str("error", e.code());
+            return crate::log::event("background_refresh", fields, None);
+        }
+    };
+    let secrets = match crate::secrets::candidates(env, &platform, cred).await {
+        Ok(s) => s,
+        Err(e) => {
+            let fields = fields.bool("ok", false).str("error", e.code());
+            return crate::log::event("background_refresh", fields, None);
+        }
+    };
+    let spec = TokenSpec::new(&cred.name, &cred.client_id, secrets, scopes, &cfg.token_url);
+    let outcome = cache.refresh(&*platform, &cfg.settings, &spec).await;
+    if let Some(up) = outcome
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .filter(|u| u.secret_index > 0)
+    {
+        log_fallback(&spec.credential, up.secret_index);
+    }
+    let (fields, upstream) = match &outcome {
+        Ok(up) => (
+            fields
+                .bool("ok", true)
+                .bool("adopted_from_kv", up.is_none()),
+            up.as_ref(),
+        ),
+        Err(f) => (
+            fields.bool("ok", false).str("error", f.error.code()),
+            f.upstream.as_ref(),
+        ),
+    };
+    crate::log::event("background_refresh", fields, upstream);
+    if let Some(call) = upstream {
+        let error = outcome.as_ref().err().map(|f| f.error.code());
+        crate::telemetry::upstream(&spec.credential, Some(&spec.scopes.to_comma()), call, error);
+    }
+}
+
 /// The platform: the `TOKENS` namespace, the store keys and the refresh coordinator. Built on
 /// the isolate's first request and kept (bindings are fixed for the life of an isolate; see
 /// [`config`]), so the token path makes no binding lookups after that. Shared, not cloned: a
@@ -142,11 +211,13 @@ pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
     if let Some(p) = PLATFORM.with_borrow(Clone::clone) {
         return Ok(p);
     }
-    let kv = crate::platform::kv::Kv::from_env(env, TOKENS_BINDING).ok_or_else(|| {
-        ims_core::ConfigError::Missing {
-            setting: format!("KV binding {TOKENS_BINDING}"),
-        }
-    })?;
+    let timeout_ms = config::broker(env)?.kv_timeout_ms;
+    let kv =
+        crate::platform::kv::Kv::from_env(env, TOKENS_BINDING, timeout_ms).ok_or_else(|| {
+            ims_core::ConfigError::Missing {
+                setting: format!("KV binding {TOKENS_BINDING}"),
+            }
+        })?;
     let coordinator = env.durable_object(crate::refresher::BINDING).ok();
     let p = Rc::new(WorkerPlatform::new(
         kv,
@@ -158,7 +229,7 @@ pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
 }
 
 /// Says in the log that the active secret was refused and another known secret worked.
-fn log_fallback(credential: &str, index: usize) {
+pub fn log_fallback(credential: &str, index: usize) {
     crate::log::event(
         "secret_fallback",
         Fields::new()
@@ -173,44 +244,34 @@ fn log_fallback(credential: &str, index: usize) {
     );
 }
 
-/// Most specs kept per credential by [`spec_for`]; past it that credential's memo starts again.
-const MAX_SPECS: usize = 1024;
+/// Most cache keys kept per credential by [`key_for`]; past it that credential's memo starts
+/// again.
+const MAX_KEYS: usize = 1024;
 
-/// Specs by credential name (configured ones only) and scope set.
-type SpecMemo = HashMap<String, Bounded<ScopeSet, Rc<TokenSpec>>>;
+/// Cache keys by credential name (configured ones only) and scope set.
+type KeyMemo = HashMap<String, Bounded<ScopeSet, Rc<str>>>;
 
 thread_local! {
-    /// The specs asked for lately: a spec's cache key is a SHA-256 of its scopes, and a hit
-    /// needs no new one.
-    static SPECS: RefCell<SpecMemo> = RefCell::new(HashMap::new());
+    /// The cache keys asked for lately: a key holds a SHA-256 of its scopes, and a hit needs no
+    /// new one.
+    static KEYS: RefCell<KeyMemo> = RefCell::new(HashMap::new());
+    /// Each caller's budget of new scope sets in this isolate.
+    static BUDGET: RefCell<MissBudget> = RefCell::new(MissBudget::new());
 }
 
-/// The spec of `cred` for `scopes` with `secrets`: the one kept from an earlier request while it
-/// still says the same, else a new one (kept from then on).
-fn spec_for(
-    cfg: &crate::config::BrokerConfig,
-    cred: &ims_core::credentials::Credential,
-    secrets: Vec<ims_core::ClientSecret>,
-    scopes: ScopeSet,
-) -> Rc<TokenSpec> {
-    SPECS.with_borrow_mut(|memo| {
-        let kept = memo.get(cred.name.as_str()).and_then(|m| m.get(&scopes));
-        if let Some(spec) = kept.filter(|s| {
-            s.client_id == cred.client_id && s.token_url == cfg.token_url && s.secrets == secrets
-        }) {
-            return Rc::clone(spec);
+/// The cache key of `cred`'s token for `scopes` (for callers).
+fn key_for(cred: &ims_core::credentials::Credential, scopes: &ScopeSet) -> Rc<str> {
+    KEYS.with_borrow_mut(|memo| {
+        let keys = memo
+            .entry(cred.name.clone())
+            .or_insert_with(|| Bounded::new(MAX_KEYS));
+        if let Some(key) = keys.get(scopes) {
+            return Rc::clone(key);
         }
-        let spec = Rc::new(TokenSpec::new(
-            &cred.name,
-            &cred.client_id,
-            secrets,
-            scopes,
-            &cfg.token_url,
-        ));
-        memo.entry(cred.name.clone())
-            .or_insert_with(|| Bounded::new(MAX_SPECS))
-            .insert(spec.scopes.clone(), Rc::clone(&spec));
-        spec
+        let key: Rc<str> =
+            ims_core::cache_key::cache_key(&cred.name, &cred.client_id, scopes).into();
+        keys.insert(scopes.clone(), Rc::clone(&key));
+        key
     })
 }
 
@@ -219,36 +280,43 @@ pub fn cache() -> Rc<TokenCache> {
     CACHE.with(Rc::clone)
 }
 
-/// Gets a token for `cred` and `scopes` through `cache`. If every secret this isolate knows is
-/// refused (`invalid_client` from its own IMS call), another isolate may have rotated since this
-/// one read the secrets record: the record is re-read and, if it changed, the get is tried once
-/// more. Returns the spec used, for the background refresh.
-pub async fn get_with_current_secrets(
+/// Mints a token of `use_` for `cred` and `scopes` through `cache` (a request that found none in
+/// memory or KV). If every secret this isolate knows is refused (`invalid_client` from its own
+/// IMS call), another isolate may have rotated since this one read the secrets record: the
+/// record is re-read and, if it changed, the mint is tried once more. Returns the spec used.
+pub async fn mint_with_current_secrets(
     env: &worker::Env,
     platform: &WorkerPlatform,
     cache: &TokenCache,
     cfg: &crate::config::BrokerConfig,
     cred: &ims_core::credentials::Credential,
+    use_: TokenUse,
     scopes: ScopeSet,
 ) -> Result<
     (
         Result<ims_core::cache::Served, ims_core::cache::Failure>,
-        Rc<TokenSpec>,
+        TokenSpec,
     ),
     ApiError,
 > {
-    let secrets = crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
-    let mut spec = spec_for(cfg, cred, secrets, scopes);
-    let mut result = cache.get(platform, &cfg.settings, &spec).await;
+    let secrets = crate::secrets::candidates(env, platform, cred).await?;
+    let mut spec = TokenSpec::of_use(
+        use_,
+        &cred.name,
+        &cred.client_id,
+        secrets,
+        scopes,
+        &cfg.token_url,
+    );
+    let mut result = cache.mint_for(platform, &cfg.settings, &spec).await;
     if let Err(f) = &result {
         if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
             crate::secrets::forget(&cred.name);
-            let fresh =
-                crate::secrets::candidates(env, platform.kv(), platform.keys(), cred).await?;
+            let fresh = crate::secrets::candidates(env, platform, cred).await?;
             if fresh != spec.secrets {
-                Rc::make_mut(&mut spec).secrets = fresh;
+                spec.secrets = fresh;
                 cache.clear_cooldown(&spec.key);
-                result = cache.get(platform, &cfg.settings, &spec).await;
+                result = cache.mint_for(platform, &cfg.settings, &spec).await;
             }
         }
     }

@@ -15,8 +15,9 @@ use worker::Request;
 pub async fn metrics(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
-    if !caller.admin {
-        return Err(ApiError::AdminOnly);
+    c.caller = Some(caller.clone());
+    if !caller.may_read_operations() {
+        return Err(ApiError::OperatorsOnly);
     }
     // From the runtime's serialized URL: `req.url()` would parse it again with the `url` crate.
     let format = ims_core::request_url::query_param(&req.inner().url(), "format");

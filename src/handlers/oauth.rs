@@ -28,19 +28,21 @@ pub async fn token(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
             if e.status() >= 500 {
                 c.log.detail = Some(e.to_string());
             }
-            Ok(e.oauth())
+            Ok(e.oauth(c.admin()))
         }
     }
 }
 
-async fn grant(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+async fn grant(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+    // A body over the limit is refused first, before authentication: it was read no further.
+    let bytes = body::take(&mut c.body)?;
     if body::media_type(&req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(ApiError::InvalidRequest(
             "content type must be application/x-www-form-urlencoded".into(),
         ));
     }
     let authorization = req.header("authorization");
-    let mut form = client_auth::parse_form(&body::read(&mut req, &mut c.body).await?)?;
+    let mut form = client_auth::parse_form(&bytes)?;
     // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted
     // from the request." So `client_id=&client_secret=` next to Basic is not a second
     // authentication method, and `credential=` is the default credential.
@@ -51,6 +53,7 @@ async fn grant(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ApiError::Unauthenticated);
     }
     c.log.caller = Some(caller.id.clone());
+    c.caller = Some(caller.clone());
     match form.get("grant_type").map(String::as_str) {
         None => return Err(ApiError::InvalidRequest("grant_type is required".into())),
         Some("client_credentials") => {}

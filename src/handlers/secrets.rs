@@ -1,4 +1,5 @@
-//! Admin endpoints for a credential's client secrets:
+//! Operators' endpoints for a credential's client secrets and cached tokens. Admin and viewer
+//! callers may read (`GET`); only admins may change anything (rotate, delete):
 //!
 //! - `GET /v1/credentials/{name}/secrets`: what Adobe holds (uuid, created, last used) and which
 //!   one the broker uses; never a value.
@@ -18,6 +19,8 @@ use crate::rotation;
 use crate::routes::Ctx;
 use crate::secrets;
 use crate::tokens;
+use ims_core::cache_key::TokenUse;
+use ims_core::callers::Caller;
 use ims_core::credentials::Credential;
 use ims_core::json::{self, Obj};
 use ims_core::rotation::{DeleteRefusal, Rotation, Source};
@@ -25,17 +28,35 @@ use ims_core::time::rfc3339;
 use std::rc::Rc;
 use worker::Request;
 
-/// Authenticates an admin caller and resolves the credential.
+/// What an endpoint lets its caller do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Reads: admins and viewers.
+    Read,
+    /// Changes: admins only.
+    Change,
+}
+
+/// Authenticates the caller and checks it may have `access`.
+fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, ApiError> {
+    let caller = auth::authenticate(&c.env, auth::bearer_key(req))?;
+    c.log.caller = Some(caller.id.clone());
+    c.caller = Some(caller.clone());
+    match access {
+        Access::Read if !caller.may_read_operations() => Err(ApiError::OperatorsOnly),
+        Access::Change if !caller.may_manage_secrets() => Err(ApiError::AdminOnly),
+        _ => Ok(caller),
+    }
+}
+
+/// Authenticates an operator caller allowed `access` and resolves the credential.
 fn admin_credential(
     req: &Request,
     c: &mut Ctx,
     name: &str,
+    access: Access,
 ) -> Result<(Rc<BrokerConfig>, Credential), ApiError> {
-    let caller = auth::authenticate(&c.env, auth::bearer_key(req))?;
-    c.log.caller = Some(caller.id.clone());
-    if !caller.admin {
-        return Err(ApiError::AdminOnly);
-    }
+    operator(req, c, access)?;
     c.log.credential = Some(name.to_owned());
     let cfg = config::broker(&c.env)?;
     let cred = match cfg.credentials.get(name) {
@@ -58,10 +79,10 @@ struct Admin {
 }
 
 impl Admin {
-    async fn new(req: &Request, c: &mut Ctx, name: &str) -> Result<Self, ApiError> {
-        let (cfg, cred) = admin_credential(req, c, name)?;
+    async fn new(req: &Request, c: &mut Ctx, name: &str, access: Access) -> Result<Self, ApiError> {
+        let (cfg, cred) = admin_credential(req, c, name, access)?;
         let platform = tokens::platform(&c.env)?;
-        let state = secrets::load(platform.kv(), &cred.name).await?;
+        let state = secrets::load(&platform, &cred.name).await?;
         let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
         Ok(Self {
             cfg,
@@ -119,7 +140,7 @@ pub fn rotation_view(r: &Rotation, busy: Option<bool>) -> String {
 
 /// `GET /v1/credentials/{name}/secrets`.
 pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(&req, c, name).await?;
+    let admin = Admin::new(&req, c, name, Access::Read).await?;
     let (cred, state) = (&admin.cred, &admin.state);
     let mgmt = admin.management()?;
     let adobe = mgmt.list().await?;
@@ -148,7 +169,7 @@ pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiErr
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
 pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (cfg, cred) = admin_credential(&req, c, name)?;
+    let (cfg, cred) = admin_credential(&req, c, name, Access::Change)?;
     let platform = tokens::platform(&c.env)?;
     let cache = tokens::cache();
     let outcome = rotation::run(&c.env, &platform, &cfg, &cache, &cred, true).await?;
@@ -168,21 +189,21 @@ pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiE
 
 /// `GET /v1/credentials/{name}/rotation`.
 pub async fn status(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(&req, c, name)?;
+    let (_, cred) = admin_credential(&req, c, name, Access::Read)?;
     let platform = tokens::platform(&c.env)?;
-    let state = secrets::load(platform.kv(), &cred.name).await?;
+    let state = secrets::load(&platform, &cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
     Ok(Reply::json(200, rotation_view(r, None)).no_store())
 }
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
 pub async fn delete(req: Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(&req, c, name).await?;
+    let admin = Admin::new(&req, c, name, Access::Change).await?;
     let cred = &admin.cred;
     let mgmt = admin.management()?;
     // Under the rotation lease, on the record as it is then: a rotation cannot promote or test
     // the secret between the check and the delete.
-    rotation::exclusive(&c.env, admin.platform.kv(), cred, async |state| {
+    rotation::exclusive(&c.env, &admin.platform, cred, async |state| {
         let adobe = mgmt.list().await?;
         state
             .may_delete(uuid, &adobe)
@@ -203,13 +224,12 @@ pub async fn delete(req: Request, c: &mut Ctx, name: &str, uuid: &str) -> Result
     Ok(Reply::empty(204))
 }
 
-/// `GET /v1/credentials` (admin): every configured credential, usable or not.
+/// `GET /v1/credentials` (admin, viewer): every configured credential, usable or not, and who
+/// is asking (its id and role, so that the console shows a viewer no buttons it may not use).
+/// What is wrong with a misconfigured credential is shown to admins only.
 pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
-    c.log.caller = Some(caller.id.clone());
-    if !caller.admin {
-        return Err(ApiError::AdminOnly);
-    }
+    let caller = operator(&req, c, Access::Read)?;
+    let admin = caller.may_manage_secrets();
     let cfg = config::broker(&c.env)?;
     let items = cfg.credentials.all().map(|(name, cred)| match cred {
         Ok(cred) => Obj::new()
@@ -224,21 +244,36 @@ pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
             .end(),
         Err(e) => Obj::new()
             .raw("client_id", "null")
-            .str("error", &e.to_string())
+            .str(
+                "error",
+                &if admin {
+                    e.to_string()
+                } else {
+                    "misconfigured (an admin can read which setting)".into()
+                },
+            )
             .bool("manages_secrets", false)
             .str("name", name)
             .raw("scopes", "null")
             .end(),
     });
-    let body = Obj::new().raw("credentials", &json::array(items)).end();
+    let who = Obj::new()
+        .str("id", &caller.id)
+        .str("role", caller.role.as_str())
+        .end();
+    let body = Obj::new()
+        .raw("caller", &who)
+        .raw("credentials", &json::array(items))
+        .end();
     Ok(Reply::json(200, body).no_store())
 }
 
-/// `GET /v1/credentials/{name}/tokens` (admin): the cached token entries in KV, without their
-/// tokens: scope set, when minted, when they stop being handed out, and the last hit seen by
-/// this isolate.
+/// `GET /v1/credentials/{name}/tokens` (admin, viewer): the cached token entries in KV, without
+/// their tokens: scope set, when minted, when they stop being handed out, the last hit seen by
+/// this isolate, and whose they are (`use`: `callers`, or `broker` for the broker's own token for
+/// secret management, which no caller ever gets).
 pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(&req, c, name)?;
+    let (_, cred) = admin_credential(&req, c, name, Access::Read)?;
     let platform = tokens::platform(&c.env)?;
     let prefix = format!(
         "{}{}:{}:",
@@ -282,6 +317,13 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiE
                 .str("scope", &token.scope)
                 .str("usable_until", &rfc3339(token.usable_until_ms()))
                 .u64("usable_until_ms", token.usable_until_ms())
+                .str(
+                    "use",
+                    match ims_core::cache_key::use_of(&key) {
+                        TokenUse::Callers => "callers",
+                        TokenUse::Broker => "broker",
+                    },
+                )
                 .end(),
         );
     }

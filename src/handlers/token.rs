@@ -129,11 +129,13 @@ fn answer(grant: &tokens::Grant) -> String {
 }
 
 /// Handles `POST /v1/token`.
-pub async fn issue(mut req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+pub async fn issue(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+    // A body over the limit is refused first, whoever sent it: it was read no further.
+    let bytes = body::take(&mut c.body)?;
     let caller = auth::authenticate(&c.env, auth::bearer_key(&req))?;
     c.log.caller = Some(caller.id.clone());
+    c.caller = Some(caller.clone());
     let media_type = body::media_type(&req);
-    let bytes = body::read(&mut req, &mut c.body).await?;
     if !bytes.is_empty() && media_type.as_deref() != Some("application/json") {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }

@@ -1,5 +1,7 @@
 //! A KV namespace called directly: `get` as text, `put` with an optional TTL, `delete`, and
-//! `list` of key names.
+//! `list` of key names. Every call has a timeout (`KV_TIMEOUT_MS`): a KV location that hangs must
+//! cost a request a bounded wait, after which the caller treats it as a failed call (a token
+//! lookup as a miss, a write as lost sharing, a record read through the last record read).
 //!
 //! workers-rs's `KvStore` passes every value and option through `serde_wasm_bindgen` (a string
 //! value goes out as a JS value that is then tested for being a number, which links `f64`'s
@@ -7,7 +9,9 @@
 //! plain calls this Worker makes, `serde_wasm_bindgen` alone was about 11 KB of the .wasm before
 //! compression (issue 6).
 
+use futures_util::future::{select, Either};
 use std::fmt;
+use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::js_sys::futures::JsFuture;
@@ -57,20 +61,38 @@ impl From<JsValue> for KvError {
     }
 }
 
-/// A KV namespace binding.
+/// A KV namespace binding, and how long each call may take.
 #[derive(Clone)]
-pub struct Kv(KvNamespace);
+pub struct Kv {
+    ns: KvNamespace,
+    timeout_ms: u64,
+}
 
 impl Kv {
-    /// The namespace bound as `binding`, if it is bound.
-    pub fn from_env(env: &worker::Env, binding: &str) -> Option<Self> {
+    /// The namespace bound as `binding`, if it is bound; each call times out after `timeout_ms`.
+    pub fn from_env(env: &worker::Env, binding: &str, timeout_ms: u64) -> Option<Self> {
         let value = Reflect::get(env, &JsValue::from_str(binding)).ok()?;
-        (value.is_object()).then(|| Self(value.unchecked_into()))
+        (value.is_object()).then(|| Self {
+            ns: value.unchecked_into(),
+            timeout_ms,
+        })
+    }
+
+    /// Awaits a KV call's promise, or fails once the timeout has passed.
+    async fn call(&self, promise: Promise) -> Result<JsValue, KvError> {
+        let timer = worker::Delay::from(Duration::from_millis(self.timeout_ms));
+        match select(JsFuture::from(promise), timer).await {
+            Either::Left((result, _)) => Ok(result?),
+            Either::Right(((), _)) => Err(KvError(format!(
+                "timed out after {} ms (KV_TIMEOUT_MS)",
+                self.timeout_ms
+            ))),
+        }
     }
 
     /// The value of `key` as text; `None` when there is none.
     pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        let value = JsFuture::from(self.0.get(key, "text")?).await?;
+        let value = self.call(self.ns.get(key, "text")?).await?;
         Ok(value.as_string())
     }
 
@@ -80,13 +102,13 @@ impl Kv {
         if let Some(ttl) = ttl_s {
             Reflect::set(&options, &"expirationTtl".into(), &(ttl as f64).into())?;
         }
-        JsFuture::from(self.0.put(key, value, &options)?).await?;
+        self.call(self.ns.put(key, value, &options)?).await?;
         Ok(())
     }
 
     /// Deletes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
-        JsFuture::from(self.0.delete(key)?).await?;
+        self.call(self.ns.delete(key)?).await?;
         Ok(())
     }
 
@@ -95,7 +117,7 @@ impl Kv {
         let options = Object::new();
         Reflect::set(&options, &"prefix".into(), &prefix.into())?;
         Reflect::set(&options, &"limit".into(), &limit.into())?;
-        let listed = JsFuture::from(self.0.list(&options)?).await?;
+        let listed = self.call(self.ns.list(&options)?).await?;
         let keys: Array = Reflect::get(&listed, &"keys".into())?.dyn_into()?;
         Ok(keys
             .iter()

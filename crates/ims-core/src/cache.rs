@@ -14,7 +14,7 @@
 //! in that context, and its response is cancelled when the other request ends. Polling keeps
 //! every request's wake-ups inside its own context.
 
-use crate::cache_key::cache_key;
+use crate::cache_key::{key_for, TokenUse};
 use crate::error::ImsError;
 use crate::http::TransportError;
 use crate::ims;
@@ -53,7 +53,7 @@ pub struct TokenSpec {
 }
 
 impl TokenSpec {
-    /// Builds a spec and its cache key.
+    /// Builds the spec of a token for callers, and its cache key.
     pub fn new(
         credential: &str,
         client_id: &str,
@@ -61,8 +61,28 @@ impl TokenSpec {
         scopes: ScopeSet,
         token_url: &str,
     ) -> Self {
+        Self::of_use(
+            TokenUse::Callers,
+            credential,
+            client_id,
+            secrets,
+            scopes,
+            token_url,
+        )
+    }
+
+    /// Builds the spec of a token of `use_` (a broker's own token lives in a cache namespace of
+    /// its own, see [`key_for`]), and its cache key.
+    pub fn of_use(
+        use_: TokenUse,
+        credential: &str,
+        client_id: &str,
+        secrets: Vec<ClientSecret>,
+        scopes: ScopeSet,
+        token_url: &str,
+    ) -> Self {
         Self {
-            key: cache_key(credential, client_id, &scopes),
+            key: key_for(use_, credential, client_id, &scopes),
             credential: credential.to_owned(),
             client_id: client_id.to_owned(),
             secrets,
@@ -214,40 +234,60 @@ impl TokenCache {
         settings: &Settings,
         spec: &TokenSpec,
     ) -> Result<Served, Failure> {
+        if let Some(served) = self.from_memory(&spec.key, p.now_ms()) {
+            return Ok(served);
+        }
+        if let Some(served) = self.from_store(p, &spec.key).await {
+            return Ok(served);
+        }
+        self.mint_for(p, settings, spec).await
+    }
+
+    /// A usable token for `key` from this instance's memory, if it holds one at `now`: what a
+    /// hit needs, and nothing else (no store, no client secret).
+    pub fn from_memory(&self, key: &str, now: u64) -> Option<Served> {
+        let token = self.memory.borrow().get(key).cloned()?;
+        match token.freshness(now) {
+            Freshness::Fresh => Some(self.served(token, CacheOutcome::Memory, false)),
+            Freshness::Stale => {
+                let due = self.claim_refresh(key, now);
+                Some(self.served(token, CacheOutcome::Stale, due))
+            }
+            Freshness::Unusable => {
+                self.memory.borrow_mut().remove(key);
+                None
+            }
+        }
+    }
+
+    /// A usable token for `key` from the shared store (kept in memory from then on), if it
+    /// holds one. Needs no client secret.
+    pub async fn from_store<P: Platform>(&self, p: &P, key: &str) -> Option<Served> {
+        let token = CachedToken::from_stored(&p.get(key).await?)?;
         let now = p.now_ms();
-        let cached = self.memory.borrow().get(&spec.key).cloned();
-        if let Some(token) = cached {
-            match token.freshness(now) {
-                Freshness::Fresh => return Ok(self.served(token, CacheOutcome::Memory, false)),
-                Freshness::Stale => {
-                    let due = self.claim_refresh(&spec.key, now);
-                    return Ok(self.served(token, CacheOutcome::Stale, due));
-                }
-                Freshness::Unusable => {
-                    self.memory.borrow_mut().remove(&spec.key);
-                }
+        let token = Rc::new(token);
+        match token.freshness(now) {
+            Freshness::Fresh => {
+                self.remember(key, token.clone(), now);
+                Some(self.served(token, CacheOutcome::Kv, false))
             }
-        }
-        if let Some(token) = p
-            .get(&spec.key)
-            .await
-            .and_then(|t| CachedToken::from_stored(&t))
-        {
-            let now = p.now_ms();
-            let token = Rc::new(token);
-            match token.freshness(now) {
-                Freshness::Fresh => {
-                    self.remember(&spec.key, token.clone(), now);
-                    return Ok(self.served(token, CacheOutcome::Kv, false));
-                }
-                Freshness::Stale => {
-                    self.remember(&spec.key, token.clone(), now);
-                    let due = self.claim_refresh(&spec.key, now);
-                    return Ok(self.served(token, CacheOutcome::Stale, due));
-                }
-                Freshness::Unusable => {}
+            Freshness::Stale => {
+                self.remember(key, token.clone(), now);
+                let due = self.claim_refresh(key, now);
+                Some(self.served(token, CacheOutcome::Stale, due))
             }
+            Freshness::Unusable => None,
         }
+    }
+
+    /// A token minted for `spec` (through the single flight, the coordinator, or IMS), for a
+    /// request that found none in memory or the store.
+    pub async fn mint_for<P: Platform>(
+        &self,
+        p: &P,
+        settings: &Settings,
+        spec: &TokenSpec,
+    ) -> Result<Served, Failure> {
         let (token, upstream) = self.mint_shared(p, settings, spec).await?;
         Ok(Served {
             token,

@@ -5,8 +5,14 @@
 //! ```json
 //! {"reporting": {"sha256": "<hex SHA-256 of the key>", "credentials": ["default"],
 //!                "scopes": ["openid", "AdobeID"], "admin": false},
-//!  "ops":       {"sha256": "…", "credentials": "*", "scopes": "*", "admin": true}}
+//!  "ops":       {"sha256": "…", "credentials": "*", "scopes": "*", "admin": true},
+//!  "scraper":   {"sha256": "…", "credentials": "*", "scopes": [], "role": "viewer"}}
 //! ```
+//!
+//! A caller's [`Role`] says what it may do besides asking for tokens: `admin: true` (or
+//! `"role": "admin"`) manages secrets; `"role": "viewer"` reads what operators read and changes
+//! nothing (it may not mint either). Two entries with the same digest are refused at load: one
+//! key must never mean two callers.
 //!
 //! Only digests are stored. A presented key is hashed and compared with every entry in constant
 //! time, so neither timing nor early exit tells which prefix or entry matched.
@@ -56,20 +62,55 @@ impl Allowed {
     }
 }
 
+/// What a caller may do besides asking for tokens within its credentials and scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Asks for tokens only.
+    Caller,
+    /// Reads what operators read (metrics, credentials, token entries, secrets, rotations,
+    /// events) and changes nothing: no rotate, no delete, no mint.
+    Viewer,
+    /// Everything a viewer may, plus rotating and deleting secrets, plus tokens.
+    Admin,
+}
+
+impl Role {
+    /// `caller`, `viewer` or `admin`, as in `CALLER_KEYS` and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Caller => "caller",
+            Self::Viewer => "viewer",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "caller" => Some(Self::Caller),
+            "viewer" => Some(Self::Viewer),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
 /// One entry of `CALLER_KEYS`, before its id and digest are checked.
 struct RawCaller {
     sha256: String,
     credentials: Allowed,
     scopes: Allowed,
     admin: bool,
+    role: Option<Role>,
 }
 
 impl RawCaller {
     /// Reads an entry as the `serde` derive did (`deny_unknown_fields`, `admin` defaulting to
-    /// false), except that only an object is an entry. `Err`: what is wrong, by names only.
+    /// false, `role` optional), except that only an object is an entry. `Err`: what is wrong,
+    /// by names only.
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let members = v.as_object().ok_or("not an object")?;
         let (mut sha256, mut credentials, mut scopes, mut admin) = (None, None, None, None);
+        let mut role = None;
         for (key, value) in members {
             let bad = match key.as_str() {
                 "sha256" => set(&mut sha256, value.as_str().map(str::to_owned)),
@@ -82,6 +123,10 @@ impl RawCaller {
                         _ => None,
                     },
                 ),
+                "role" => match value.as_str().map(Role::parse) {
+                    Some(None) => Some("role must be \"admin\", \"viewer\" or \"caller\""),
+                    found => set(&mut role, found.flatten()),
+                },
                 _ => Some("an unknown field"),
             };
             if let Some(why) = bad {
@@ -93,7 +138,19 @@ impl RawCaller {
             credentials: credentials.ok_or("no credentials")?,
             scopes: scopes.ok_or("no scopes")?,
             admin: admin.unwrap_or(false),
+            role,
         })
+    }
+
+    /// The role: `role` when given, else `admin`. `admin: true` next to another role is a
+    /// contradiction, refused rather than guessed.
+    fn role(&self) -> Result<Role, &'static str> {
+        match (self.role, self.admin) {
+            (None, false) => Ok(Role::Caller),
+            (None | Some(Role::Admin), true) => Ok(Role::Admin),
+            (Some(role), false) => Ok(role),
+            (Some(_), true) => Err("admin is true but role is not \"admin\""),
+        }
     }
 }
 
@@ -103,7 +160,7 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) -> Option<&'static str> {
     match value {
         _ if slot.is_some() => Some("a field given twice"),
         None => Some(
-            "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false",
+            "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string",
         ),
         Some(v) => {
             *slot = Some(v);
@@ -122,11 +179,27 @@ pub struct Caller {
     pub credentials: Allowed,
     /// Scope names it may request.
     pub scopes: Allowed,
-    /// Admin callers may manage secrets and read metrics.
-    pub admin: bool,
+    /// What it may do besides asking for tokens.
+    pub role: Role,
 }
 
 impl Caller {
+    /// True for admins and viewers: they may read what operators read (metrics, credentials,
+    /// token entries, secrets lists, rotations, events).
+    pub fn may_read_operations(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Viewer)
+    }
+
+    /// True for admins only: they may rotate and delete secrets.
+    pub fn may_manage_secrets(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// False for viewers: a viewer key is read-only and gets no token.
+    pub fn may_mint(&self) -> bool {
+        self.role != Role::Viewer
+    }
+
     /// True when the caller may use the credential named `name`.
     pub fn may_use(&self, credential: &str) -> bool {
         self.credentials.allows(credential)
@@ -176,7 +249,7 @@ impl CallerRegistry {
             })?;
             raw.insert(id.clone(), entry);
         }
-        let mut callers = Vec::with_capacity(raw.len());
+        let mut callers: Vec<Caller> = Vec::with_capacity(raw.len());
         for (id, entry) in raw {
             if !valid_id(&id) {
                 return Err(ConfigError::invalid(
@@ -192,12 +265,24 @@ impl CallerRegistry {
                         format!("caller {id}: sha256 is not 64 hex digits"),
                     )
                 })?;
+            let role = entry
+                .role()
+                .map_err(|why| ConfigError::invalid(SETTING, format!("caller {id}: {why}")))?;
+            if let Some(twin) = callers.iter().find(|c| c.digest == digest) {
+                return Err(ConfigError::invalid(
+                    SETTING,
+                    format!(
+                        "callers {} and {id} have the same sha256: one key must not be two callers",
+                        twin.id
+                    ),
+                ));
+            }
             callers.push(Caller {
                 id,
                 digest,
                 credentials: entry.credentials,
                 scopes: entry.scopes,
-                admin: entry.admin,
+                role,
             });
         }
         Ok(Self(callers))
@@ -288,7 +373,7 @@ mod tests {
             "svc-a"
         );
         let ops = r.authenticate(&CallerKey::new("key-admin")).unwrap();
-        assert!(ops.admin);
+        assert_eq!(ops.role, Role::Admin);
         assert!(r.authenticate(&CallerKey::new("key-b")).is_none());
         assert!(r.authenticate(&CallerKey::new("")).is_none());
     }
@@ -311,12 +396,10 @@ mod tests {
             );
         }
         assert_eq!(known.0.len(), 1);
-        assert!(
-            known
-                .authenticate(&r, &CallerKey::new("key-admin"))
-                .unwrap()
-                .admin
-        );
+        assert!(known
+            .authenticate(&r, &CallerKey::new("key-admin"))
+            .unwrap()
+            .may_manage_secrets());
         assert!(!format!("{known:?}").contains("key-a"), "Debug is redacted");
     }
 
@@ -333,6 +416,62 @@ mod tests {
         let ops = r.authenticate(&CallerKey::new("key-admin")).unwrap();
         assert!(ops.may_use("anything"));
         assert_eq!(ops.forbidden_scope(&bad), None);
+    }
+
+    #[test]
+    fn roles_come_from_role_or_admin() {
+        let d = |k: &str| key_digest_hex(&CallerKey::new(k));
+        let r = CallerRegistry::from_json(&format!(
+            r#"{{"scraper":{{"sha256":"{}","credentials":"*","scopes":[],"role":"viewer"}},
+                "ops":{{"sha256":"{}","credentials":"*","scopes":"*","role":"admin"}},
+                "ops2":{{"sha256":"{}","credentials":"*","scopes":"*","admin":true,"role":"admin"}},
+                "svc":{{"sha256":"{}","credentials":"*","scopes":"*","role":"caller"}}}}"#,
+            d("v"),
+            d("a"),
+            d("a2"),
+            d("c")
+        ))
+        .unwrap();
+        let viewer = r.authenticate(&CallerKey::new("v")).unwrap();
+        assert_eq!(viewer.role, Role::Viewer);
+        assert!(viewer.may_read_operations() && !viewer.may_manage_secrets() && !viewer.may_mint());
+        for admin in ["a", "a2"] {
+            let a = r.authenticate(&CallerKey::new(admin)).unwrap();
+            assert!(a.may_read_operations() && a.may_manage_secrets() && a.may_mint());
+        }
+        let c = r.authenticate(&CallerKey::new("c")).unwrap();
+        assert!(!c.may_read_operations() && !c.may_manage_secrets() && c.may_mint());
+
+        let e = CallerRegistry::from_json(&format!(
+            r#"{{"x":{{"sha256":"{}","credentials":"*","scopes":"*","admin":true,"role":"viewer"}}}}"#,
+            d("x")
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CALLER_KEYS is invalid: caller x: admin is true but role is not \"admin\""
+        );
+        let e = CallerRegistry::from_json(&format!(
+            r#"{{"x":{{"sha256":"{}","credentials":"*","scopes":"*","role":"root"}}}}"#,
+            d("x")
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("role must be"), "{e}");
+    }
+
+    #[test]
+    fn two_callers_with_one_digest_are_refused_naming_both() {
+        let d = key_digest_hex(&CallerKey::new("shared"));
+        let e = CallerRegistry::from_json(&format!(
+            r#"{{"alpha":{{"sha256":"{d}","credentials":"*","scopes":"*"}},
+                "beta":{{"sha256":"{}","credentials":["default"],"scopes":"*","admin":true}}}}"#,
+            d.to_uppercase()
+        ))
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("CALLER_KEYS is invalid"), "{text}");
+        assert!(text.contains("alpha") && text.contains("beta"), "{text}");
+        assert!(!text.contains(&d), "no digest in the message: {text}");
     }
 
     #[test]

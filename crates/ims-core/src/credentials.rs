@@ -10,6 +10,11 @@
 //!
 //! A credential that is named but incompletely configured stays listed with the name of the
 //! missing setting, so a request for it gets a clear error rather than "unknown credential".
+//!
+//! A credential's configured scopes are its **ceiling**: the most any caller, admin or not, can
+//! get from it ([`Credential::refused_scope`]). The scopes of Adobe's I/O Management API that
+//! read and change client secrets ([`BROKER_ONLY_SCOPES`]) are never part of it, whatever the
+//! configuration says: the broker mints them for its own secret management only.
 
 use crate::config::ConfigError;
 use crate::json::Json;
@@ -19,6 +24,27 @@ use std::collections::BTreeMap;
 /// The name of the credential configured by `CLIENT_ID`/`CLIENT_SECRET`/`SCOPES`.
 pub const DEFAULT_CREDENTIAL: &str = "default";
 
+/// Scopes that let a token list, add and delete the credential's client secrets at Adobe (an
+/// add returns the new secret's plaintext). The broker mints them for itself; no caller gets
+/// them.
+pub const BROKER_ONLY_SCOPES: [&str; 2] = ["read_client_secret", "manage_client_secrets"];
+
+/// Why a caller may not have a scope of a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeRefusal {
+    /// One of [`BROKER_ONLY_SCOPES`].
+    #[error("scope {0:?} is reserved for the broker's own secret management")]
+    BrokerOnly(String),
+    /// Not among the credential's configured scopes.
+    #[error("scope {scope:?} is not among the scopes of credential {credential:?}")]
+    OutsideCredential {
+        /// The scope asked for.
+        scope: String,
+        /// The credential's name.
+        credential: String,
+    },
+}
+
 /// One Adobe OAuth Server-to-Server credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -26,7 +52,8 @@ pub struct Credential {
     pub name: String,
     /// Adobe's client id (public: also the `x-api-key`).
     pub client_id: String,
-    /// Scopes minted when a caller names none.
+    /// Its configured scopes without [`BROKER_ONLY_SCOPES`]: what a caller that names none
+    /// gets, and the most any caller can get.
     pub default_scopes: ScopeSet,
     /// The Worker secret that holds its client secret.
     pub secret_binding: String,
@@ -77,6 +104,23 @@ impl RawCredential {
     }
 }
 
+impl Credential {
+    /// The first scope of `asked` that no caller may get from this credential: a broker-only
+    /// scope, or one outside its configured scopes. `None`: every scope is within the ceiling.
+    pub fn refused_scope(&self, asked: &ScopeSet) -> Option<ScopeRefusal> {
+        if let Some(reserved) = asked.iter().find(|s| BROKER_ONLY_SCOPES.contains(s)) {
+            return Some(ScopeRefusal::BrokerOnly(reserved.to_owned()));
+        }
+        asked
+            .iter()
+            .find(|s| !self.default_scopes.contains(s))
+            .map(|scope| ScopeRefusal::OutsideCredential {
+                scope: scope.to_owned(),
+                credential: self.name.clone(),
+            })
+    }
+}
+
 /// All configured credentials: usable ones, and named ones with what is wrong with them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Credentials(BTreeMap<String, Result<Credential, ConfigError>>);
@@ -107,12 +151,24 @@ fn build(
     scopes: &str,
     scopes_setting: &str,
 ) -> Result<Credential, ConfigError> {
-    let scopes = ScopeSet::from_comma(scopes)
+    let configured = ScopeSet::from_comma(scopes)
         .map_err(|e| ConfigError::invalid(scopes_setting, e.to_string()))?;
-    if scopes.is_empty() {
+    if configured.is_empty() {
         return Err(ConfigError::Missing {
             setting: scopes_setting.into(),
         });
+    }
+    let scopes = ScopeSet::from_names(
+        configured
+            .iter()
+            .filter(|s| !BROKER_ONLY_SCOPES.contains(s)),
+    )
+    .map_err(|e| ConfigError::invalid(scopes_setting, e.to_string()))?;
+    if scopes.is_empty() {
+        return Err(ConfigError::invalid(
+            scopes_setting,
+            "it holds only scopes reserved for the broker's secret management",
+        ));
     }
     Ok(Credential {
         name: name.to_owned(),
@@ -250,6 +306,46 @@ mod tests {
         );
         let c = Credentials::from_vars(vars(&[("CLIENT_ID", "c"), ("SCOPES", "open id")])).unwrap();
         assert!(c
+            .get("default")
+            .unwrap()
+            .unwrap_err()
+            .to_string()
+            .starts_with("SCOPES is invalid"));
+    }
+
+    #[test]
+    fn configured_scopes_are_the_ceiling_and_broker_only_scopes_are_never_in_it() {
+        let c = Credentials::from_vars(vars(&[
+            ("CLIENT_ID", "cid"),
+            (
+                "SCOPES",
+                "openid,AdobeID,read_organizations,read_client_secret,manage_client_secrets",
+            ),
+        ]))
+        .unwrap();
+        let d = c.get("default").unwrap().unwrap();
+        assert_eq!(
+            d.default_scopes.to_comma(),
+            "AdobeID,openid,read_organizations"
+        );
+        let set = |s: &str| ScopeSet::from_comma(s).unwrap();
+        assert_eq!(d.refused_scope(&set("openid,AdobeID")), None);
+        assert_eq!(d.refused_scope(&set("")), None);
+        assert_eq!(
+            d.refused_scope(&set("openid,read_client_secret")),
+            Some(ScopeRefusal::BrokerOnly("read_client_secret".into()))
+        );
+        let outside = d.refused_scope(&set("openid,adobeio_api")).unwrap();
+        assert_eq!(
+            outside.to_string(),
+            "scope \"adobeio_api\" is not among the scopes of credential \"default\""
+        );
+        let only_reserved = Credentials::from_vars(vars(&[
+            ("CLIENT_ID", "cid"),
+            ("SCOPES", "manage_client_secrets"),
+        ]))
+        .unwrap();
+        assert!(only_reserved
             .get("default")
             .unwrap()
             .unwrap_err()

@@ -109,6 +109,12 @@ impl StoreKeys {
         self.current.id()
     }
 
+    /// True when previous keys are configured (`STORE_KEY_PREVIOUS`): envelopes sealed under
+    /// them are re-sealed under the current key when read.
+    pub fn has_previous(&self) -> bool {
+        !self.previous.is_empty()
+    }
+
     /// Seals `plaintext` for the KV slot `slot` with the current key and `nonce`.
     pub fn seal(&self, slot: &str, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> String {
         let sealed = self
@@ -178,6 +184,16 @@ impl StoreKeys {
     }
 }
 
+/// The key id an envelope names (`v1.<key id>.…`), without opening it; `None` for anything that
+/// is not an envelope.
+pub fn key_id(envelope: &str) -> Option<&str> {
+    let mut parts = envelope.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("v1"), Some(id)) => Some(id),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +210,8 @@ mod tests {
         assert!(!env.contains("p8e"));
         let opened = keys.open("secrets:default", &env).unwrap();
         assert_eq!(opened.plaintext, b"p8e-secret-value");
+        assert_eq!(key_id(&env), Some(keys.current_id()));
+        assert_eq!(key_id("{\"v\":1}"), None);
         assert!(!opened.stale_key);
     }
 

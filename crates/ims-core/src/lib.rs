@@ -14,6 +14,7 @@
 //! - [`callers`], [`credentials`]: configuration parsed from Worker vars and secrets.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod cache;
 pub mod cache_key;
 pub mod callers;
@@ -34,6 +35,7 @@ pub mod memo;
 pub mod metrics;
 pub mod platform;
 pub mod policy;
+pub mod record;
 pub mod request_url;
 pub mod retry;
 pub mod rotation;
@@ -41,6 +43,7 @@ pub mod scope;
 pub mod secret;
 pub mod time;
 pub mod token_body;
+pub mod upstream_url;
 
 pub use cache::{CacheOutcome, Failure, Served, Settings, TokenCache, TokenSpec, UpstreamCall};
 pub use config::ConfigError;

@@ -100,9 +100,9 @@ impl ScopeSet {
         self.0.iter().map(String::as_str)
     }
 
-    /// True when every name of `self` is also in `other`.
-    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
-        self.0.is_subset(&other.0)
+    /// True when `name` is in the set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
     }
 }
 
@@ -126,8 +126,7 @@ mod tests {
         let a = ScopeSet::from_comma("openid").unwrap();
         let b = ScopeSet::from_comma("openid,AdobeID").unwrap();
         assert_ne!(a, b);
-        assert!(a.is_subset_of(&b));
-        assert!(!b.is_subset_of(&a));
+        assert!(b.contains("AdobeID") && !a.contains("AdobeID"));
     }
 
     #[test]

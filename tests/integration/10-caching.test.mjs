@@ -17,11 +17,17 @@ import {
   waitFor,
 } from "./support.mjs";
 
+/** Both credentials' configured scopes: the default set, and the most a caller can get. */
+const CONFIGURED = "openid,AdobeID,read_organizations";
+/** The default set, canonical. */
+const DEFAULT = "AdobeID,openid,read_organizations";
+
 let env;
 before(async () => {
   env = await setup(null, {
     label: "caching",
-    credentials: { analytics: { scopes: "openid,AdobeID" } },
+    vars: { SCOPES: CONFIGURED },
+    credentials: { analytics: { scopes: CONFIGURED } },
   });
 });
 after(() => env?.stop());
@@ -39,7 +45,7 @@ test("1. first request → 1 IMS call, the next 50 → none; a fresh instance on
 
   // Response shape.
   assert.equal(body.token_type, "bearer");
-  assert.equal(body.scope, "AdobeID,openid");
+  assert.equal(body.scope, DEFAULT);
   assert.equal(body.credential, "default");
   assert.equal(first.headers.get("cache-control"), "no-store");
   assert.match(first.headers.get("content-type") ?? "", /^application\/json/);
@@ -54,7 +60,7 @@ test("1. first request → 1 IMS call, the next 50 → none; a fresh instance on
   const stats = await fake.stats();
   assert.deepEqual(stats.issued_tokens, [body.access_token]);
   assert.equal(stats.calls[0].client_id, clientId);
-  assert.equal(stats.calls[0].scope, "AdobeID,openid");
+  assert.equal(stats.calls[0].scope, DEFAULT);
 
   // The next 50 (concurrently): same token, no IMS call.
   const rest = await Promise.all(Array.from({ length: 50 }, () => v1Token(w, key)));
@@ -85,7 +91,7 @@ test("1. first request → 1 IMS call, the next 50 → none; a fresh instance on
   const fromKv = await v1Token(w2, key);
   const b2 = expectToken(fromKv, "fresh instance");
   assert.equal(b2.access_token, body.access_token, "fresh instance serves the KV token");
-  assert.equal(b2.scope, "AdobeID,openid");
+  assert.equal(b2.scope, DEFAULT);
   assert.ok(Math.abs(Date.parse(b2.expires_at) - expiresAt) <= 1000, "same expires_at from KV");
   assert.equal(await tokenCalls(fake), 1, "fresh instance made no IMS call");
   const again = await Promise.all(Array.from({ length: 5 }, () => v1Token(w2, key)));
@@ -100,7 +106,8 @@ test("2. equivalent scope spellings share one entry; different scope sets and cr
   const { fake, w, keys, clientId } = env;
   await fake.reset();
   const key = keys.all;
-  const scope = `it_eq_${Date.now().toString(36)}`;
+  // Configured, and not in a set the other tests ask for.
+  const scope = "read_organizations";
 
   // All of these are the canonical set {openid, <scope>}.
   const spellings = [
@@ -131,22 +138,22 @@ test("2. equivalent scope spellings share one entry; different scope sets and cr
   // Default scopes: no body, {}, an empty list and the explicit spelling share one entry
   // (the default credential's entry may already exist from test 1: at most one IMS call).
   const before = await tokenCalls(fake);
-  const defaults = [undefined, {}, { scopes: [] }, { credential: "default" }, { scopes: ["AdobeID", "openid"] }, { scopes: "openid,AdobeID" }];
+  const defaults = [undefined, {}, { scopes: [] }, { credential: "default" }, { scopes: ["AdobeID", "openid", scope] }, { scopes: `openid,AdobeID,${scope}` }];
   let defToken;
   for (const b of defaults) {
     const r = expectToken(await v1Token(w, key, b), JSON.stringify(b));
-    assert.equal(r.scope, "AdobeID,openid");
+    assert.equal(r.scope, DEFAULT);
     defToken ??= r.access_token;
     assert.equal(r.access_token, defToken, `same default token for ${JSON.stringify(b)}`);
   }
   assert.notEqual(defToken, token, "default scope set differs from {openid, x}");
   assert.ok((await tokenCalls(fake)) - before <= 1, "default scope set: at most one IMS call");
-  // The analytics credential's defaults (also "openid,AdobeID"): exactly one new entry.
+  // The analytics credential's defaults (the same configured scopes): exactly one new entry.
   const before2 = await tokenCalls(fake);
   let anaDefault;
-  for (const b of [{ credential: "analytics" }, { credential: "analytics", scopes: [] }, { credential: "analytics", scopes: ["openid", "AdobeID", "AdobeID"] }]) {
+  for (const b of [{ credential: "analytics" }, { credential: "analytics", scopes: [] }, { credential: "analytics", scopes: ["openid", scope, "AdobeID", "AdobeID"] }]) {
     const r = expectToken(await v1Token(w, key, b), JSON.stringify(b));
-    assert.equal(r.scope, "AdobeID,openid");
+    assert.equal(r.scope, DEFAULT);
     assert.equal(r.credential, "analytics");
     anaDefault ??= r.access_token;
     assert.equal(r.access_token, anaDefault, `same analytics default token for ${JSON.stringify(b)}`);
@@ -155,7 +162,7 @@ test("2. equivalent scope spellings share one entry; different scope sets and cr
   assert.equal(await tokenCalls(fake), before2 + 1, "analytics defaults: one IMS call");
 
   // Different sets: a subset, a superset, another single scope → each its own entry.
-  const different = [["openid"], [scope], ["openid", scope, "AdobeID"]];
+  const different = [["openid"], [scope], ["AdobeID", scope]];
   const seen = new Set([token, defToken, anaDefault]);
   let calls = await tokenCalls(fake);
   for (const s of different) {

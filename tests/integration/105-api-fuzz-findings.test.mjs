@@ -21,7 +21,8 @@ let env;
 before(async () => {
   env = await setup(null, {
     label: "api-fuzz-findings",
-    credentials: { extra: {} },
+    // The longest scope name accepted must be among a credential's scopes to be granted.
+    credentials: { extra: { scopes: `openid,AdobeID,${"a".repeat(128)}` } },
     callers: {
       fuzz: { credentials: "*", scopes: "*", admin: true },
     },
@@ -125,7 +126,7 @@ test("POST /v1/token: the Worker accepts a body exactly when the OpenAPI request
     { scopes: ["openid", " AdobeID ", "", "openid"] },
     { scopes: "openid, AdobeID,," },
     { scopes: "\topenid\n" },
-    { scopes: ["a".repeat(128)] },
+    { credential: "extra", scopes: ["a".repeat(128)] },
     { scopes: ["a".repeat(129)] },
     { scopes: ["open id"] },
     { scopes: ["a;b"] },

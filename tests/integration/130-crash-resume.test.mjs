@@ -36,6 +36,7 @@ import {
   fakeClientSecrets,
   jsonLogs,
   openSealed,
+  readRecord,
   rotate,
   rotationEnv,
   rotationStatus,
@@ -111,7 +112,7 @@ for (const sc of SCENARIOS) {
     const atCrash = await fakeClientSecrets(fake, c.clientId);
     assert.ok(atCrash.max_secrets_seen <= 2, `max_secrets_seen ${atCrash.max_secrets_seen} at the crash`);
     const logAtCrash = (await fake.stats()).api_log.slice(logMark);
-    const state0 = JSON.parse(await normal.kv.get(`state:${name}`));
+    const state0 = await readRecord(normal, name);
     const knownAtCrash = [state0.active?.uuid, state0.pending?.uuid, state0.previous?.uuid].filter(Boolean);
     const orphans = atCrash.secrets.map((s) => s.uuid).filter((u) => !knownAtCrash.includes(u) && u !== boot.uuid);
     if (sc.orphan) {
@@ -196,7 +197,7 @@ for (const sc of SCENARIOS) {
     assert.deepEqual(end.secrets.map((s) => s.uuid), [newUuid]);
     assert.ok(end.max_secrets_seen <= 2, `max_secrets_seen ${end.max_secrets_seen}`);
     // The broker's record says the same, and the sealed value is the one Adobe holds.
-    const state = JSON.parse(await normal.kv.get(`state:${name}`));
+    const state = await readRecord(normal, name);
     assert.deepEqual(
       { active: state.active.uuid, source: state.active.source, pending: state.pending ?? null, previous: state.previous ?? null },
       { active: newUuid, source: "stored", pending: null, previous: null },

@@ -1,19 +1,22 @@
 // Issue 3, test 6: what KV holds, and STORE_KEY.
 //   6.1 After a rotation and token requests, no KV key or value contains a client secret (any the
 //       fake ever held: bootstrap, rotated, deleted) or an access token the fake issued (nor a
-//       JWT's payload or signature). The record `state:<credential>` holds the active secret as a
-//       sealed envelope (`v1.<kid>.<nonce>.<ct>`, AES-256-GCM, associated data
-//       `secret:<credential>:<uuid>`) that opens, with Node's own crypto and the key, to the very
-//       value Adobe holds; token entries are sealed too (AAD = the KV key).
+//       JWT's payload or signature). The record `state:<credential>` is sealed as a whole (no uuid
+//       in clear) and holds the active secret as a sealed envelope (`v1.<kid>.<nonce>.<ct>`,
+//       AES-256-GCM, associated data `secret:<credential>:<uuid>`) that opens, with Node's own
+//       crypto and the key, to the very value Adobe holds; token entries are sealed too (AAD =
+//       the KV key).
 //   6.2 A broker with a WRONG STORE_KEY on the same KV: a sealed token entry is a miss (logged
 //       `kv_entry_unreadable`, a new token minted: the token handed out is one IMS issued, never
 //       a garbled one); where the only secret Adobe accepts is sealed in KV, the secrets
-//       endpoints, the rotation and the token path answer 500 `misconfigured` naming STORE_KEY,
-//       and nothing is changed at Adobe or in the record.
+//       endpoints, the rotation and the token path answer 500 `misconfigured` naming STORE_KEY to
+//       an admin (a generic description to anyone else), and nothing is changed at Adobe or in
+//       the record.
 //   6.3 STORE_KEY changed to a new key with the old one in STORE_KEY_PREVIOUS (a list): tokens
-//       are served from KV without IMS calls, the rotated secret is still used, a new rotation
-//       seals with the new key.
-//   6.4 A missing or malformed STORE_KEY → 500 misconfigured naming STORE_KEY.
+//       are served from KV without IMS calls, the rotated secret is still used, and the record and
+//       its secret are sealed again under the new key when first read; a new rotation seals
+//       with the new key.
+//   6.4 A missing or malformed STORE_KEY → 500 misconfigured naming STORE_KEY (to an admin).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
@@ -28,8 +31,10 @@ import {
   jsonLogs,
   kvDump,
   listSecrets,
+  openRecord,
   openSealed,
   readStoredToken,
+  storeKeyId,
   requestLogs,
   rotate,
   rotationEnv,
@@ -77,8 +82,12 @@ test("6.1 KV after a rotation and token requests: no plaintext secret or token; 
   for (const [k, v] of Object.entries(dump)) texts[`KV value of ${k}`] = v;
   assert.deepEqual(findLeaks(texts, values), [], "plaintext in KV");
 
-  // The record: JSON whose secret values are envelopes; the active one opens to Adobe's value.
-  const state = JSON.parse(dump["state:default"]);
+  // The record: sealed as a whole; inside, JSON whose secret values are envelopes; the active
+  // one opens to Adobe's value.
+  assert.ok(!dump["state:default"].includes(activeUuid), "no uuid in clear in the record");
+  assert.throws(() => openRecord(dump["state:default"], "default", WRONG_KEY), "another key does not open the record");
+  assert.throws(() => openRecord(dump["state:default"], "keep"), "another credential's key does not open it");
+  const { state } = openRecord(dump["state:default"], "default");
   assert.equal(state.active.uuid, activeUuid);
   assert.match(state.active.sealed, ENVELOPE);
   const [adobeActive] = (await fakeClientSecrets(fake, creds.default.clientId)).secrets;
@@ -112,10 +121,15 @@ test("6.2 a wrong STORE_KEY: token entries are misses (never a garbled token); s
   assert.equal((await fake.stats()).token_calls, n0 + 1, "minted anew");
   assert.ok(jsonLogs(b).some((l) => l.msg === "kv_entry_unreadable"), "kv_entry_unreadable logged");
 
-  // The default credential: its only working secret is sealed in KV under the other key.
+  // The default credential: its only working secret is sealed in KV under the other key. An
+  // admin reads which setting; a plain caller gets a generic description.
   const misconfigured = (r, what) => {
     expectError(r, 500, "misconfigured", what);
-    assert.match(r.json.error_description, /STORE_KEY/, `${what}: names STORE_KEY: ${r.text}`);
+    if (r.res.url.includes("/v1/credentials")) {
+      assert.match(r.json.error_description, /STORE_KEY/, `${what}: names STORE_KEY: ${r.text}`);
+    } else {
+      assert.doesNotMatch(r.json.error_description, /STORE_KEY/, `${what}: generic for a plain caller: ${r.text}`);
+    }
   };
   misconfigured(await listSecrets(b, keys.admin), "GET secrets");
   misconfigured(await rotate(b, keys.admin), "rotate");
@@ -154,14 +168,22 @@ test("6.3 STORE_KEY changed with the old key in STORE_KEY_PREVIOUS: everything s
   assert.equal(list.status, 200, list.text);
   assert.deepEqual({ active_uuid: list.json.active_uuid, active_source: list.json.active_source }, { active_uuid: activeUuid, active_source: "kv" });
 
+  // Read once, the record and its secret were sealed again under the new key: the previous key
+  // is no longer needed for them.
+  assert.ok(jsonLogs(c).some((l) => l.msg === "store_key_resealed" && l.credential === "default"), "store_key_resealed logged");
+  const resealedText = await c.kv.get("state:default");
+  const resealed = openRecord(resealedText, "default", NEW_KEY).state;
+  assert.throws(() => openRecord(resealedText, "default"), "no longer opens with the old key");
+  assert.equal(ENVELOPE.exec(resealed.active.sealed)[1], storeKeyId(NEW_KEY), "the active secret sealed under the new key");
+  assert.equal(resealed.active.uuid, activeUuid);
+
   // A rotation under the new key: the new secret is sealed with it.
-  const oldKid = ENVELOPE.exec(JSON.parse(await c.kv.get("state:default")).active.sealed)[1];
   const r = await rotate(c, keys.admin);
   assert.equal(r.status, 200, r.text);
   const newUuid = r.json.events.find((e) => e.what === "promoted").uuid;
-  const state = JSON.parse(await c.kv.get("state:default"));
+  const { state } = openRecord(await c.kv.get("state:default"), "default", NEW_KEY);
   const kid = ENVELOPE.exec(state.active.sealed)[1];
-  assert.notEqual(kid, oldKid, "sealed under another key id");
+  assert.equal(kid, storeKeyId(NEW_KEY), "sealed under the new key id");
   const [adobe] = (await fakeClientSecrets(fake, creds.default.clientId)).secrets;
   assert.equal(adobe.uuid, newUuid);
   assert.equal(openSealed(`secret:default:${newUuid}`, state.active.sealed, NEW_KEY), adobe.client_secret);
@@ -174,10 +196,12 @@ test("6.4 a missing or malformed STORE_KEY → 500 misconfigured naming STORE_KE
   const { keys } = env;
   for (const [what, key] of [["missing", null], ["malformed", "not-a-32-byte-key"]]) {
     const m = await env.broker({ secrets: { STORE_KEY: key }, kvPersistDir: tempDir("ims-broker-kv-"), label: `store-key-${what}` });
-    for (const r of [await v1Token(m, keys.user, {}), await listSecrets(m, keys.admin)]) {
-      expectError(r, 500, "misconfigured", `${what} STORE_KEY`);
-      assert.match(r.json.error_description, /STORE_KEY/, r.text);
-    }
+    const user = await v1Token(m, keys.user, {});
+    expectError(user, 500, "misconfigured", `${what} STORE_KEY, plain caller`);
+    assert.doesNotMatch(user.json.error_description, /STORE_KEY/, `generic for a plain caller: ${user.text}`);
+    const admin = await listSecrets(m, keys.admin);
+    expectError(admin, 500, "misconfigured", `${what} STORE_KEY, admin`);
+    assert.match(admin.json.error_description, /STORE_KEY/, admin.text);
     await m.stop();
   }
 });

@@ -89,7 +89,8 @@ test("2. LOG_REQUESTS=all writes a line per hit; another value is a 500 naming t
   assert.deepEqual(requestLogs(w).map((l) => l.cache), ["miss", "memory", "memory", "memory"]);
   assert.equal(jsonLogs(w).filter((l) => l.msg === "requests_summary").length, 0);
 
-  const bad = await setup(t, { label: "log-bad", vars: { LOG_REQUESTS: "verbose" } });
+  // An admin reads which setting is wrong (a plain caller gets a generic description).
+  const bad = await setup(t, { label: "log-bad", vars: { LOG_REQUESTS: "verbose" }, callers: { all: { credentials: "*", scopes: "*", admin: true } } });
   const r = await v1Token(bad.w, bad.keys.all);
   expectError(r, 500, "misconfigured");
   assert.match(r.json.error_description, /LOG_REQUESTS/);

@@ -23,7 +23,7 @@ import {
 
 let env;
 before(async () => {
-  env = await setup(null, { label: "refresh", workers: 2 });
+  env = await setup(null, { scopePool: true, label: "refresh", workers: 2 });
   // Warm both instances up (Wasm compile, config parse) so later mints are quick.
   for (const w of env.workers) expectToken(await v1Token(w, env.keys.all, { scopes: ["openid"] }), "warm-up");
 });

@@ -7,7 +7,7 @@ import { expectError, expectToken, requestLogs, setup, tokenCalls, uniqueScopes,
 
 let env;
 before(async () => {
-  env = await setup(null, { label: "single-flight" });
+  env = await setup(null, { scopePool: true, label: "single-flight" });
 });
 after(() => env?.stop());
 

@@ -7,13 +7,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { expectError, expectToken, oauthToken, readResponse, setup, tokenCalls, v1Token } from "./support.mjs";
+import { expectError, expectToken, oauthToken, readResponse, sendChunked, setup, tokenCalls, v1Token } from "./support.mjs";
+
+/** 65 scope names; the first 64 are the `many` credential's scopes. */
+const MANY = Array.from({ length: 65 }, (_, i) => `s${i}`);
+/** Names at the edges of what is allowed, configured for the `edges` credential. */
+const EDGES = ["a".repeat(128), "additional_info.projectedProductContext", "a-b:c/d.E_9"];
 
 let env;
 before(async () => {
   env = await setup(null, {
     label: "bad-input",
-    credentials: { analytics: {} },
+    // A scope is granted only within a credential's configured scopes: these credentials carry
+    // the boundary cases of scope names.
+    credentials: { analytics: {}, many: { scopes: MANY.slice(0, 64).join(",") }, edges: { scopes: ["openid", ...EDGES].join(",") } },
     callers: {
       all: { credentials: "*", scopes: "*" },
       limited: { credentials: ["default"], scopes: ["openid"] },
@@ -97,17 +104,11 @@ test("7.3 /v1/token body over 16 KiB → 413 payload_too_large (by Content-Lengt
   expectError(await v1Token(w, keys.all, "x".repeat(100_000)), 413, "payload_too_large", "100 kB of garbage");
   expectError(await v1Token(w, keys.all, big, { headers: { "content-type": "text/plain" } }), 413, "payload_too_large", "size is checked before type");
 
-  // Streamed (chunked, no Content-Length).
-  const chunks = [new TextEncoder().encode('{"scopes":["openid"]'), new TextEncoder().encode(" ".repeat(MAX)), new TextEncoder().encode("}")];
-  const stream = new ReadableStream({
-    pull(c) {
-      const next = chunks.shift();
-      if (next) c.enqueue(next);
-      else c.close();
-    },
-  });
-  const streamed = await readResponse(await w.fetch("/v1/token", { method: "POST", headers: { authorization: `Bearer ${keys.all}`, "content-type": "application/json" }, body: stream, duplex: "half" }));
-  expectError(streamed, 413, "payload_too_large", "chunked");
+  // Streamed (chunked, no Content-Length): the read stops past the limit, long before the end.
+  const streamed = await sendChunked(w, "/v1/token", { headers: { authorization: `Bearer ${keys.all}`, "content-type": "application/json" }, total: 4 * MAX });
+  assert.equal(streamed.status, 413, JSON.stringify(streamed));
+  assert.equal(streamed.json?.error, "payload_too_large");
+  assert.ok(streamed.sentAtAnswer < 4 * MAX, `answered after ${streamed.sentAtAnswer} bytes`);
   assert.equal(await tokenCalls(fake), 0);
 
   // Exactly 16384 bytes is accepted.
@@ -129,7 +130,7 @@ test("7.4 unknown credential → 404 unknown_credential", async () => {
 test("7.5 bad scope names → 400 invalid_scope (characters, length > 128, more than 64)", async () => {
   const { fake, w, keys } = env;
   await fake.reset();
-  const many = Array.from({ length: 65 }, (_, i) => `s${i}`);
+  const many = MANY;
   const bad = [
     ["space inside", { scopes: ["open id"] }],
     ["semicolon", { scopes: ["openid;drop"] }],
@@ -149,12 +150,13 @@ test("7.5 bad scope names → 400 invalid_scope (characters, length > 128, more 
   }
   assert.equal(await tokenCalls(fake), 0);
 
-  // Boundaries that are allowed: 128 characters, 64 scopes, every allowed character class.
+  // Boundaries that are allowed (each within its credential's configured scopes): 128
+  // characters, 64 scopes, every allowed character class.
   for (const [name, body] of [
-    ["128 characters", { scopes: ["a".repeat(128)] }],
-    ["64 scopes", { scopes: many.slice(0, 64) }],
-    ["65 entries that de-duplicate to 64", { scopes: [...many.slice(0, 64), "s0"] }],
-    ["allowed characters", { scopes: ["additional_info.projectedProductContext", "a-b:c/d.E_9"] }],
+    ["128 characters", { credential: "edges", scopes: [EDGES[0]] }],
+    ["64 scopes", { credential: "many", scopes: many.slice(0, 64) }],
+    ["65 entries that de-duplicate to 64", { credential: "many", scopes: [...many.slice(0, 64), "s0"] }],
+    ["allowed characters", { credential: "edges", scopes: EDGES.slice(1) }],
   ]) {
     expectToken(await v1Token(w, keys.all, body), name);
   }
@@ -186,19 +188,21 @@ test("7.6 unknown route → 404 not_found; wrong method → 405 method_not_allow
   assert.equal(await tokenCalls(fake), 0);
 });
 
-test("7.7 order of checks on /v1/token: 401 → 413/415/400 → 404 → 403 credential → 400 scope names → 403 scopes", async () => {
+test("7.7 order of checks on /v1/token: 413 → 401 → 415/400 → 403 credential (known or not) → 404 → 400 scope names → 403 scopes", async () => {
   const { fake, w, keys } = env;
   await fake.reset();
   const big = JSON.stringify({ scopes: ["openid"], pad: "x".repeat(MAX) });
   const cases = [
-    ["no key + oversized body", null, big, {}, 401, "unauthorized"],
+    // The size first, whoever sends it: the body was read no further than the limit.
+    ["no key + oversized body", null, big, {}, 413, "payload_too_large"],
     ["no key + malformed JSON", null, "{", {}, 401, "unauthorized"],
     ["no key + unknown credential", null, { credential: "nope" }, {}, 401, "unauthorized"],
     ["oversized + malformed", keys.all, "{" + " ".repeat(MAX + 1), {}, 413, "payload_too_large"],
     ["wrong type + unknown credential", keys.all, JSON.stringify({ credential: "nope" }), { "content-type": "text/plain" }, 415, "unsupported_media_type"],
     ["malformed JSON + bad scope", keys.all, '{"credential":"nope","scopes":["a b"]', {}, 400, "invalid_request"],
     ["unknown credential + bad scope names", keys.all, { credential: "nope", scopes: ["a b"] }, {}, 404, "unknown_credential"],
-    ["unknown credential + forbidden scope", keys.limited, { credential: "nope", scopes: ["AdobeID"] }, {}, 404, "unknown_credential"],
+    // A caller that may not use a name is not told whether it exists.
+    ["unknown credential + forbidden scope", keys.limited, { credential: "nope", scopes: ["AdobeID"] }, {}, 403, "forbidden"],
     ["credential not allowed + bad scope names", keys.limited, { credential: "analytics", scopes: ["a b"] }, {}, 403, "forbidden"],
     ["bad scope names + scope not allowed", keys.limited, { scopes: ["AdobeID", "a b"] }, {}, 400, "invalid_scope"],
   ];
@@ -254,30 +258,39 @@ test("7.8 /oauth/token bad input → RFC 6749 §5.2 errors, 0 IMS calls", async 
   assert.equal(ok.status, 200, ok.text);
 });
 
-test("7.9 misconfiguration → 500 misconfigured naming the missing setting (no values, no IMS call)", async (t) => {
+test("7.9 misconfiguration → 500 misconfigured naming the missing setting to an admin, generic to others (no values, no IMS call)", async (t) => {
+  const callers = { all: { credentials: "*", scopes: "*" }, ops: { credentials: "*", scopes: "*", admin: true } };
+  const generic = (r, what) => {
+    expectError(r, 500, "misconfigured", what);
+    assert.doesNotMatch(r.json.error_description, /CLIENT_SECRET|CALLER_KEYS|is not set/, `${what}: generic: ${r.text}`);
+  };
   // No CLIENT_SECRET for the default credential (an empty secret counts as missing).
-  const e = await setup(t, { label: "misconfigured", secrets: { CLIENT_SECRET: "" } });
+  const e = await setup(t, { label: "misconfigured", secrets: { CLIENT_SECRET: "" }, callers });
   const { fake, w, keys } = e;
-  const def = await v1Token(w, keys.all);
+  const def = await v1Token(w, keys.ops);
   expectError(def, 500, "misconfigured", "default credential without CLIENT_SECRET");
   assert.match(def.json.error_description, /CLIENT_SECRET/);
+  const plain = await v1Token(w, keys.all);
+  generic(plain, "a plain caller");
+  await w.waitForLog(/CLIENT_SECRET is not set/);
   assert.equal(await tokenCalls(fake), 0);
 
-  // A Worker whose CALLER_KEYS secret is missing.
+  // A Worker whose CALLER_KEYS secret is missing: nobody can be known as an admin.
   const e2 = await setup(t, { label: "misconfigured-callers", secrets: { CALLER_KEYS: "" } });
   const r2 = await v1Token(e2.w, e2.keys.all);
-  expectError(r2, 500, "misconfigured", "no CALLER_KEYS");
-  assert.match(r2.json.error_description, /CALLER_KEYS/);
+  generic(r2, "no CALLER_KEYS");
+  await e2.w.waitForLog(/CALLER_KEYS is not set/);
   assert.equal(await tokenCalls(e2.fake), 0);
 
   // A named credential whose secret is missing (the default one is fine).
-  const e3 = await setup(t, { label: "misconfigured-named", credentials: { "no-secret": {} }, secrets: { CLIENT_SECRET_NO_SECRET: "" } });
+  const e3 = await setup(t, { label: "misconfigured-named", credentials: { "no-secret": {} }, secrets: { CLIENT_SECRET_NO_SECRET: "" }, callers });
   const ok = expectToken(await v1Token(e3.w, e3.keys.all), "default credential still works");
   assert.equal(ok.credential, "default");
-  const named = await v1Token(e3.w, e3.keys.all, { credential: "no-secret" });
+  const named = await v1Token(e3.w, e3.keys.ops, { credential: "no-secret" });
   expectError(named, 500, "misconfigured", "named credential without its secret");
   assert.match(named.json.error_description, /CLIENT_SECRET_NO_SECRET/);
-  for (const r of [def, r2, named]) {
+  generic(await v1Token(e3.w, e3.keys.all, { credential: "no-secret" }), "a plain caller, named credential");
+  for (const r of [def, plain, r2, named]) {
     assert.ok(!r.text.includes(e3.clientSecret) && !r.text.includes(e.clientSecret), "no secret values in the error");
   }
   assert.equal(await tokenCalls(e3.fake), 1);

@@ -40,6 +40,7 @@ function needles(value) {
 test("9. the Worker logs contain no client secret, caller key or issued access token", async (t) => {
   // --- this file's own scenario ---------------------------------------------------------
   const e = await setup(t, {
+    scopePool: true,
     label: "log-hygiene",
     credentials: { extra: {} },
     vars: { IMS_TIMEOUT_MS: "1000" },

@@ -64,6 +64,12 @@ export const WORKER_LOG_FILE = path.join(ARTIFACTS_DIR, "worker-logs.txt");
 export const FAKE_LOG_FILE = path.join(ARTIFACTS_DIR, "fake-adobe-logs.txt");
 /** KV namespace id used for the TOKENS binding (same id => same stored data). */
 export const KV_NAMESPACE_ID = "ims-broker-TOKENS";
+/** The test-only KV fault-injection / staleness wrapper Worker (options `kvWrapper`, `kvLocations`). */
+export const KV_WRAPPER_SCRIPT = path.join(REPO_ROOT, "tests", "support", "kv-wrapper.mjs");
+/** Name of the wrapper Worker inside a Miniflare instance. */
+export const KV_WRAPPER_NAME = "kv-wrapper";
+/** The wrapper's entrypoint class that broker `TOKENS` Service Bindings point at. */
+export const KV_WRAPPER_ENTRYPOINT = "KvWrapper";
 
 // Never let wrangler/miniflare reach out to the internet.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
@@ -398,8 +404,33 @@ function normaliseClients(clients) {
  * @property {(cron?: string) => Promise<{outcome: string, noRetry: boolean}>} scheduled
  *   dispatch a `scheduled` event (default cron "* * * * *") and wait for it to finish
  * @property {string} kvPersistDir   where KV (and other local state) is persisted
+ * @property {KvFaults} [kvFaults]   only with the `kvWrapper` / `kvLocations` options: the KV
+ *   wrapper's control API (faults, call counts, edge-cache TTL); see `KvFaults`
  * @property {import("miniflare").Miniflare} mf  the underlying Miniflare instance (escape hatch)
  * @property {() => Promise<void>} stop   dispose Miniflare / workerd (idempotent)
+ */
+
+/**
+ * The control API of the KV wrapper (tests/support/kv-wrapper.mjs, which documents the exact
+ * semantics). Modes are "ok" | "fail" | "hang"; `reads` covers get and list, `writes` put and
+ * delete, and `get`/`list`/`put`/`delete` override their group. Every method answers the
+ * wrapper's JSON.
+ * @typedef {object} KvFaults
+ * @property {string} url   base URL of the wrapper's control API (its direct socket)
+ * @property {(opts: {reads?: string|null, writes?: string|null, get?: string|null, list?: string|null,
+ *   put?: string|null, delete?: string|null, hangMs?: number|null, message?: string|null}) => Promise<any>} set
+ *   merge fault settings (null = back to the default), e.g. `set({reads: "fail"})`,
+ *   `set({writes: "hang", hangMs: 60000})`; answers the state
+ * @property {() => Promise<any>} clear   every operation back to "ok" (counts and caches stay)
+ * @property {() => Promise<{reads: number, writes: number, deletes: number, lists: number,
+ *   cacheHits: number, byLocation: Record<string, {reads: number, writes: number, deletes: number,
+ *   lists: number, cacheHits: number}>}>} counts
+ *   calls made through the broker's TOKENS binding since the start (or `resetCounts`); reads =
+ *   get calls (cache hits included), writes = put calls; counted also when faulted
+ * @property {() => Promise<any>} resetCounts   all counts back to 0
+ * @property {(ms: number) => Promise<any>} setCacheTtl   the edge caches' lifetime (0 = no caching)
+ * @property {(location?: string) => Promise<any>} clearCache   forget cached entries (of one location)
+ * @property {() => Promise<any>} state   {faults, hangMs, message, cacheTtlMs, counts, cached}
  */
 
 /**
@@ -428,7 +459,21 @@ function normaliseClients(clients) {
  * @param {string} [opts.compatibilityDate] default: wrangler.toml's
  * @param {string[]} [opts.compatibilityFlags]
  * @param {string[]} [opts.cronTriggers]
+ * @param {boolean} [opts.kvWrapper]     bind the broker's TOKENS to the KV wrapper Worker
+ *   (tests/support/kv-wrapper.mjs) instead of to KV directly, so the test can make KV calls fail
+ *   or hang and count them through `handle.kvFaults`; the wrapper forwards to the same KV
+ *   namespace, so `handle.kv` sees the same data. No edge cache (as consistent as local KV).
+ * @param {string[]} [opts.kvLocations]  implies `kvWrapper`; also gives the broker's binding a
+ *   location with its own edge cache (KV's eventual consistency: a value read in a location is
+ *   served from there for `kvCacheTtlMs`, a write is visible at once only where it was made).
+ *   Broker i (of startWorkers / startBrokerFleet) is in `kvLocations[i % kvLocations.length]`.
+ * @param {number} [opts.kvCacheTtlMs]   the wrapper's edge-cache lifetime from the start
+ *   (default 60000; also settable later with `kvFaults.setCacheTtl`)
  * @returns {Promise<WorkerHandle>}
+ *
+ * e.g. `const w = await startWorker({ fake, kvWrapper: true, ... });
+ *       await w.kvFaults.set({ reads: "fail" });
+ *       ... ; assert.equal((await w.kvFaults.counts()).writes, 0);`
  */
 export async function startWorker(opts = {}) {
   const [handle] = await startWorkers(1, opts);
@@ -441,6 +486,9 @@ export async function startWorker(opts = {}) {
  * edge locations sharing one KV namespace (minus KV's propagation delay: local KV is
  * immediately consistent). Same options as `startWorker`; `opts.kvPersistDir` defaults
  * to one fresh temp dir shared by all of them. Labels are "<label>-<i>".
+ * With `kvWrapper` / `kvLocations` every instance has its own wrapper Worker (own faults,
+ * counts and edge cache; instance i is in location `kvLocations[i % n]`), all forwarding to the
+ * shared namespace.
  *
  * @param {number} count
  * @param {Parameters<typeof startWorker>[0]} [opts]
@@ -453,7 +501,8 @@ export async function startWorkers(count, opts = {}) {
   try {
     for (let i = 0; i < count; i++) {
       const label = count === 1 ? base : `${base}-${i}`;
-      handles.push(await launch({ label, kvPersistDir, workers: [brokerWorkerOptions(opts)] }));
+      const workers = withKvWrapper([brokerWorkerOptions(opts)], opts, i);
+      handles.push(await launch({ label, kvPersistDir, workers, kvCacheTtlMs: opts.kvCacheTtlMs }));
     }
   } catch (e) {
     await Promise.all(handles.map((h) => h.stop()));
@@ -487,7 +536,10 @@ export async function startCallerExample({ brokerUrl, brokerKey, vars = {}, labe
  * Start `count` broker Workers in ONE Miniflare (each Worker is its own isolate, with its own
  * memory cache and single flight, like isolates in different locations) that share the TOKENS
  * KV namespace and ONE `REFRESHER` Durable Object namespace (the one of the first Worker) — the
- * global single flight of issue 6. Same options as `startWorker`.
+ * global single flight of issue 6. Same options as `startWorker`; with `kvWrapper` / `kvLocations` the
+ * brokers share ONE wrapper Worker (one `kvFaults` for all; broker i's binding is in location
+ * `kvLocations[i % n]`, so e.g. `kvLocations: ["a", "b"]` puts brokers 0 and 1 in different
+ * locations with separate edge caches).
  * @param {number} count
  * @param {Parameters<typeof startWorker>[0]} [opts]
  * @returns {Promise<WorkerHandle & {urls: string[], fetchAt: (i: number, path: string, init?: RequestInit) => Promise<Response>}>}
@@ -513,7 +565,12 @@ export async function startBrokerFleet(count, opts = {}) {
       durableObjects: { REFRESHER: "Refresher" },
     });
   }
-  const handle = await launch({ label, kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"), workers });
+  const handle = await launch({
+    label,
+    kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"),
+    workers: withKvWrapper(workers, opts),
+    kvCacheTtlMs: opts.kvCacheTtlMs,
+  });
   const urls = [];
   for (const w of workers.filter((w) => w.name.startsWith("ims-broker-"))) urls.push(trimSlash((await handle.mf.unsafeGetDirectURL(w.name)).href));
   return { ...handle, urls, fetchAt: (i, p, init) => recordedFetch(urls[i], p, init) };
@@ -540,7 +597,8 @@ export async function startWithCaller(opts = {}) {
   const handle = await launch({
     label,
     kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"),
-    workers: [broker, caller],
+    workers: withKvWrapper([broker, caller], opts),
+    kvCacheTtlMs: opts.kvCacheTtlMs,
   });
   const callerUrl = trimSlash((await handle.mf.unsafeGetDirectURL("caller-worker")).href);
   return {
@@ -629,6 +687,9 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     // Most tests read one log line per request, cache hits included; the default ("summary",
     // which counts plain hits instead) has its own test (190-log-summary).
     LOG_REQUESTS: "all",
+    // Many tests mint dozens of new scope sets a minute with one caller; the per-caller budget
+    // (default 10) has its own test (210-miss-budget), which passes its own value or null.
+    MAX_NEW_SCOPE_SETS_PER_MIN: "1000",
     ...vars,
     ...secrets,
   };
@@ -669,6 +730,77 @@ function callerWorkerOptions({ bindings, serviceBindings }) {
   };
 }
 
+/**
+ * Miniflare (v4-style) options for the KV wrapper Worker: the real TOKENS namespace (same
+ * KV_NAMESPACE_ID, so same data as every direct binding and `handle.kv`) bound as INNER, and a
+ * direct socket for its control API (the default export's fetch).
+ */
+function kvWrapperWorkerOptions() {
+  return {
+    name: KV_WRAPPER_NAME,
+    // Only this one module (moduleList would pick up every other file of tests/support/).
+    modules: [{ type: "ESModule", path: KV_WRAPPER_SCRIPT }],
+    modulesRoot: path.dirname(KV_WRAPPER_SCRIPT),
+    compatibilityDate: readWranglerToml().compatibilityDate,
+    kvNamespaces: { INNER: KV_NAMESPACE_ID },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
+/**
+ * With `opts.kvWrapper` or `opts.kvLocations`: `workers` plus the KV wrapper Worker (appended, so
+ * the first Worker stays the entry), each Worker that had a `TOKENS` KV binding getting a
+ * `TOKENS` Service Binding to the wrapper's entrypoint instead (an RPC binding with the same
+ * get/put/delete/list calls), the n-th of them (counting from `firstIndex`) in location
+ * `kvLocations[n % kvLocations.length]` through the binding's props. Without either option,
+ * `workers` unchanged.
+ * @param {object[]} workers  v4-style Worker options (modified in place)
+ * @param {{kvWrapper?: boolean, kvLocations?: string[]}} opts
+ * @param {number} [firstIndex]  location index of the first broker (startWorkers' instance i)
+ */
+function withKvWrapper(workers, { kvWrapper = false, kvLocations } = {}, firstIndex = 0) {
+  if (kvLocations !== undefined) {
+    if (!Array.isArray(kvLocations) || kvLocations.length === 0 || !kvLocations.every((l) => typeof l === "string" && l !== "")) {
+      throw new Error("kvLocations must be a non-empty array of non-empty strings");
+    }
+  }
+  if (!kvWrapper && !kvLocations) return workers;
+  let n = firstIndex;
+  for (const w of workers) {
+    if (!w.kvNamespaces || !("TOKENS" in w.kvNamespaces)) continue;
+    const { TOKENS: _direct, ...otherNamespaces } = w.kvNamespaces;
+    w.kvNamespaces = otherNamespaces;
+    const props = kvLocations ? { location: kvLocations[n % kvLocations.length] } : {};
+    w.serviceBindings = { ...(w.serviceBindings ?? {}), TOKENS: { name: KV_WRAPPER_NAME, entrypoint: KV_WRAPPER_ENTRYPOINT, props } };
+    n += 1;
+  }
+  return [...workers, kvWrapperWorkerOptions()];
+}
+
+/** The KV wrapper's control API (see `KvFaults`) at `url`. */
+function kvFaultsClient(url) {
+  const call = async (method, p, body) => {
+    const res = await fetch(url + p, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`kv-wrapper ${method} ${p} -> ${res.status}: ${text}`);
+    return JSON.parse(text);
+  };
+  return {
+    url,
+    set: (opts) => call("POST", "/faults", opts),
+    clear: () => call("DELETE", "/faults"),
+    counts: () => call("GET", "/counts"),
+    resetCounts: () => call("DELETE", "/counts"),
+    setCacheTtl: (ms) => call("POST", "/config", { cacheTtlMs: ms }),
+    clearCache: (location) => call("DELETE", location === undefined ? "/cache" : `/cache?location=${encodeURIComponent(location)}`),
+    state: () => call("GET", "/state"),
+  };
+}
+
 /** Miniflare's own messages go into the same log capture. */
 class CapturingLog extends Log {
   constructor(sink) {
@@ -682,9 +814,11 @@ class CapturingLog extends Log {
 
 /**
  * Start one Miniflare instance (one workerd process) running `workers`; the first
- * one's direct socket is `url`.
+ * one's direct socket is `url`. When `workers` include the KV wrapper (`withKvWrapper`), the
+ * handle's `kv` is the wrapper's INNER namespace (the real data, never faulted or cached) and
+ * `kvFaults` its control API, with the edge-cache lifetime set to `kvCacheTtlMs` when given.
  */
-async function launch({ label, kvPersistDir, workers, record = true }) {
+async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlMs }) {
   const entries = [];
   const sink = (level, message) => {
     const entry = { timestamp: Date.now(), level, message: String(message), instance: label };
@@ -730,7 +864,17 @@ async function launch({ label, kvPersistDir, workers, record = true }) {
   }
 
   const workerName = workers[0].name;
-  const kvNs = workers[0].kvNamespaces ? await mf.getKVNamespace("TOKENS", workerName) : undefined;
+  const hasKvWrapper = workers.some((w) => w.name === KV_WRAPPER_NAME);
+  let kvNs;
+  let kvFaults;
+  if (hasKvWrapper) {
+    // The broker has no KV binding of its own then: read the data through the wrapper's.
+    kvNs = await mf.getKVNamespace("INNER", KV_WRAPPER_NAME);
+    kvFaults = kvFaultsClient(trimSlash((await mf.unsafeGetDirectURL(KV_WRAPPER_NAME)).href));
+    if (kvCacheTtlMs !== undefined) await kvFaults.setCacheTtl(kvCacheTtlMs);
+  } else if (workers[0].kvNamespaces) {
+    kvNs = await mf.getKVNamespace("TOKENS", workerName);
+  }
   const kv = {
     list: (opts = {}) => kvNs.list(opts),
     get: (key, type = "text") => kvNs.get(key, type),
@@ -750,6 +894,7 @@ async function launch({ label, kvPersistDir, workers, record = true }) {
       return waitFor(() => entries.map((e) => e.message).find((m) => rx.test(m)), { timeoutMs, what: `log matching ${rx}` });
     },
     kv,
+    ...(kvFaults ? { kvFaults } : {}),
     scheduled: async (cron = "* * * * *") => {
       const w = await mf.getWorker(workerName);
       return w.scheduled({ cron, scheduledTime: new Date() });

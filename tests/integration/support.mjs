@@ -19,6 +19,7 @@
 import assert from "node:assert/strict";
 import crypto, { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 
 import {
@@ -65,14 +66,33 @@ export function rnd(n = 4) {
   return randomBytes(n).toString("hex");
 }
 
+/**
+ * Scope names a credential started with `setup(t, {scopePool: true})` is configured with (its
+ * SCOPES, next to openid and AdobeID): a credential's configured scopes are the most a caller can
+ * get, so scope sets made up for a test must come from them. Per process, so that a broker never
+ * sees a pool name twice by chance across files.
+ */
+export const SCOPE_POOL = Array.from({ length: 40 }, (_, i) => `it_${rnd(2)}_${String(i).padStart(2, "0")}`);
+/** SCOPES for `setup(t, {scopePool: true})`: openid, AdobeID and the pool. */
+export const POOL_SCOPES = ["openid", "AdobeID", ...SCOPE_POOL].join(",");
+
 let scopeCounter = 0;
 /**
- * A scope set no other scenario uses (its own cache key): `["openid", "it_<tag>_<n>_<rand>"]`.
- * @param {string} tag
+ * A scope set no other scenario of this process uses (its own cache key), made of configured
+ * scopes: `["openid", <pool name>, <pool name>]`, a new pair each call (780 pairs). The broker
+ * must be started with `setup(t, {scopePool: true})` (or SCOPES = POOL_SCOPES).
+ * @param {string} [_tag] what the scenario is, for the reader
  * @returns {string[]}
  */
-export function uniqueScopes(tag = "s") {
-  return ["openid", `it_${tag.replace(/[^A-Za-z0-9_]/g, "_")}_${++scopeCounter}_${rnd(3)}`];
+export function uniqueScopes(_tag = "s") {
+  const n = SCOPE_POOL.length;
+  let k = scopeCounter++ % ((n * (n - 1)) / 2);
+  let i = 0;
+  while (k >= n - 1 - i) {
+    k -= n - 1 - i;
+    i++;
+  }
+  return ["openid", SCOPE_POOL[i], SCOPE_POOL[i + 1 + k]];
 }
 
 /** Records a fake's secrets and issued tokens in FAKE_SECRETS_FILE. */
@@ -164,6 +184,8 @@ export async function startFake(opts) {
  *   CLIENT_SECRET_<NAME> secret
  * @param {Record<string,string>} [opts.vars]     extra vars (override the defaults)
  * @param {Record<string,string>} [opts.secrets]  extra secrets (override the defaults)
+ * @param {boolean} [opts.scopePool]  configure SCOPES as POOL_SCOPES (for `uniqueScopes`)
+ * @param {boolean} [opts.kvWrapper]  bind TOKENS through the KV fault wrapper (`w.kvFaults`)
  * @param {object} [opts.fakeConfig]   passed to fake.config() once started
  * @param {number} [opts.workers=1]
  * @param {string} [opts.label]
@@ -181,7 +203,7 @@ export async function setup(t, opts = {}) {
     const cid = c.client_id ?? `it-${name}-${rnd()}`;
     const sec = randomSecret("cs");
     clients[cid] = sec;
-    credVar[name] = { client_id: cid, scopes: c.scopes ?? "openid,AdobeID" };
+    credVar[name] = { client_id: cid, scopes: c.scopes ?? (opts.scopePool ? POOL_SCOPES : "openid,AdobeID") };
     credentialSecrets[name] = sec;
   }
   const fake = await startFake({ clients });
@@ -214,7 +236,7 @@ export async function setup(t, opts = {}) {
     }
     const vars = {
       CLIENT_ID: clientId,
-      SCOPES: "openid,AdobeID",
+      SCOPES: opts.scopePool ? POOL_SCOPES : "openid,AdobeID",
       ...(Object.keys(credVar).length ? { CREDENTIALS: JSON.stringify(credVar) } : {}),
       ...(opts.vars ?? {}),
     };
@@ -224,6 +246,7 @@ export async function setup(t, opts = {}) {
       secrets: { ...secrets, ...(opts.secrets ?? {}) },
       label: opts.label,
       kvPersistDir: opts.kvPersistDir,
+      kvWrapper: opts.kvWrapper,
     });
     stops.push(() => Promise.all(workers.map((w) => w.stop())));
     return {
@@ -443,7 +466,8 @@ export async function rotationEnv(t, opts = {}) {
       secret: randomSecret("cs"),
       orgId: numericId(),
       credentialId: numericId(),
-      scopes: o.scopes ?? "openid,AdobeID",
+      // With the pool (the default here), `uniqueScopes` scope sets are within the ceiling.
+      scopes: o.scopes ?? (opts.scopePool === false ? "openid,AdobeID" : POOL_SCOPES),
       mapped: o.mapped ?? true,
     };
     creds[name] = c;
@@ -612,4 +636,97 @@ export async function kvDump(w) {
     cursor = page.cursor;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------
+// The sealed secrets record (`state:<credential>`), opened and written the way the broker does
+// (crates/ims-core/src/record.rs): `{"version": n, "envelope": "v1.<key id>.<nonce>.<ct+tag>"}`,
+// AES-256-GCM under STORE_KEY with the associated data `state:<credential>` NUL `<version>`.
+// Tests that must look inside the record, or change it as an operator holding the key would.
+// ---------------------------------------------------------------------------------
+
+/** The key id an envelope sealed with `storeKey` (base64) names. */
+export function storeKeyId(storeKey = TEST_STORE_KEY) {
+  const h = crypto.createHash("sha256");
+  h.update(Buffer.from("ims-broker store key id\0"));
+  h.update(Buffer.from(storeKey, "base64"));
+  return h.digest("hex").slice(0, 8);
+}
+
+/** Seals `plaintext` (a string) for the associated data `aad`, as `StoreKeys::seal` does. */
+export function sealEnvelope(plaintext, aad, storeKey = TEST_STORE_KEY) {
+  const nonce = randomBytes(12);
+  const c = crypto.createCipheriv("aes-256-gcm", Buffer.from(storeKey, "base64"), nonce);
+  c.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([c.update(Buffer.from(plaintext)), c.final(), c.getAuthTag()]);
+  return `v1.${storeKeyId(storeKey)}.${nonce.toString("base64url")}.${body.toString("base64url")}`;
+}
+
+/** The sealed record text of `credential` holding `state` as `version`. */
+export function sealRecord(state, credential, version, storeKey = TEST_STORE_KEY) {
+  const envelope = sealEnvelope(JSON.stringify(state), `state:${credential}\0${version}`, storeKey);
+  return JSON.stringify({ version, envelope });
+}
+
+/** `{version, state}` of a stored record's text (sealed), opened with `storeKey`. */
+export function openRecord(text, credential, storeKey = TEST_STORE_KEY) {
+  const { version, envelope } = JSON.parse(text);
+  return { version, state: JSON.parse(openSealed(`state:${credential}\0${version}`, envelope, storeKey)) };
+}
+
+/** The record of `credential` in the KV of broker handle `w` (null when none is stored). */
+export async function readRecord(w, credential, storeKey = TEST_STORE_KEY) {
+  const text = await w.kv.get(`state:${credential}`);
+  return text === null ? null : openRecord(text, credential, storeKey).state;
+}
+
+/** Writes `state` as the next version of `credential`'s record, as a broker holding the key would. */
+export async function writeRecord(w, credential, state, storeKey = TEST_STORE_KEY) {
+  const text = await w.kv.get(`state:${credential}`);
+  const version = text === null ? 1 : JSON.parse(text).version + 1;
+  await w.kv.put(`state:${credential}`, sealRecord(state, credential, version, storeKey));
+}
+
+/**
+ * POSTs a chunked body (no Content-Length) of up to `total` bytes to `path`, `chunkBytes` at a
+ * time, `intervalMs` apart, and stops sending as soon as the answer arrives: what a client that
+ * streams a large upload sees. (A server that stops reading closes the connection; a client
+ * that kept writing into it would get EPIPE instead of the answer, so the pace is slow enough
+ * for the answer to arrive between two chunks.)
+ * @returns {Promise<{status: number|undefined, json: any, text: string, sentAtAnswer: number|undefined, sent: number, errors: string[]}>}
+ */
+export function sendChunked(w, path, { headers = {}, total = 50 * 1024 * 1024, chunkBytes = 8 * 1024, intervalMs = 10 } = {}) {
+  return new Promise((resolve) => {
+    const u = new URL(w.url + path);
+    const req = http.request({ host: u.hostname, port: u.port, path, method: "POST", agent: false, headers });
+    const chunk = Buffer.alloc(chunkBytes, 0x20);
+    let sent = 0;
+    let status;
+    let sentAtAnswer;
+    let text = "";
+    const errors = [];
+    req.on("response", (res) => {
+      status = res.statusCode;
+      sentAtAnswer = sent;
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+    });
+    req.on("error", (e) => errors.push(e.code ?? String(e)));
+    req.on("close", () => {
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status, json, text, sentAtAnswer, sent, errors });
+    });
+    const pump = () => {
+      if (status !== undefined || errors.length) return;
+      if (sent >= total) return req.end();
+      sent += chunk.length;
+      req.write(chunk, () => setTimeout(pump, intervalMs));
+    };
+    pump();
+  });
 }

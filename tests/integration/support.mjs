@@ -227,6 +227,7 @@ export async function setup(t, opts = {}) {
         credentials: p.credentials ?? ["default"],
         scopes: p.scopes ?? "*",
         admin: p.admin ?? false,
+        ...(p.role ? { role: p.role } : {}),
       };
     }
     const callerKeysJson = JSON.stringify(entries);
@@ -436,7 +437,7 @@ export function numericId(digits = 9) {
  *   ORG_ID/CREDENTIAL_ID, the others through CREDENTIALS (with org_id/credential_id unless
  *   `mapped: false`, which also leaves the credential unmapped in the fake). `clientScopes`
  *   restricts the fake client's scopes.
- * @param {Record<string, {credentials?: string[]|"*", scopes?: string[]|"*", admin?: boolean}>} [opts.callers]
+ * @param {Record<string, {credentials?: string[]|"*", scopes?: string[]|"*", admin?: boolean, role?: string}>} [opts.callers]
  *   default `{admin: {credentials: "*", admin: true}, user: {credentials: "*"}}`
  * @param {Record<string,string>} [opts.vars]     vars for every broker (override the defaults)
  * @param {string} [opts.label]
@@ -449,7 +450,7 @@ export function numericId(digits = 9) {
  * @property {Record<string,string>} vars         the brokers' base vars
  * @property {Record<string,string>} secrets      the brokers' base secrets
  * @property {string} kvPersistDir                the shared KV dir
- * @property {(o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string}) => Promise<import("./harness.mjs").WorkerHandle>} broker
+ * @property {(o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string, kvWrapper?: boolean}) => Promise<import("./harness.mjs").WorkerHandle>} broker
  * @property {import("./harness.mjs").WorkerHandle[]} workers  every broker started so far
  * @property {() => Promise<void>} stop
  */
@@ -488,7 +489,7 @@ export async function rotationEnv(t, opts = {}) {
   for (const [id, p] of Object.entries(callers)) {
     const k = callerKey();
     keys[id] = k.key;
-    entries[id] = { sha256: k.sha256, credentials: p.credentials ?? ["default"], scopes: p.scopes ?? "*", admin: p.admin ?? false };
+    entries[id] = { sha256: k.sha256, credentials: p.credentials ?? ["default"], scopes: p.scopes ?? "*", admin: p.admin ?? false, ...(p.role ? { role: p.role } : {}) };
   }
   const d = creds.default;
   const extra = {};
@@ -514,6 +515,7 @@ export async function rotationEnv(t, opts = {}) {
       secrets: { ...secrets, ...(o.secrets ?? {}) },
       kvPersistDir: o.kvPersistDir ?? kvPersistDir,
       label: o.label ?? `${opts.label ?? "rotation"}-${++n}`,
+      kvWrapper: o.kvWrapper,
     });
     workers.push(w);
     return w;

@@ -360,11 +360,21 @@ test("bad options and scopes are clear errors, never a call", async () => {
     [{ clientId: "a", clientSecret: "x", scopes: "open id" }, "invalid_scope"],
     [{ clientId: "a", clientSecret: "x", store: "redis" }, "invalid_options"],
     [{ clientId: "a", clientSecret: "x", clientAuth: "post" }, "invalid_options"],
+    // The secret is sent to tokenUrl: https, or plain http to a loopback host only.
+    [{ clientId: "a", clientSecret: "x", tokenUrl: "http://ims-na1.adobelogin.com/ims/token/v3" }, "invalid_options"],
+    [{ clientId: "a", clientSecret: "x", tokenUrl: "http://10.0.0.1/token" }, "invalid_options"],
+    [{ clientId: "a", clientSecret: "x", tokenUrl: "not a url" }, "invalid_options"],
   ]) {
     const err = await rejection(() => new pkg.TokenClient(opts));
     assert.equal(err.code, code, JSON.stringify(opts));
     assert.equal(err.name, "ImsError");
   }
+  assert.match((await rejection(() => new pkg.TokenClient({ clientId: "a", clientSecret: "x", tokenUrl: "http://example.com/t" }))).message, /tokenUrl is invalid: must use https/);
+  for (const tokenUrl of ["https://ims.example.com/t", "http://127.0.0.1:9/t", "http://localhost:9/t", "http://[::1]:9/t"]) {
+    new pkg.TokenClient({ clientId: "a", clientSecret: "x", tokenUrl });
+  }
+  const mgmt = await rejection(() => client().secrets({ orgId: "1", credentialId: "2", baseUrl: "http://api.adobe.io" }));
+  assert.equal(mgmt.code, "invalid_options");
   const c = client();
   assert.equal((await rejection(() => c.getToken(["bad scope"]))).code, "invalid_scope");
   assert.equal((await rejection(() => c.getToken(Array.from({ length: 65 }, (_, i) => `s${i}`)))).code, "invalid_scope");

@@ -317,9 +317,13 @@ impl TokenClient {
                 "secrets() takes { orgId, credentialId, baseUrl? }",
             ));
         }
+        let base_url =
+            read("baseUrl")?.unwrap_or_else(|| io_api::DEFAULT_IO_API_BASE_URL.to_owned());
+        // The management token goes to this URL: https, or plain http to a loopback host only.
+        ims_core::upstream_url::check("baseUrl", &base_url)
+            .map_err(|e| error::invalid(e.to_string()))?;
         let target = CredentialRef {
-            base_url: read("baseUrl")?
-                .unwrap_or_else(|| io_api::DEFAULT_IO_API_BASE_URL.to_owned()),
+            base_url,
             org_id: read("orgId")?.ok_or_else(|| error::invalid("orgId is required"))?,
             credential_id: read("credentialId")?
                 .ok_or_else(|| error::invalid("credentialId is required"))?,

@@ -148,6 +148,9 @@ impl Config {
                 ))
             }
         };
+        // The secret goes to this URL: https, or plain http to a loopback host only.
+        ims_core::upstream_url::check("tokenUrl", &token_url)
+            .map_err(|e| error::invalid(e.to_string()))?;
         let client_id = string(o.client_id(), "clientId")?
             .filter(|s| !s.is_empty())
             .ok_or_else(|| error::invalid("clientId is required"))?;

@@ -68,7 +68,7 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 
 fn client(fetch: &JsValue, extra: &[(&str, JsValue)]) -> TokenClient {
     let mut pairs = vec![
-        ("tokenUrl", "http://ims.test/ims/token/v3".into()),
+        ("tokenUrl", "https://ims.test/ims/token/v3".into()),
         ("clientId", "cid".into()),
         ("clientSecret", "s3cr3t-value".into()),
         ("scopes", "openid,AdobeID".into()),

@@ -9,10 +9,16 @@
 //    CSP allows, never through a `style` attribute;
 //  - the chart is inline SVG built here, coloured by classes from app.css.
 //
-// The admin caller key lives in sessionStorage only (this tab, gone when it closes) and goes out
-// only as `Authorization: Bearer` on same-origin fetches: never in a URL, never in a cookie.
-// The API never returns a token value or a secret value, and this page never asks for one.
+// The caller key (an admin's, or a read-only viewer's) lives in sessionStorage only (this tab,
+// gone when it closes) and goes out only as `Authorization: Bearer` on same-origin fetches: never
+// in a URL, never in a cookie. The API never returns a token value or a secret value, and this
+// page never asks for one.
+//
+// A viewer key reads everything an admin reads but changes nothing: the broker refuses its
+// changes (403), and this page shows it no control that would change something (no rotate
+// button), and says the session is read-only.
 
+// The storage name predates viewer keys; kept, so that an open tab stays signed in across a deploy.
 const KEY_STORAGE = "ims-broker.console.admin-key";
 const TICK_MS = 1_000; // countdown bars, "updated … ago"
 const SAMPLE_MS = 10_000; // token entries + metrics sample
@@ -27,6 +33,9 @@ const STEP_TEXT = {
   retire: "delete the previous secret at Adobe",
   done: "rotation finished",
 };
+// Event filter value for events of no credential (the store-key sweep): not a credential name,
+// since those are [a-z0-9_-] only.
+const NO_CREDENTIAL = "(broker)";
 const CACHE_TEXT = {
   memory: "served from this isolate's memory",
   kv: "served from KV (the shared cache)",
@@ -37,6 +46,8 @@ const CACHE_TEXT = {
 /** Everything the page knows; reset on sign-out. */
 const state = {
   key: null,
+  caller: null, // {id, role} as the broker reports it; role "admin" or "viewer"
+  sessionDrawn: null, // the caller renderSession last drew
   cards: new Map(), // credential name -> card (DOM handles + data)
   bars: [], // live countdown bars
   samples: [], // metrics samples over the last hour
@@ -191,7 +202,7 @@ class ApiError extends Error {
   }
 }
 
-/** Same-origin call with the admin key. Resolves {status, body} for 2xx; throws ApiError. */
+/** Same-origin call with the caller key. Resolves {status, body} for 2xx; throws ApiError. */
 async function api(path, { method = "GET", key = state.key } = {}) {
   let res;
   try {
@@ -275,6 +286,7 @@ async function signIn(key, { restoring = false } = {}) {
   $("signin").hidden = true;
   $("session").hidden = false;
   $("dashboard").hidden = false;
+  setCaller(first.body); // after showing the dashboard, so its live region is announced
   $("key-input").value = "";
   $("main").focus();
   renderCredentials(first.body.credentials ?? []);
@@ -289,7 +301,7 @@ function refusal(err, restoring) {
       : "Unknown key: the broker does not know this caller key. Check it was pasted whole and that it is still in CALLER_KEYS.";
   }
   if (err instanceof ApiError && err.status === 403 && err.code === "forbidden") {
-    return "Refused: this key is not an admin key. The broker knows it, but it may only request tokens; the console needs a caller key created with ADMIN=1.";
+    return 'Refused: this key is neither an admin nor a viewer key. The broker knows it, but it may only request tokens; the console needs an admin key (created with ADMIN=1) or a read-only viewer key ("role": "viewer" in its CALLER_KEYS entry).';
   }
   if (err instanceof ApiError && err.code === "cross_origin_forbidden") {
     return "Refused: the broker does not accept calls from this page's origin. Open the console from the broker's own address.";
@@ -300,6 +312,9 @@ function refusal(err, restoring) {
 function signOut(message = "Signed out. The key was removed from this tab.", kind = "info") {
   state.generation += 1;
   state.key = null;
+  state.caller = null;
+  state.sessionDrawn = null;
+  replace($("role-notice"));
   sessionStorage.removeItem(KEY_STORAGE);
   state.cards.clear();
   state.bars = [];
@@ -311,6 +326,47 @@ function signOut(message = "Signed out. The key was removed from this tab.", kin
   for (const id of ["credentials", "chart", "counters", "events", "metrics-since"]) replace($(id));
   $("global-message").hidden = true;
   showSignin(message, kind);
+}
+
+// ------------------------------------------------------------------------------------------
+// Who is signed in: admin or viewer
+
+/**
+ * Takes the caller from a GET /v1/credentials answer. A broker without roles answers no
+ * `caller`, and let only admins in: so no `caller` means an admin.
+ */
+function setCaller(body) {
+  const caller = body?.caller ?? { id: null, role: "admin" };
+  state.caller = { id: caller.id ?? null, role: caller.role === "admin" ? "admin" : "viewer" };
+  renderSession();
+}
+
+/** True when this session may change something (rotate); only admins may. */
+function canChange() {
+  return state.caller?.role === "admin";
+}
+
+/**
+ * The header's "signed in as" line and, for a viewer, the read-only notice above the data. Drawn
+ * only when the caller changed: the notice is a live region (#role-notice, role=status, empty and
+ * so not displayed for an admin), and its text arriving is what a screen reader announces.
+ */
+function renderSession() {
+  const { id, role } = state.caller;
+  const sig = `${id}|${role}`;
+  if (state.sessionDrawn === sig) return;
+  state.sessionDrawn = sig;
+  const who = id ? ["Signed in as ", h("strong", null, id), " "] : ["Signed in "];
+  replace($("session-state"), who, role === "admin" ? badge("admin", "ok") : badge("viewer: read-only", "warn"));
+  replace(
+    $("role-notice"),
+    role === "admin"
+      ? null
+      : [
+          h("strong", null, "Read-only session (viewer key). "),
+          "You see everything an admin sees, but nothing here changes anything: rotating a secret needs an admin key.",
+        ],
+  );
 }
 
 /** A 401 in the middle of a session: the key was revoked. */
@@ -360,7 +416,10 @@ async function refreshAll({ credentialsBody = null } = {}) {
         showGlobal(`Could not list the credentials. ${describe(err)}`);
       }
       if (gen !== state.generation) return;
-      if (credentialsBody) renderCredentials(credentialsBody.credentials ?? []);
+      if (credentialsBody) {
+        setCaller(credentialsBody); // the key's role may have changed in CALLER_KEYS
+        renderCredentials(credentialsBody.credentials ?? []);
+      }
     }
     hideGlobal();
     const jobs = [loadMetrics(gen)];
@@ -481,22 +540,18 @@ function fillCardHead(card) {
       ["Default scopes", cred.scopes ? scopeList(cred.scopes) : h("span", { class: "muted" }, "—")],
     ]),
   );
-  replace(
-    card.problem,
-    cred.error ? notice("error", `This credential is misconfigured and cannot mint tokens: ${cred.error}`) : null,
-  );
+  replace(card.problem, cred.error ? notice("error", problemText(cred.error)) : null);
   const heading = h("h4", { id: card.secretsHeadingId }, "Client secrets at Adobe");
   if (cred.manages_secrets) {
-    if (!card.secretsWrap.contains(card.secrets)) {
-      replace(
-        card.secretsWrap,
-        heading,
-        card.secrets,
-        h("div", { class: "rotate-row" }, card.rotateButton, h("span", { class: "hint" }, "Adds a new secret, tests it, switches to it, then deletes the old one after the grace period.")),
-        card.rotationEl,
-      );
+    // Built once per mode (admin or read-only), so the refreshes keep the secrets and rotation
+    // in place; rebuilt when the key's role changed.
+    const mode = canChange() ? "admin" : "read-only";
+    if (card.secretsMode !== mode || !card.secretsWrap.contains(card.secrets)) {
+      card.secretsMode = mode;
+      replace(card.secretsWrap, heading, card.secrets, rotateRow(card), card.rotationEl);
     }
   } else {
+    card.secretsMode = null;
     replace(
       card.secretsWrap,
       heading,
@@ -506,6 +561,25 @@ function fillCardHead(card) {
       ),
     );
   }
+}
+
+/** What is wrong with a credential; a viewer is told only that something is (and by whom). */
+function problemText(error) {
+  if (canChange()) return `This credential is misconfigured and cannot mint tokens: ${error}`;
+  return "This credential is misconfigured and cannot mint tokens. Which setting is wrong is shown to admin keys only.";
+}
+
+/** The rotate button and what it does, for an admin; for a viewer, why there is none. */
+function rotateRow(card) {
+  if (!canChange()) {
+    return h("p", { class: "hint rotate-row" }, "Rotating the secret needs an admin key; this session is read-only.");
+  }
+  return h(
+    "div",
+    { class: "rotate-row" },
+    card.rotateButton,
+    h("span", { class: "hint" }, "Adds a new secret, tests it, switches to it, then deletes the old one after the grace period."),
+  );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -531,19 +605,39 @@ function renderTokens(card, entries) {
     replace(card.tokens, h("p", { class: "muted" }, "No cached token yet: the first token request for this credential mints one."));
     return;
   }
-  const sorted = [...entries].sort((a, b) => String(a.scope).localeCompare(String(b.scope)));
+  // The callers' entries by scope, then the broker's own.
+  const sorted = [...entries].sort(
+    (a, b) => Number(isBrokers(a)) - Number(isBrokers(b)) || String(a.scope).localeCompare(String(b.scope)),
+  );
   replace(card.tokens, h("ul", { class: "token-list" }, sorted.map((e) => tokenItem(card, e))));
   updateBars();
 }
 
+/**
+ * True for the broker's own token: the one it mints for Adobe's I/O Management API (listing and
+ * rotating secrets), in the same cache as the callers' tokens but never handed to a caller.
+ */
+const isBrokers = (e) => e.use === "broker";
+
+function brokerNote() {
+  return h(
+    "p",
+    { class: "token-owner" },
+    badge("broker's own: secret management", "info"),
+    " ",
+    h("span", { class: "muted small" }, "the broker's token for Adobe's I/O Management API; no caller gets it"),
+  );
+}
+
 function tokenItem(card, e) {
+  const own = isBrokers(e);
   const fill = h("div", { class: "bar-fill" });
   const bar = h(
     "div",
     {
       class: "bar",
       role: "progressbar",
-      "aria-label": `Time left for the token with scope ${e.scope}`,
+      "aria-label": `Time left for ${own ? "the broker's own token (secret management)" : "the token"} with scope ${e.scope}`,
       "aria-valuemin": "0",
       "aria-valuemax": String(Math.max(1, Math.round((e.usable_until_ms - e.refreshed_at_ms) / 1000))),
     },
@@ -567,7 +661,8 @@ function tokenItem(card, e) {
     : h("span", { class: "muted" }, "no hit seen by this isolate yet");
   return h(
     "li",
-    { class: "token", "data-scope": e.scope },
+    { class: own ? "token token-broker" : "token", "data-scope": e.scope, "data-use": own ? "broker" : "callers" },
+    own ? brokerNote() : null,
     h("div", { class: "token-top" }, scopeList(e.scope), freshness),
     h("div", { class: "bar-row" }, bar, label),
     dl([
@@ -730,7 +825,8 @@ function renderRotation(card, r, { busy = false, note = null } = {}) {
       " (by the next rotate call or the scheduled run).",
     ];
   } else if (stuck) {
-    status = [`Stopped at step ${r.last_error.step}; press “Resume rotation” to try again.`];
+    const again = canChange() ? "press “Resume rotation” to try again" : "an admin key can resume it";
+    status = [`Stopped at step ${r.last_error.step}; ${again}.`];
   } else {
     status = [`In progress: step ${r.step} (${STEP_TEXT[r.step] ?? r.step}).`];
   }
@@ -788,7 +884,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * and stops once it is finished, waits for the grace period, or stopped on an error.
  */
 async function rotate(card) {
-  if (card.rotating) return;
+  if (card.rotating || !canChange()) return; // a viewer has no button; the broker would refuse it too
   const gen = state.generation;
   const name = card.cred.name;
   const before = card.rotation;
@@ -1098,23 +1194,42 @@ function eventFilter() {
   return select;
 }
 
+/**
+ * The filter's choices: all, every credential (configured or seen in an event), and the events of
+ * no credential (the store-key sweep has an empty one) when there are any.
+ */
+function filterOptions() {
+  const named = state.events.map((e) => e.credential).filter(Boolean);
+  const creds = [...new Set([...state.cards.keys(), ...named])].sort();
+  const options = [["", "All credentials"], ...creds.map((c) => [c, c])];
+  if (state.events.some((e) => !e.credential)) options.push([NO_CREDENTIAL, "Broker-wide (no credential)"]);
+  return options;
+}
+
+function eventShown(e) {
+  if (!state.eventFilter) return true;
+  if (state.eventFilter === NO_CREDENTIAL) return !e.credential;
+  return e.credential === state.eventFilter;
+}
+
 function renderEvents() {
   if (!state.key) return;
   const select = eventFilter();
-  const creds = [...new Set([...state.cards.keys(), ...state.events.map((e) => e.credential)])].sort();
-  const options = ["", ...creds];
+  const options = filterOptions();
+  const values = options.map(([value]) => value);
   const have = [...select.options].map((o) => o.value);
-  if (have.join("\n") !== options.join("\n")) {
-    replace(select, options.map((c) => h("option", { value: c }, c || "All credentials")));
+  if (have.join("\n") !== values.join("\n")) {
+    replace(select, options.map(([value, text]) => h("option", { value }, text)));
   }
-  if (!options.includes(state.eventFilter)) state.eventFilter = "";
+  if (!values.includes(state.eventFilter)) state.eventFilter = "";
   select.value = state.eventFilter;
-  const list = state.events.filter((e) => !state.eventFilter || e.credential === state.eventFilter).slice(0, 100);
+  const list = state.events.filter(eventShown).slice(0, 100);
   const kindBadge = (k) =>
     ({
       refresh: badge("refresh", "ok"),
       upstream_failure: badge("upstream failure", "error"),
       rotation: badge("rotation", "info"),
+      store_key: badge("store key", "info"),
     })[k] ?? badge(k, "muted");
   replace(
     state.eventsTable,
@@ -1134,7 +1249,11 @@ function renderEvents() {
                 { class: `event event-${e.kind}`, "data-kind": e.kind },
                 h("td", { "data-label": "Time" }, timeEl(e.at_ms)),
                 h("td", { "data-label": "Kind" }, kindBadge(e.kind)),
-                h("td", { "data-label": "Credential" }, e.credential),
+                h(
+                  "td",
+                  { "data-label": "Credential" },
+                  e.credential || h("span", { class: "muted" }, "broker-wide"),
+                ),
                 h("td", { "data-label": "What" }, e.detail),
                 h(
                   "td",
@@ -1159,7 +1278,7 @@ function init() {
     ev.preventDefault();
     const key = $("key-input").value.trim();
     if (!key) {
-      showSignin("Paste an admin caller key first.");
+      showSignin("Paste an admin or viewer caller key first.");
       return;
     }
     signIn(key);

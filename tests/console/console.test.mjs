@@ -15,8 +15,16 @@
 //    counts down), and no token value is anywhere in the page;
 //  - the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
 //    shows the new active secret; events and the counters chart show up;
-//  - sign-out, then a non-admin key is refused in words ("not an admin key") and an unknown key
-//    too ("Unknown key"), and neither is kept;
+//  - the admin's session says "admin" and has no read-only notice; once the secrets were listed
+//    (which mints the broker's token for the I/O Management API), that token's entry is marked as
+//    the broker's own ("use": "broker"), the callers' entries are not;
+//  - a viewer key ("role": "viewer") signs in and sees the credentials, the token entries (the
+//    broker's own marked), the secrets, the rotation and the events, with a read-only notice and
+//    no rotate button (the broker refuses it a rotation anyway);
+//  - a "store_key" event (the STORE_KEY re-seal sweep, no credential) is drawn with a "store key"
+//    badge as "broker-wide", and the credential filter offers and applies "Broker-wide";
+//  - sign-out, then a plain caller key is refused in words (the console needs an admin or viewer
+//    key) and an unknown key too ("Unknown key"), and neither is kept;
 //  - light/dark and a 375 px viewport: screenshots, and no horizontal scrolling;
 //  - throughout: no page error, no CSP violation, no console error other than the browser's
 //    own "Failed to load resource" line for the API answers the scenario expects (404
@@ -101,7 +109,7 @@ async function assertNoCspViolations(p, label) {
 
 async function signIn(p, key) {
   await p.goto(stack.base + "/");
-  const input = p.getByLabel("Admin caller key");
+  const input = p.getByLabel("Caller key");
   await input.waitFor();
   await input.fill(key);
   await p.getByRole("button", { name: "Sign in" }).click();
@@ -207,7 +215,7 @@ describe("operator console", () => {
 
   test("sign in with the admin key, by keyboard; the key stays in sessionStorage only", async () => {
     await page.goto(stack.base + "/");
-    const input = page.getByLabel("Admin caller key");
+    const input = page.getByLabel("Caller key");
     await input.waitFor();
     // The key field has the focus on arrival; type and press Enter.
     assert.equal(await page.evaluate(() => document.activeElement?.id), "key-input");
@@ -220,12 +228,17 @@ describe("operator console", () => {
     assert.deepEqual(await context.cookies(), [], "no cookie");
     assert.ok(!(await page.content()).includes(stack.adminKey), "key not in the page");
     await page.getByRole("button", { name: "Sign out" }).waitFor();
+    // The header says who is signed in, as what; an admin gets no read-only notice.
+    assert.match(await page.locator("#session-state").textContent(), /Signed in as console-admin\s*admin/);
+    assert.equal(await page.locator("#role-notice").isVisible(), false, "no read-only notice for an admin");
     // A reload keeps the session (same tab), without asking again.
     await page.reload();
     await page.locator('article.card[data-credential="default"]').waitFor();
     assert.equal(await page.locator("#signin").isVisible(), false);
-    // Secret management is on for "default": its secrets are listed, one active.
+    // Secret management is on for "default": its secrets are listed, one active, and the admin
+    // has the rotate button.
     await page.locator('article.card[data-credential="default"] tr.secret-active').waitFor();
+    await page.locator('article.card[data-credential="default"]').getByRole("button", { name: /Rotate secret|Resume rotation/ }).waitFor();
     // Focus is visible: Shift+Tab from the main area reaches "Sign out" with an outline.
     await page.evaluate(() => document.getElementById("refresh").focus());
     await page.keyboard.press("Shift+Tab");
@@ -357,24 +370,135 @@ describe("operator console", () => {
     await assertNoCspViolations(page, "main");
   });
 
-  test("sign-out, then a non-admin key is refused in words and an unknown key too", async () => {
+  test("the broker's own token (secret management) is marked as such, the callers' are not", async () => {
+    // The secrets lists above minted the broker's token for the I/O Management API: the API
+    // lists it next to the callers' entries, as "use": "broker".
+    const res = await fetch(`${stack.base}/v1/credentials/default/tokens`, { headers: { Authorization: `Bearer ${stack.adminKey}` } });
+    assert.equal(res.status, 200);
+    const uses = (await res.json()).entries.map((e) => e.use);
+    assert.ok(uses.includes("broker") && uses.includes("callers"), `entries' use: ${uses}`);
+    const card = page.locator('article.card[data-credential="default"]');
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    const own = card.locator('li.token[data-use="broker"]');
+    await own.first().waitFor({ timeout: 15_000 });
+    assert.equal(await own.count(), uses.filter((u) => u === "broker").length, "every broker entry drawn as the broker's own");
+    assert.match(await own.first().locator(".token-owner").textContent(), /broker's own: secret management/);
+    assert.match(await own.first().getByRole("progressbar").getAttribute("aria-label"), /the broker's own token/);
+    // The caller's entry is an ordinary one.
+    const callers = card.locator(`li.token[data-use="callers"][data-scope="${tokenScope}"]`);
+    await callers.waitFor();
+    assert.equal(await callers.locator(".token-owner").count(), 0);
+    assert.doesNotMatch(await callers.textContent(), /broker's own/);
+    // The callers' entries first, the broker's own after them.
+    const order = await card.locator("li.token").evaluateAll((lis) => lis.map((li) => li.dataset.use));
+    assert.deepEqual(order, [...order.filter((u) => u === "callers"), ...order.filter((u) => u === "broker")]);
+    await own.first().scrollIntoViewIfNeeded();
+    await shot(page, "token-broker-own.png");
+  });
+
+  test("a viewer key sees everything, read-only: a notice, no rotate button", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
+    await cspRecorder(ctx);
+    const p = await newPage(ctx, "viewer");
+    await signIn(p, stack.viewerKey);
+    const card = p.locator('article.card[data-credential="default"]');
+    await card.waitFor();
+    assert.equal(await p.evaluate(() => sessionStorage.getItem("ims-broker.console.admin-key")), stack.viewerKey);
+    // Says so: in the header, and in a status notice above the data.
+    const readOnly = p.getByRole("status").filter({ hasText: "Read-only session (viewer key)" });
+    await readOnly.waitFor();
+    assert.match(await readOnly.textContent(), /rotating a secret needs an admin key/);
+    assert.match(await p.locator("#session-state").textContent(), /Signed in as console-viewer\s*viewer: read-only/);
+    // Sees the token entries (the caller's, and the broker's own marked), the secrets, the
+    // finished rotation, the events and the counters.
+    await card.locator(`li.token[data-use="callers"][data-scope="${tokenScope}"]`).waitFor();
+    await card.locator('li.token[data-use="broker"] .token-owner').first().waitFor();
+    await card.locator("tr.secret-active").waitFor();
+    await card.locator('.rotation-box[data-step="done"][data-in-progress="false"]').waitFor();
+    await p.locator('#events tr.event[data-kind="rotation"]').first().waitFor({ timeout: 15_000 });
+    await p.locator('#events tr.event[data-kind="refresh"]').first().waitFor();
+    assert.match(await p.locator("#counters").textContent(), /Requests by route and status/);
+    // No rotate button, nor any other that changes something: only "Refresh now" and "Sign out".
+    assert.equal(await p.getByRole("button", { name: /Rotate|Resume/ }).count(), 0, "no rotate button");
+    const buttons = await p.locator("button:visible").allTextContents();
+    assert.deepEqual(buttons.map((t) => t.trim()).sort(), ["Refresh now", "Sign out"]);
+    assert.match(await card.locator(".rotate-row").textContent(), /needs an admin key; this session is read-only/);
+    // Refreshing keeps it so.
+    await p.getByRole("button", { name: "Refresh now" }).click();
+    await card.locator("tr.secret-active").waitFor();
+    assert.equal(await p.getByRole("button", { name: /Rotate|Resume/ }).count(), 0, "still no rotate button");
+    assert.ok(!(await p.content()).includes(stack.viewerKey), "key not in the page");
+    assert.ok(!(await p.content()).includes(tokenValue), "no token value in the page");
+    // The button is not hidden for looks only: the broker refuses a viewer's rotation.
+    const rotate = await fetch(`${stack.base}/v1/credentials/default/secrets/rotate`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${stack.viewerKey}` },
+    });
+    assert.equal(rotate.status, 403);
+    assert.equal((await rotate.json()).error, "forbidden");
+    await shot(p, "overview-viewer.png");
+    await assertNoCspViolations(p, "viewer");
+    await ctx.close();
+  });
+
+  test("a store_key event (no credential) has its badge, and the credential filter takes it", async () => {
+    const p = await newPage(context, "store-key");
+    const detail = "sweep: 2 sealed again under STORE_KEY, 0 still need STORE_KEY_PREVIOUS";
+    // The store-key sweep runs from the Cron Trigger only, with STORE_KEY_PREVIOUS set: add one of
+    // its events (as /v1/metrics lists them) to the broker's real answers.
+    await p.route("**/v1/metrics", async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.events = [{ at_ms: Date.now(), kind: "store_key", credential: "", detail }, ...(body.events ?? [])];
+      await route.fulfill({ response: res, json: body });
+    });
+    await signIn(p, stack.adminKey);
+    const row = p.locator('#events tr.event[data-kind="store_key"]');
+    await row.waitFor();
+    assert.equal((await row.locator(".badge").textContent()).trim(), "store key");
+    assert.equal((await row.locator('td[data-label="Credential"]').textContent()).trim(), "broker-wide");
+    assert.equal((await row.locator('td[data-label="What"]').textContent()).trim(), detail);
+    // The filter: all, the credential, and broker-wide events; no blank choice.
+    const filter = p.getByLabel("Show events of");
+    const labels = await filter.locator("option").allTextContents();
+    assert.deepEqual(labels, ["All credentials", "default", "Broker-wide (no credential)"]);
+    const kinds = () => p.locator("#events tr.event").evaluateAll((rows) => [...new Set(rows.map((r) => r.dataset.kind))].sort());
+    await filter.selectOption({ label: "Broker-wide (no credential)" });
+    await p.waitForFunction(() => [...document.querySelectorAll("#events tr.event")].every((r) => r.dataset.kind === "store_key"));
+    assert.deepEqual(await kinds(), ["store_key"]);
+    await filter.selectOption({ label: "default" });
+    await p.waitForFunction(() => !document.querySelector('#events tr.event[data-kind="store_key"]'));
+    assert.ok((await kinds()).includes("rotation"), "the credential's events");
+    await filter.selectOption({ label: "All credentials" });
+    await row.waitFor();
+    assert.ok((await kinds()).includes("rotation"));
+    await row.scrollIntoViewIfNeeded();
+    await shot(p, "events-store-key.png");
+    await assertNoCspViolations(p, "store-key");
+    await p.close();
+  });
+
+  test("sign-out, then a plain caller key is refused in words and an unknown key too", async () => {
     // Sign out with the keyboard.
     await page.getByRole("button", { name: "Sign out" }).focus();
     await page.keyboard.press("Enter");
-    await page.getByLabel("Admin caller key").waitFor();
+    await page.getByLabel("Caller key").waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0, "sessionStorage emptied");
     assert.equal(await page.locator("#dashboard").isVisible(), false);
     page.expectRefusal = true;
-    await page.getByLabel("Admin caller key").fill(stack.userKey);
+    await page.getByLabel("Caller key").fill(stack.userKey);
     await page.getByRole("button", { name: "Sign in" }).click();
     const alert = page.locator("#signin-message");
-    await alert.filter({ hasText: /not an admin key/ }).waitFor();
+    await alert.filter({ hasText: /neither an admin nor a viewer key/ }).waitFor();
+    const refusal = await alert.textContent();
+    assert.match(refusal, /needs an admin key \(created with ADMIN=1\) or a read-only viewer key \("role": "viewer"/);
+    assert.doesNotMatch(refusal, /not an admin key/);
     assert.equal(await alert.getAttribute("role"), "alert");
     assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused key is not kept");
     assert.equal(await page.locator("#dashboard").isVisible(), false);
-    await shot(page, "refusal-non-admin.png");
+    await shot(page, "refusal-plain-key.png");
     // A key the broker does not know.
-    await page.getByLabel("Admin caller key").fill("ibk_not-a-key-the-broker-knows");
+    await page.getByLabel("Caller key").fill("ibk_not-a-key-the-broker-knows");
     await page.getByRole("button", { name: "Sign in" }).click();
     await alert.filter({ hasText: /Unknown key/ }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);

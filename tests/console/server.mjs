@@ -22,7 +22,8 @@ export function newCallerKey() {
 
 /**
  * Starts the fake and the Worker. Resolves with
- * {base, fakeUrl, adminKey, userKey, clientId, stop(), timings}.
+ * {base, fakeUrl, adminKey, userKey, viewerKey, clientId, stop(), timings}: an admin key, a
+ * plain caller's key and a viewer's (read-only) key.
  */
 export async function startStack() {
   const clientId = "console-client";
@@ -31,9 +32,11 @@ export async function startStack() {
   const credentialId = "1717";
   const admin = newCallerKey();
   const user = newCallerKey();
+  const viewer = newCallerKey();
   const callerKeys = {
     "console-admin": { sha256: admin.sha256, credentials: "*", scopes: "*", admin: true },
     "console-user": { sha256: user.sha256, credentials: ["default"], scopes: "*", admin: false },
+    "console-viewer": { sha256: viewer.sha256, credentials: "*", scopes: [], role: "viewer" },
   };
   const stack = await startWranglerDev({
     tmpPrefix: "ims-console-test-",
@@ -52,5 +55,5 @@ export async function startStack() {
     }),
     logs: { fake: path.join(ARTIFACTS, "console-fake-adobe.log"), worker: path.join(ARTIFACTS, "console-wrangler.log") },
   });
-  return { ...stack, adminKey: admin.key, userKey: user.key, clientId };
+  return { ...stack, adminKey: admin.key, userKey: user.key, viewerKey: viewer.key, clientId };
 }

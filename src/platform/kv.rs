@@ -7,7 +7,7 @@
 //! value goes out as a JS value that is then tested for being a number, which links `f64`'s
 //! `Display`), and its `list` reads each key's metadata as a `serde_json::Value`. For the four
 //! plain calls this Worker makes, `serde_wasm_bindgen` alone was about 11 KB of the .wasm before
-//! compression (issue 6).
+//! compression.
 
 use futures_util::future::{select, Either};
 use std::fmt;

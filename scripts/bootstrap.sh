@@ -7,8 +7,8 @@
 # downloaded from elsewhere:
 #   - rustup target wasm32-unknown-unknown
 #   - worker-build   0.8.7    (cargo install --locked)
-#   - wasm-bindgen   0.2.130  (cargo install, NOT --locked: crates.io lacks one of its
-#                              locked dependency versions)
+#   - wasm-bindgen   0.2.130  (the crate's source from the registry, built --locked with our
+#                              copy of its lock: tools/wasm-bindgen-cli/Cargo.lock)
 #   - Node >= 22.12  (only if the machine's node is older: npm package node@22.23.3
 #                     into .tools/node, which scripts/env.sh puts first on PATH)
 #   - npm ci         (wrangler, miniflare, esbuild, binaryen, openid-client)
@@ -53,6 +53,55 @@ tool_version() { "$@" 2>/dev/null | head -1 | awk '{print $NF}' || true; }
 need_worker_build() { [ "$(tool_version worker-build --version)" != "$IMS_WORKER_BUILD_VERSION" ]; }
 need_wasm_bindgen() { [ "$(tool_version "$WASM_BINDGEN_BIN" --version)" != "$IMS_WASM_BINDGEN_VERSION" ]; }
 
+# wasm-bindgen-cli, pinned like worker-build, from the registry only. Its published Cargo.lock
+# pins webpki-roots 1.0.11, which the registry we install from does not have, so
+# `cargo install wasm-bindgen-cli --locked` fails; without --locked every dependency floats to
+# whatever is newest that day. So we build the crate's own source with our copy of its lock,
+# tools/wasm-bindgen-cli/Cargo.lock (the published one with only webpki-roots moved to 1.0.10;
+# tools/wasm-bindgen-cli/README.md says how it was made):
+#   1. a throwaway manifest that depends on wasm-bindgen-cli =VERSION, seeded with our lock so
+#      the resolver keeps every pinned version, makes cargo download the crate from the registry
+#      (checksum checked against the index) and unpack it; `cargo metadata` says where to;
+#   2. a copy of that source gets our lock and is installed with `cargo install --path --locked`
+#      (--force: an older wasm-bindgen-cli installed from the registry owns the same binaries).
+install_wasm_bindgen() {
+    local lock="$IMS_REPO_ROOT/tools/wasm-bindgen-cli/Cargo.lock" manifest
+    [ -f "$lock" ] || die "$lock missing"
+    # The lock is for one version: a new IMS_WASM_BINDGEN_VERSION needs a new lock.
+    grep -A1 -x 'name = "wasm-bindgen-cli"' "$lock" | grep -qx "version = \"$IMS_WASM_BINDGEN_VERSION\"" \
+        || die "$lock is not the lock of wasm-bindgen-cli $IMS_WASM_BINDGEN_VERSION (see tools/wasm-bindgen-cli/README.md)"
+    wbg_work=$(mktemp -d)
+    trap 'rm -rf "$wbg_work"' EXIT
+    mkdir "$wbg_work/fetch"
+    cat > "$wbg_work/fetch/Cargo.toml" <<EOF
+[package]
+name = "fetch-wasm-bindgen-cli"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[lib]
+path = "lib.rs"
+
+[dependencies]
+wasm-bindgen-cli = "=$IMS_WASM_BINDGEN_VERSION"
+
+[workspace]
+EOF
+    : > "$wbg_work/fetch/lib.rs"
+    cp "$lock" "$wbg_work/fetch/Cargo.lock"
+    # From the work directory, so that no .cargo/config.toml of this repository applies.
+    manifest=$(cd "$wbg_work" && cargo metadata --quiet --format-version 1 --manifest-path fetch/Cargo.toml \
+        | grep -o "\"manifest_path\":\"[^\"]*/wasm-bindgen-cli-$IMS_WASM_BINDGEN_VERSION/Cargo\\.toml\"" \
+        | head -1 | sed 's/^"manifest_path":"//; s/"$//') || true
+    [ -n "$manifest" ] && [ -f "$manifest" ] \
+        || die "cargo did not unpack wasm-bindgen-cli $IMS_WASM_BINDGEN_VERSION from the registry"
+    cp -R "$(dirname "$manifest")" "$wbg_work/src"
+    cp "$lock" "$wbg_work/src/Cargo.lock"
+    (cd "$wbg_work" && cargo install --path src --locked --force --quiet)
+    rm -rf "$wbg_work"
+}
+
 if need_worker_build || need_wasm_bindgen; then
     wait_for_other_cargo_installs
 fi
@@ -61,8 +110,8 @@ if need_worker_build; then
     cargo install worker-build --version "$IMS_WORKER_BUILD_VERSION" --locked --quiet
 fi
 if need_wasm_bindgen; then
-    say "cargo install wasm-bindgen-cli $IMS_WASM_BINDGEN_VERSION (takes ~2 min)"
-    cargo install wasm-bindgen-cli --version "$IMS_WASM_BINDGEN_VERSION" --quiet
+    say "cargo install wasm-bindgen-cli $IMS_WASM_BINDGEN_VERSION --locked with tools/wasm-bindgen-cli/Cargo.lock (takes ~3 min)"
+    install_wasm_bindgen
 fi
 need_worker_build && die "worker-build --version is not $IMS_WORKER_BUILD_VERSION after install"
 need_wasm_bindgen && die "$WASM_BINDGEN_BIN --version is not $IMS_WASM_BINDGEN_VERSION after install"

@@ -10,7 +10,8 @@
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
-#   make caller-key NAME=<id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]
+#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b] [SCOPES=x,y]
+#                    (without SCOPES: the configured scopes of those credentials)
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
@@ -83,11 +84,12 @@ dev-test:
 	@echo "== make dev test (wrangler dev + fake Adobe, then Ctrl-C)"
 	@$(ENV) node --test --test-reporter=spec 'tests/dev/*.test.mjs'
 
-# Usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
+# Usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
 caller-key:
-	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1] [CREDENTIALS=a,b] [SCOPES=x,y]" >&2; exit 2; }
+	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b] [SCOPES=x,y]" >&2; exit 2; }
 	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' \
 		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
+		$(if $(ROLE),--role '$(ROLE)') \
 		$(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') \
 		$(if $(SCOPES),--scopes '$(SCOPES)')
 

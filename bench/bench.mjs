@@ -132,7 +132,9 @@ target("broker .wasm gzip -9", `${fmtInt(size.broker.wasm_gzip9)} B (${(size.bro
 const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
 const caller = newCallerKey();
 const callerKeys = { bench: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } };
-const bBindings = brokerBindings({ fake, clientId: CLIENT_ID, secret: SECRET, callerKeys });
+// Configured scopes (the most a caller gets): the hit path's openid,AdobeID and the two scope
+// sets of section 2 (a cold key, a short lifetime).
+const bBindings = brokerBindings({ fake, clientId: CLIENT_ID, secret: SECRET, callerKeys, scopes: "openid,AdobeID,bench_cold,bench_lifetime" });
 const WORKERS = [
   { id: "broker", label: "ims-broker `POST /v1/token` (cache hit)", name: "ims-broker", script: BROKER_SCRIPT, kv: "bench-broker-TOKENS", bindings: bBindings },
   { id: "hello", label: "(a) hello-world JS Worker", name: "hello-js", script: HELLO_SCRIPT },

@@ -5,7 +5,8 @@
 //   hit        a scope set already asked for (list or Adobe's comma string, any order, with
 //              duplicates): 200 with that scope set. A third of hits go to one of the 8
 //              newest sets, whose mint may still be in flight (single flight under load).
-//   miss       a NEW scope set ["openid", "load_<run>_<n>"] (distinct valid scope names): 200.
+//   miss       a NEW scope set ["openid", three names of a configured pool] (distinct, within the
+//              credential's scopes): 200.
 //   bad_key    a well-formed but unknown caller key: 401.
 //   bad_json   `{"scopes": [` : 400 invalid_request.
 //   bad_scope  a scope name with a space and "!": 400 invalid_scope.
@@ -22,7 +23,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 
 import {
   BROKER_SCRIPT,
@@ -48,7 +48,11 @@ const IMS_DELAY_MS = Number(process.env.LOAD_IMS_DELAY_MS ?? 50);
 const MAX_REQUESTS = Number(process.env.LOAD_MAX_REQUESTS ?? 5_000_000);
 const CLIENT_ID = "load-client";
 const SECRET = "load-secret-0123456789";
-const DEFAULT_SCOPES = "openid,AdobeID";
+/** Scope names new scope sets are drawn from: configured (a credential's scopes are the most a
+ * caller gets), 60 of them, so that with openid and AdobeID the credential has 62 (at most 64). */
+const POOL = Array.from({ length: 60 }, (_, i) => `load_${String(i).padStart(2, "0")}`);
+/** The credential's configured scopes, also what a request without a body gets. */
+const DEFAULT_SCOPES = ["openid", "AdobeID", ...POOL].join(",");
 // Share of each kind, in percent.
 const MISS_PCT = Number(process.env.LOAD_MISS_PCT ?? 3);
 const MIX = [
@@ -69,7 +73,12 @@ const shuffle = (xs) => {
 };
 const pct = (xs, p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
 
-const run = randomBytes(3).toString("hex");
+/** Every 3-name combination of the pool, in order: 34,220 distinct new scope sets. */
+function* triples() {
+  for (let i = 0; i < POOL.length; i++)
+    for (let j = i + 1; j < POOL.length; j++) for (let k = j + 1; k < POOL.length; k++) yield [POOL[i], POOL[j], POOL[k]];
+}
+const fresh = triples();
 const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
 const caller = newCallerKey();
 const stranger = newCallerKey(); // never registered
@@ -129,7 +138,9 @@ function pickKind() {
 function makeRequest(kind) {
   switch (kind) {
     case "miss": {
-      const names = ["openid", `load_${run}_${sets.length}`];
+      const next = fresh.next();
+      if (next.done) throw new Error("the pool's scope sets are used up: raise its size or lower LOAD_MISS_PCT");
+      const names = ["openid", ...next.value];
       sets.push(names);
       asked.add(canonical(names));
       return { kind, headers: good, body: JSON.stringify({ scopes: names }), expect: { status: 200, scope: canonical(names) } };

@@ -10,8 +10,7 @@
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
-#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b] [SCOPES=x,y]
-#                    (without SCOPES: the configured scopes of those credentials)
+#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  (no SCOPES: the credentials' configured scopes)
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
@@ -85,8 +84,11 @@ dev-test:
 	@$(ENV) node --test --test-reporter=spec 'tests/dev/*.test.mjs'
 
 # Usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]
+# Without SCOPES= the caller gets the configured scopes of its credentials (wrangler.toml [vars]
+# SCOPES / CREDENTIALS, .dev.vars winning), never read_client_secret / manage_client_secrets;
+# SCOPES=* is whatever each credential allows. ROLE=viewer: a read-only operator key (no tokens).
 caller-key:
-	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b] [SCOPES=x,y]" >&2; exit 2; }
+	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]" >&2; exit 2; }
 	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' \
 		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
 		$(if $(ROLE),--role '$(ROLE)') \

@@ -19,7 +19,7 @@ export IMS_REPO_ROOT
 
 # Pinned tool versions (keep in sync with package.json and Cargo.toml).
 export IMS_WORKER_BUILD_VERSION=0.8.7    # cargo install worker-build --locked
-export IMS_WASM_BINDGEN_VERSION=0.2.130  # must equal wasm-bindgen in Cargo.lock
+export IMS_WASM_BINDGEN_VERSION=0.2.130  # must equal wasm-bindgen in Cargo.lock; built with tools/wasm-bindgen-cli/Cargo.lock
 export IMS_NODE_VERSION=22.23.3          # used only if the machine's node is < 22.12
 export IMS_NODE_MIN=22.12.0              # wrangler 4.15x / miniflare 5 need Node 22 (newer wrangler: 22.12)
 

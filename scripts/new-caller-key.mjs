@@ -84,13 +84,13 @@ function listOrStar(value, fallback) {
 // uses for .dev.vars), both pinned in package-lock.json.
 
 /** The string values of the top-level [vars] table of a wrangler.toml's text. */
-export function readTomlVars(text) {
+function readTomlVars(text) {
   const vars = parseToml(text).vars ?? {};
   return Object.fromEntries(Object.entries(vars).filter(([, v]) => typeof v === "string"));
 }
 
 /** The KEY=value pairs of a .dev.vars file's text. */
-export function readDotVars(text) {
+function readDotVars(text) {
   return parseDotenv(text);
 }
 
@@ -221,10 +221,14 @@ if (Array.isArray(scopes)) {
   const dir = path.resolve(configDir ?? process.env.IMS_CONFIG_DIR ?? REPO_ROOT);
   const config = configuredScopes(dir);
   const hint = "pass the scopes with SCOPES=x,y (--scopes x,y), or SCOPES=* for whatever the credential allows";
-  const where = config.sources.map((s) => path.relative(process.cwd(), s) || s).join(" and ");
+  const shown = (file) => {
+    const rel = path.relative(process.cwd(), file);
+    return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
+  };
+  const where = config.sources.map(shown).join(" and ");
   let names;
   if (credentials === "*") {
-    if (config.problems.has("*")) fail(`${config.problems.get("*")} in ${where}; ${hint}`);
+    if (config.problems.has("*")) fail(`cannot find the scopes of every credential in ${where}: ${config.problems.get("*")}; ${hint}`);
     names = [...config.scopes.keys()];
     if (names.length === 0) {
       fail(`no credential with scopes is configured in ${where} (SCOPES, CREDENTIALS); ${hint}`);
@@ -235,10 +239,8 @@ if (Array.isArray(scopes)) {
       if (config.scopes.has(name)) continue;
       const why =
         config.problems.get(name) ??
-        (name !== "default" && config.problems.has("*")
-          ? config.problems.get("*")
-          : `credential ${JSON.stringify(name)} is not configured (${name === "default" ? "SCOPES" : "no such entry in CREDENTIALS"})`);
-      fail(`cannot find the scopes of credential ${JSON.stringify(name)}: ${why} in ${where}; ${hint}`);
+        (name === "default" ? "SCOPES is not set" : config.problems.get("*") ?? `CREDENTIALS has no entry ${JSON.stringify(name)}`);
+      fail(`cannot find the scopes of credential ${JSON.stringify(name)} in ${where}: ${why}; ${hint}`);
     }
   }
   scopes = [...new Set(names.flatMap((n) => config.scopes.get(n)))].sort();

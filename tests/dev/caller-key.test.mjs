@@ -8,15 +8,21 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SCRIPT = path.join(ROOT, "scripts", "new-caller-key.mjs");
 
-/** A folder holding a wrangler.toml (and a .dev.vars when given). */
+const dirs = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A folder holding a wrangler.toml (and a .dev.vars when given), removed after the tests. */
 function config({ toml, devVars }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ims-caller-key-"));
+  dirs.push(dir);
   fs.writeFileSync(path.join(dir, "wrangler.toml"), toml);
   if (devVars !== undefined) fs.writeFileSync(path.join(dir, ".dev.vars"), devVars);
   return dir;
@@ -56,6 +62,29 @@ test("without SCOPES: the configured scopes of the named credentials, without th
 test(".dev.vars wins over wrangler.toml, as under wrangler dev", () => {
   const dir = config({ toml: TOML, devVars: 'SCOPES="openid,local_scope"\nCLIENT_SECRET=x\n' });
   assert.deepEqual(run(dir, "svc").json.entry.scopes, ["local_scope", "openid"]);
+});
+
+test("CREDENTIALS from .dev.vars (quoted JSON); only reserved scopes or unreadable JSON stop the script", () => {
+  const creds = JSON.stringify({
+    analytics: { client_id: "c2", scopes: "openid,local_read,read_client_secret" },
+    secrets: { client_id: "c4", scopes: "read_client_secret,manage_client_secrets" },
+  });
+  const dir = config({ toml: TOML, devVars: `CLIENT_SECRET='x'\nCREDENTIALS='${creds}'\n` });
+  assert.deepEqual(run(dir, "svc", "--credentials", "analytics").json.entry.scopes, ["local_read", "openid"]);
+  // "*": every credential a caller can get scopes from ("secrets" has none), "ops" gone with the override
+  assert.deepEqual(run(dir, "svc", "--credentials", "*").json.entry.scopes, ["AdobeID", "local_read", "openid", "read_organizations"]);
+  const reservedOnly = run(dir, "svc", "--credentials", "secrets");
+  assert.equal(reservedOnly.status, 2);
+  assert.match(reservedOnly.stderr, /credential "secrets".*reserved.*SCOPES=/);
+  const gone = run(dir, "svc", "--credentials", "ops");
+  assert.equal(gone.status, 2);
+  assert.match(gone.stderr, /credential "ops".*no entry.*SCOPES=/);
+
+  const bad = config({ toml: TOML, devVars: "CREDENTIALS='{not json'\n" });
+  const unreadable = run(bad, "svc", "--credentials", "analytics");
+  assert.equal(unreadable.status, 2);
+  assert.match(unreadable.stderr, /CREDENTIALS is not valid JSON.*SCOPES=/);
+  assert.equal(run(bad, "svc").status, 0, "the default credential needs only SCOPES");
 });
 
 test("explicit SCOPES are honoured; a reserved one is refused; an unknown credential stops the script", () => {

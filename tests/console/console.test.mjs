@@ -392,7 +392,6 @@ describe("operator console", () => {
     // The callers' entries first, the broker's own after them.
     const order = await card.locator("li.token").evaluateAll((lis) => lis.map((li) => li.dataset.use));
     assert.deepEqual(order, [...order.filter((u) => u === "callers"), ...order.filter((u) => u === "broker")]);
-    await own.first().scrollIntoViewIfNeeded();
     await shot(page, "token-broker-own.png");
   });
 
@@ -472,7 +471,6 @@ describe("operator console", () => {
     await filter.selectOption({ label: "All credentials" });
     await row.waitFor();
     assert.ok((await kinds()).includes("rotation"));
-    await row.scrollIntoViewIfNeeded();
     await shot(p, "events-store-key.png");
     await assertNoCspViolations(p, "store-key");
     await p.close();

@@ -161,7 +161,12 @@ export function brokerBindings({ fake, clientId, secret, callerKeys, scopes = "o
   };
 }
 
-/** The bindings of comparison Worker (c), `kv-js/`: the same caller key, fake IMS and client. */
+/**
+ * The bindings of comparison Worker (c), `kv-js/`: the same caller key, fake IMS and client.
+ * (c) mints and serves one token for `SCOPES`; it stays the hit body's set (openid,AdobeID), the
+ * set the broker's measured hits ask for, not the broker's wider ceiling (brokerBindings'
+ * `scopes`), so both Workers cache and serve the same token.
+ */
 export function kvJsBindings({ fake, callerKey, clientId, secret, scopes = "openid,AdobeID" }) {
   return { CALLER_KEY: callerKey, IMS_TOKEN_URL: fake.tokenUrl, CLIENT_ID: clientId, CLIENT_SECRET: secret, SCOPES: scopes };
 }

@@ -5,8 +5,9 @@
 //   hit        a scope set already asked for (list or Adobe's comma string, any order, with
 //              duplicates): 200 with that scope set. A third of hits go to one of the 8
 //              newest sets, whose mint may still be in flight (single flight under load).
-//   miss       a NEW scope set ["openid", three names of a configured pool] (distinct, within the
-//              credential's scopes): 200.
+//   miss       a NEW scope set ["openid", three names of a configured pool of 60] (a distinct
+//              combination each time, within the credential's scopes; four names once the
+//              34,220 triples are used up): 200.
 //   bad_key    a well-formed but unknown caller key: 401.
 //   bad_json   `{"scopes": [` : 400 invalid_request.
 //   bad_scope  a scope name with a space and "!": 400 invalid_scope.
@@ -73,12 +74,20 @@ const shuffle = (xs) => {
 };
 const pct = (xs, p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
 
-/** Every 3-name combination of the pool, in order: 34,220 distinct new scope sets. */
-function* triples() {
-  for (let i = 0; i < POOL.length; i++)
-    for (let j = i + 1; j < POOL.length; j++) for (let k = j + 1; k < POOL.length; k++) yield [POOL[i], POOL[j], POOL[k]];
+/** Every `k`-name combination of the pool, in order. */
+function* combinations(k, from = 0, prefix = []) {
+  if (prefix.length === k) {
+    yield prefix;
+    return;
+  }
+  for (let i = from; i <= POOL.length - (k - prefix.length); i++) yield* combinations(k, i + 1, [...prefix, POOL[i]]);
 }
-const fresh = triples();
+/** The new scope sets' pool names: every triple of the pool (34,220 sets), then every quadruple
+ * (487,635 more), so that a long run (LOAD_SECONDS) or a high LOAD_MISS_PCT does not use them up. */
+function* freshNames() {
+  for (let k = 3; k <= POOL.length; k++) yield* combinations(k);
+}
+const fresh = freshNames();
 const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
 const caller = newCallerKey();
 const stranger = newCallerKey(); // never registered
@@ -139,7 +148,7 @@ function makeRequest(kind) {
   switch (kind) {
     case "miss": {
       const next = fresh.next();
-      if (next.done) throw new Error("the pool's scope sets are used up: raise its size or lower LOAD_MISS_PCT");
+      if (next.done) throw new Error("the pool's scope sets are used up");
       const names = ["openid", ...next.value];
       sets.push(names);
       asked.add(canonical(names));

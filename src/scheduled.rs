@@ -49,94 +49,47 @@ pub async fn run(env: &Env) {
 /// Most token entries one sweep looks at (KV allows 1000 operations per invocation).
 const SWEEP_TOKENS: u32 = 400;
 
+/// What the sweep found of one KV entry.
+#[derive(PartialEq, Eq)]
+enum Swept {
+    /// Needs no previous key (or will never be read again: an unusable token entry expires).
+    Current,
+    /// Was sealed again under `STORE_KEY` now.
+    Resealed,
+    /// Still needs a previous key (the write failed, or the record is refused).
+    Remaining,
+}
+
 /// Seals again under `STORE_KEY` every token entry and secrets record that a key of
 /// `STORE_KEY_PREVIOUS` sealed, and logs how many still need a previous key.
 async fn store_key_sweep(platform: &WorkerPlatform) {
-    let current = platform.keys().current_id().to_owned();
-    let under_previous =
-        |text: &str| ims_core::envelope::key_id(text).is_some_and(|id| id != current);
-    let (mut checked, mut resealed, mut remaining) = (0u64, 0u64, 0u64);
+    let mut swept = Vec::new();
     let kv = platform.kv();
-    let prefix = ims_core::cache_key::TOKEN_KEY_PREFIX;
-    match kv.list(prefix, SWEEP_TOKENS).await {
+    match kv
+        .list(ims_core::cache_key::TOKEN_KEY_PREFIX, SWEEP_TOKENS)
+        .await
+    {
         Ok(keys) => {
             for key in keys {
-                checked += 1;
-                if !kv
-                    .get(&key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|t| under_previous(&t))
-                {
-                    continue;
-                }
-                // Reading it through the platform seals it again (an unusable one is left to
-                // expire: it is never served).
-                let _ = ims_core::platform::TokenStore::get(platform, &key).await;
-                match kv.get(&key).await {
-                    Ok(Some(t)) if under_previous(&t) => {
-                        let usable = ims_core::platform::TokenStore::get(platform, &key)
-                            .await
-                            .and_then(|t| ims_core::policy::CachedToken::from_stored(&t))
-                            .is_some_and(|t| {
-                                t.freshness(crate::platform::now_ms())
-                                    != ims_core::policy::Freshness::Unusable
-                            });
-                        remaining += u64::from(usable);
-                    }
-                    Ok(_) => resealed += 1,
-                    Err(_) => remaining += 1,
-                }
+                swept.push(sweep_token(platform, &key).await);
             }
         }
-        Err(_) => remaining += 1,
+        Err(_) => swept.push(Swept::Remaining),
     }
     match kv.list("state:", 100).await {
         Ok(keys) => {
             for key in keys {
-                checked += 1;
-                let credential = key.trim_start_matches("state:");
-                let needs = |platform: &WorkerPlatform, text: &str| match ims_core::record::open(
-                    platform.keys(),
-                    &key,
-                    text,
-                ) {
-                    Ok(ims_core::record::Stored::Sealed {
-                        stale_key, state, ..
-                    }) => {
-                        stale_key
-                            || [
-                                Some(&state.active),
-                                state.pending.as_ref(),
-                                state.previous.as_ref(),
-                            ]
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|s| s.sealed.as_deref())
-                            .any(under_previous)
-                    }
-                    _ => true,
-                };
-                let Ok(Some(before)) = kv.get(&key).await else {
-                    continue;
-                };
-                if !needs(platform, &before) {
-                    continue;
-                }
-                let _ = secrets::load(platform, credential).await;
-                match kv.get(&key).await {
-                    Ok(Some(after)) if !needs(platform, &after) => resealed += 1,
-                    _ => remaining += 1,
-                }
+                swept.push(sweep_record(platform, &key).await);
             }
         }
-        Err(_) => remaining += 1,
+        Err(_) => swept.push(Swept::Remaining),
     }
+    let count = |what: Swept| swept.iter().filter(|s| **s == what).count() as u64;
+    let (resealed, remaining) = (count(Swept::Resealed), count(Swept::Remaining));
     crate::log::event(
         "store_key_sweep",
         Fields::new()
-            .u64("checked", checked)
+            .u64("checked", swept.len() as u64)
             .u64("resealed", resealed)
             .u64("remaining", remaining)
             .bool("complete", remaining == 0),
@@ -145,6 +98,48 @@ async fn store_key_sweep(platform: &WorkerPlatform) {
     crate::telemetry::store_key(&format!(
         "sweep: {resealed} sealed again under STORE_KEY, {remaining} still need STORE_KEY_PREVIOUS"
     ));
+}
+
+/// One token entry: reading it through the platform seals it again when it is still usable.
+async fn sweep_token(platform: &WorkerPlatform, key: &str) -> Swept {
+    let current = platform.keys().current_id();
+    let under_previous = |raw: &Option<String>| {
+        raw.as_deref()
+            .and_then(ims_core::envelope::key_id)
+            .is_some_and(|id| id != current)
+    };
+    if !under_previous(&platform.kv().get(key).await.ok().flatten()) {
+        return Swept::Current;
+    }
+    let usable = ims_core::platform::TokenStore::get(platform, key)
+        .await
+        .and_then(|t| ims_core::policy::CachedToken::from_stored(&t))
+        .is_some_and(|t| {
+            t.freshness(crate::platform::now_ms()) != ims_core::policy::Freshness::Unusable
+        });
+    if !usable {
+        return Swept::Current;
+    }
+    match platform.kv().get(key).await {
+        Ok(raw) if !under_previous(&raw) => Swept::Resealed,
+        _ => Swept::Remaining,
+    }
+}
+
+/// One secrets record: loading it seals it (and its secrets) again.
+async fn sweep_record(platform: &WorkerPlatform, key: &str) -> Swept {
+    let needs = |raw: &Option<String>| {
+        raw.as_deref()
+            .is_some_and(|text| ims_core::record::needs_previous_key(platform.keys(), key, text))
+    };
+    if !needs(&platform.kv().get(key).await.ok().flatten()) {
+        return Swept::Current;
+    }
+    let _ = secrets::load(platform, key.trim_start_matches("state:")).await;
+    match platform.kv().get(key).await {
+        Ok(raw) if !needs(&raw) => Swept::Resealed,
+        _ => Swept::Remaining,
+    }
 }
 
 fn log_error(credential: &str, error: &str) {

@@ -48,10 +48,7 @@ pub fn state_key(credential: &str) -> String {
     format!("state:{credential}")
 }
 
-/// The associated data a stored secret's value is sealed under (its slot in the record).
-pub fn slot_aad(credential: &str, uuid: &str) -> String {
-    format!("secret:{credential}:{uuid}")
-}
+use ims_core::record::slot_aad;
 
 /// Reads a credential's record from KV (a default one if none is stored), bypassing the memo,
 /// and refreshes the memo. Upgrades a record from before sealing, and re-seals one sealed under
@@ -74,7 +71,14 @@ pub async fn load(
         .and_then(|stored| VERSIONS.with_borrow_mut(|v| v.accept(&key, &stored).map(|()| stored)))
         .map_err(|e| rejected(credential, &e))?;
     let mut state = stored.state().clone();
-    let resealed_slots = reseal_slots(platform.keys(), credential, &mut state)?;
+    let resealed_slots = platform.keys().has_previous()
+        && record::reseal_secrets(
+            platform.keys(),
+            credential,
+            &mut state,
+            crate::random::bytes,
+        )
+        .map_err(|(uuid, e)| unopenable(&uuid, &e))?;
     let why = match &stored {
         Stored::Legacy(_) => Some("secrets_record_upgraded"),
         Stored::Sealed {
@@ -125,38 +129,6 @@ fn rejected(credential: &str, e: &RecordError) -> ApiError {
         setting: "STORE_KEY".into(),
         reason: format!("the secrets record of credential {credential:?} was refused: {e}"),
     })
-}
-
-/// Re-seals under the current store key every stored secret of `state` that a previous key
-/// sealed. True when one was.
-fn reseal_slots(
-    keys: &StoreKeys,
-    credential: &str,
-    state: &mut CredentialState,
-) -> Result<bool, ApiError> {
-    if !keys.has_previous() {
-        return Ok(false);
-    }
-    let mut changed = false;
-    for slot in [
-        Some(&mut state.active),
-        state.pending.as_mut(),
-        state.previous.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let (Some(uuid), Some(sealed)) = (slot.uuid.as_deref(), slot.sealed.as_deref()) else {
-            continue;
-        };
-        let aad = slot_aad(credential, uuid);
-        let opened = keys.open(&aad, sealed).map_err(|e| unopenable(uuid, &e))?;
-        if opened.stale_key {
-            slot.sealed = Some(keys.seal(&aad, &opened.plaintext, crate::random::bytes()));
-            changed = true;
-        }
-    }
-    Ok(changed)
 }
 
 fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {

@@ -89,43 +89,7 @@ pub async fn grant(
     let now = crate::platform::now_ms();
     let served = match cache.from_memory(&key, now) {
         Some(served) => served,
-        None => {
-            let per_min = cfg.new_scope_sets_per_min;
-            BUDGET
-                .with_borrow_mut(|b| b.check(&caller.id, &key, per_min, now))
-                .map_err(ApiError::TooManyNewScopeSets)?;
-            let platform = platform(&c.env)?;
-            match cache.from_store(&*platform, &key).await {
-                Some(served) => served,
-                None => {
-                    BUDGET.with_borrow_mut(|b| b.spend(&caller.id, &key, now));
-                    let (result, _) = mint_with_current_secrets(
-                        &c.env,
-                        &platform,
-                        &cache,
-                        &cfg,
-                        cred,
-                        TokenUse::Callers,
-                        scopes,
-                    )
-                    .await?;
-                    match result {
-                        Ok(served) => {
-                            if let Some(up) =
-                                served.upstream.as_ref().filter(|u| u.secret_index > 0)
-                            {
-                                log_fallback(name, up.secret_index);
-                            }
-                            served
-                        }
-                        Err(failure) => {
-                            c.log.upstream = failure.upstream;
-                            return Err(failure.error.into());
-                        }
-                    }
-                }
-            }
-        }
+        None => not_in_memory(c, caller, &cfg, cred, &key, &scopes, now).await?,
     };
     c.log.cache = Some(served.outcome);
     crate::telemetry::hit(&key, served.outcome.as_str());
@@ -134,7 +98,6 @@ pub async fn grant(
         let request_id = c.log.request_id();
         let env = c.env.clone();
         let cred = cred.clone();
-        let scopes = ScopeSet::from_comma(&served.token.scope).unwrap_or_default();
         c.ctx.wait_until(async move {
             background_refresh(&env, &cfg, &cache, &cred, scopes, &request_id).await;
         });
@@ -145,6 +108,52 @@ pub async fn grant(
         token: served.token,
         credential: name.to_owned(),
     })
+}
+
+/// A token for `key` that this isolate does not hold in memory: the caller's budget of new scope
+/// sets is checked first (before KV), then KV, then a mint, which alone reads the secrets record
+/// and spends the budget.
+async fn not_in_memory(
+    c: &mut Ctx,
+    caller: &Caller,
+    cfg: &crate::config::BrokerConfig,
+    cred: &ims_core::credentials::Credential,
+    key: &str,
+    scopes: &ScopeSet,
+    now: u64,
+) -> Result<ims_core::cache::Served, ApiError> {
+    let per_min = cfg.new_scope_sets_per_min;
+    BUDGET
+        .with_borrow_mut(|b| b.check(&caller.id, key, per_min, now))
+        .map_err(ApiError::TooManyNewScopeSets)?;
+    let platform = platform(&c.env)?;
+    let cache = cache();
+    if let Some(served) = cache.from_store(&*platform, key).await {
+        return Ok(served);
+    }
+    BUDGET.with_borrow_mut(|b| b.spend(&caller.id, key, now));
+    let (result, _) = mint_with_current_secrets(
+        &c.env,
+        &platform,
+        &cache,
+        cfg,
+        cred,
+        TokenUse::Callers,
+        scopes.clone(),
+    )
+    .await?;
+    match result {
+        Ok(served) => {
+            if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
+                log_fallback(&cred.name, up.secret_index);
+            }
+            Ok(served)
+        }
+        Err(failure) => {
+            c.log.upstream = failure.upstream;
+            Err(failure.error.into())
+        }
+    }
 }
 
 /// The one background refresh a stale hit claimed: reads the secrets (a hit did not), refreshes,

@@ -5,7 +5,7 @@
 //     the caller still gets the token it minted;
 //   - reads hang: every KV call gives up after KV_TIMEOUT_MS; a token lookup that times out is a
 //     miss, and the answer comes in bounded time;
-//   - writes fail: the caller gets the token, the failure is logged;
+//   - writes fail or hang: the caller gets the token, the failure is logged;
 //   - nothing stored is lost: the secrets record in KV is the same before and after.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -99,5 +99,19 @@ test("KV writes fail: the caller gets the token it minted", async () => {
   // Kept in memory: served again without IMS.
   assert.equal(expectToken(await v1Token(w, keys.user, { scopes })).access_token, t.access_token);
   assert.equal(await tokenCalls(fake), calls0 + 1);
+  await w.kvFaults.clear();
+});
+
+test("KV writes hang: the write gives up after KV_TIMEOUT_MS, logged, and the caller gets its token", async () => {
+  const { fake, keys } = env;
+  await w.kvFaults.set({ writes: "hang", hangMs: 60_000 });
+  const calls0 = await tokenCalls(fake);
+  const t0 = Date.now();
+  const t = expectToken(await v1Token(w, keys.user, { scopes: uniqueScopes("kv-write-hang") }), "minted while writes hang");
+  const took = Date.now() - t0;
+  assert.equal(await tokenCalls(fake), calls0 + 1);
+  assert.ok(took < 3_000, `the mint took ${took} ms`);
+  assert.ok(jsonLogs(w).some((l) => l.msg === "kv_write_failed" && /timed out/.test(l.error ?? "")), "the timed-out write is logged");
+  assert.ok(t.access_token.length > 0);
   await w.kvFaults.clear();
 });

@@ -12,8 +12,8 @@
 //! [`Stored::Legacy`], so that nothing is lost on upgrade; the reader re-writes them sealed at once.
 //! [`Versions`] refuses a plain record once the instance has seen a sealed one for that key.
 
-use crate::envelope::{EnvelopeError, StoreKeys, NONCE_LEN};
-use crate::rotation::CredentialState;
+use crate::envelope::{self, EnvelopeError, StoreKeys, NONCE_LEN};
+use crate::rotation::{CredentialState, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -81,6 +81,63 @@ impl Stored {
             Self::Sealed { version, .. } => version + 1,
             Self::Legacy(_) => 1,
         }
+    }
+}
+
+/// The associated data a stored secret's value is sealed under: its slot in the record of
+/// `credential`, so an envelope copied to another credential or uuid does not open.
+pub fn slot_aad(credential: &str, uuid: &str) -> String {
+    format!("secret:{credential}:{uuid}")
+}
+
+/// The stored (sealed) slots of `state`: active, pending, previous.
+fn stored_slots(state: &mut CredentialState) -> impl Iterator<Item = &mut Slot> {
+    [
+        Some(&mut state.active),
+        state.pending.as_mut(),
+        state.previous.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|slot| slot.uuid.is_some() && slot.sealed.is_some())
+}
+
+/// Seals again under the current store key every stored secret of `state` (the record of
+/// `credential`) that a previous key sealed, each with a nonce from `nonce`. `Ok(true)` when one
+/// was; `Err`: the uuid of a secret that does not open, and why.
+pub fn reseal_secrets(
+    keys: &StoreKeys,
+    credential: &str,
+    state: &mut CredentialState,
+    mut nonce: impl FnMut() -> [u8; NONCE_LEN],
+) -> Result<bool, (String, EnvelopeError)> {
+    let mut changed = false;
+    for slot in stored_slots(state) {
+        let uuid = slot.uuid.clone().unwrap_or_default();
+        let aad = slot_aad(credential, &uuid);
+        let sealed = slot.sealed.as_deref().unwrap_or_default();
+        let opened = keys.open(&aad, sealed).map_err(|e| (uuid, e))?;
+        if opened.stale_key {
+            slot.sealed = Some(keys.seal(&aad, &opened.plaintext, nonce()));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// True when the record stored under `store_key` as `text` still needs a key other than the
+/// current one: sealed under a previous key, holding a secret sealed under one, written before
+/// sealing, or not opening at all.
+pub fn needs_previous_key(keys: &StoreKeys, store_key: &str, text: &str) -> bool {
+    match open(keys, store_key, text) {
+        Ok(Stored::Sealed {
+            stale_key: false,
+            mut state,
+            ..
+        }) => stored_slots(&mut state).any(|slot| {
+            envelope::key_id(slot.sealed.as_deref().unwrap_or_default()) != Some(keys.current_id())
+        }),
+        _ => true,
     }
 }
 
@@ -254,6 +311,46 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn secrets_under_a_previous_key_are_sealed_again_and_then_need_it_no_more() {
+        let old = StoreKey::from_bytes(&[1; 32]);
+        let old_keys = StoreKeys::new(old.clone(), vec![]);
+        let mut state = record();
+        state.active.sealed = Some(old_keys.seal(&slot_aad("default", "u-1"), b"p8e-x", [3; 12]));
+        let text = seal(&old_keys, "state:default", &state, 1, [4; 12]);
+        let rotated = StoreKeys::new(StoreKey::from_bytes(&[2; 32]), vec![old]);
+        assert!(needs_previous_key(&rotated, "state:default", &text));
+        assert!(!needs_previous_key(&old_keys, "state:default", &text));
+        assert_eq!(
+            reseal_secrets(&rotated, "default", &mut state, || [5; 12]),
+            Ok(true)
+        );
+        let opened = rotated
+            .open(
+                &slot_aad("default", "u-1"),
+                state.active.sealed.as_deref().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            (opened.plaintext.as_slice(), opened.stale_key),
+            (&b"p8e-x"[..], false)
+        );
+        assert_eq!(
+            reseal_secrets(&rotated, "default", &mut state, || [6; 12]),
+            Ok(false)
+        );
+        let again = seal(&rotated, "state:default", &state, 2, [7; 12]);
+        assert!(!needs_previous_key(&rotated, "state:default", &again));
+        // A secret that does not open is named.
+        let mut moved = state.clone();
+        moved.active.uuid = Some("u-2".into());
+        assert_eq!(
+            reseal_secrets(&rotated, "default", &mut moved, || [8; 12]),
+            Err(("u-2".into(), EnvelopeError::Corrupt))
+        );
+        assert!(needs_previous_key(&rotated, "state:default", "[1]"));
     }
 
     #[test]

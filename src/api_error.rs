@@ -7,8 +7,19 @@
 //! [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) ([`ApiError::oauth`]).
 
 use crate::reply::Reply;
-use ims_core::json::Obj;
 use ims_core::{ConfigError, ImsError};
+use serde::Serialize;
+
+/// The body of every error answer. Members in alphabetical order, as callers have always
+/// received them.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    /// Adobe's `x-debug-id`, when Adobe answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debug_id: Option<&'a str>,
+    error: &'a str,
+    error_description: String,
+}
 
 impl From<ims_core::client_auth::ClientAuthError> for ApiError {
     fn from(e: ims_core::client_auth::ClientAuthError) -> Self {
@@ -221,16 +232,12 @@ impl ApiError {
             Self::Management(e) => e.debug_id(),
             _ => None,
         };
-        // Keys in serde_json's (sorted) order, as these bodies were written before.
-        let mut body = Obj::new();
-        if let Some(id) = debug_id {
-            body = body.str("debug_id", id);
-        }
-        let body = body
-            .str("error", code)
-            .str("error_description", &self.description(admin))
-            .end();
-        let mut reply = Reply::json(status, body).no_store();
+        let body = ErrorBody {
+            debug_id,
+            error: code,
+            error_description: self.description(admin),
+        };
+        let mut reply = Reply::json(status, &body).no_store();
         if let Some(id) = debug_id {
             reply = reply.header("x-debug-id", id);
         }

@@ -1,12 +1,10 @@
 //! Reads the broker's configuration from Worker vars and secrets.
 //!
-//! Parsing is done by `ims-core`; this module only fetches the strings, wraps secrets in
-//! redacting types the moment they are read, and keeps the parsed results for the life of the
-//! isolate. Bindings cannot change under a running isolate (a deployment or `wrangler secret put`
-//! starts new isolates with the new values), so each setting is read and parsed once per isolate:
-//! the token path makes no binding reads after its first request. A setting that fails to parse
-//! is not kept, so every request reports the error.
+//! Parsing is done by `ims-core`; this module only fetches the strings by name and wraps secrets
+//! in redacting types the moment they are read. `crate::isolate` keeps what parsed for the life
+//! of the isolate.
 
+use crate::api_error::ApiError;
 use ims_core::callers::CallerRegistry;
 use ims_core::credentials::{Credential, Credentials};
 use ims_core::envelope::{StoreKey, StoreKeys};
@@ -14,27 +12,7 @@ use ims_core::ims::DEFAULT_TOKEN_URL;
 use ims_core::io_api::DEFAULT_IO_API_BASE_URL;
 use ims_core::retry::RetryPolicy;
 use ims_core::{ClientSecret, ConfigError, Settings};
-use std::cell::RefCell;
-use std::rc::Rc;
 use worker::Env;
-
-/// Vars that shape the broker (besides caller keys and client secrets).
-const VARS: [&str; 14] = [
-    "CLIENT_ID",
-    "SCOPES",
-    "CREDENTIALS",
-    "IMS_TOKEN_URL",
-    "IMS_TIMEOUT_MS",
-    "MAX_RETRY_WAIT_S",
-    "ORG_ID",
-    "CREDENTIAL_ID",
-    "IO_API_BASE_URL",
-    "ROTATION_GRACE_S",
-    "ROTATE_AFTER_DAYS",
-    "LOG_REQUESTS",
-    "KV_TIMEOUT_MS",
-    "MAX_NEW_SCOPE_SETS_PER_MIN",
-];
 
 /// The parsed configuration.
 #[derive(Debug)]
@@ -60,32 +38,21 @@ pub struct BrokerConfig {
     pub new_scope_sets_per_min: u32,
 }
 
+impl BrokerConfig {
+    /// The credential called `name`: 404 `unknown_credential` when none is configured, 500
+    /// `misconfigured` naming the setting when it is configured wrongly. Every route looks a
+    /// credential up here.
+    pub fn credential(&self, name: &str) -> Result<&Credential, ApiError> {
+        match self.credentials.get(name) {
+            None => Err(ApiError::UnknownCredential(name.to_owned())),
+            Some(Err(e)) => Err(e.clone().into()),
+            Some(Ok(cred)) => Ok(cred),
+        }
+    }
+}
+
 /// Default of `KV_TIMEOUT_MS`.
 pub const DEFAULT_KV_TIMEOUT_MS: u64 = 2_000;
-
-/// A value parsed once per isolate.
-type Once<V> = RefCell<Option<Rc<V>>>;
-
-thread_local! {
-    static CONFIG: Once<BrokerConfig> = const { RefCell::new(None) };
-    static CALLERS: Once<CallerRegistry> = const { RefCell::new(None) };
-    static KEYS: Once<StoreKeys> = const { RefCell::new(None) };
-    /// Client secrets by binding name (only those that are set).
-    static SECRETS: RefCell<Vec<(String, ClientSecret)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The isolate's parsed value in `cell`, else `parse()`'s, kept when it parsed.
-fn once<V, E>(
-    cell: &'static std::thread::LocalKey<Once<V>>,
-    parse: impl FnOnce() -> Result<V, E>,
-) -> Result<Rc<V>, E> {
-    if let Some(hit) = cell.with_borrow(Clone::clone) {
-        return Ok(hit);
-    }
-    let parsed = Rc::new(parse()?);
-    cell.set(Some(parsed.clone()));
-    Ok(parsed)
-}
 
 /// A var's value, if set and not blank.
 pub fn var(env: &Env, name: &str) -> Option<String> {
@@ -105,13 +72,9 @@ fn number(raw: Option<String>, name: &str, default: u64) -> Result<u64, ConfigEr
     }
 }
 
-fn parse(raw: &[Option<String>]) -> Result<BrokerConfig, ConfigError> {
-    let get = |name: &str| {
-        VARS.iter()
-            .position(|v| *v == name)
-            .and_then(|i| raw[i].clone())
-    };
-    let credentials = Credentials::from_vars(get)?;
+/// The configuration from the vars `get` reads by name.
+fn parse(get: impl Fn(&str) -> Option<String>) -> Result<BrokerConfig, ConfigError> {
+    let credentials = Credentials::from_vars(&get)?;
     let defaults = Settings::default();
     let settings = Settings {
         timeout_ms: number(get("IMS_TIMEOUT_MS"), "IMS_TIMEOUT_MS", defaults.timeout_ms)?,
@@ -151,45 +114,26 @@ fn parse(raw: &[Option<String>]) -> Result<BrokerConfig, ConfigError> {
     })
 }
 
-/// The broker configuration, parsed once per isolate.
-pub fn broker(env: &Env) -> Result<Rc<BrokerConfig>, ConfigError> {
-    once(&CONFIG, || {
-        let raw: Vec<Option<String>> = VARS.iter().map(|name| var(env, name)).collect();
-        parse(&raw)
-    })
+/// The broker configuration from the Worker's vars (kept per isolate by `crate::isolate`).
+pub fn broker(env: &Env) -> Result<BrokerConfig, ConfigError> {
+    parse(|name| var(env, name))
 }
 
 /// The caller registry from the `CALLER_KEYS` secret (which holds digests, not keys).
-pub fn callers(env: &Env) -> Result<Rc<CallerRegistry>, ConfigError> {
-    once(&CALLERS, || {
-        CallerRegistry::from_json(
-            &env.secret("CALLER_KEYS")
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-        )
-    })
+pub fn callers(env: &Env) -> Result<CallerRegistry, ConfigError> {
+    CallerRegistry::from_json(&secret_text(env, "CALLER_KEYS"))
 }
 
 /// A credential's client secret, wrapped at once. Missing → the secret's name.
 pub fn client_secret(env: &Env, credential: &Credential) -> Result<ClientSecret, ConfigError> {
     let binding = &credential.secret_binding;
-    if let Some(hit) = SECRETS.with_borrow(|s| {
-        s.iter()
-            .find(|(name, _)| name == binding)
-            .map(|(_, v)| v.clone())
-    }) {
-        return Ok(hit);
-    }
-    let secret = env
-        .secret(binding)
+    env.secret(binding)
         .ok()
         .map(|s| ClientSecret::new(s.to_string()))
         .filter(|s| !s.secret().is_empty())
         .ok_or_else(|| ConfigError::Missing {
             setting: binding.clone(),
-        })?;
-    SECRETS.with_borrow_mut(|s| s.push((binding.clone(), secret.clone())));
-    Ok(secret)
+        })
 }
 
 fn secret_text(env: &Env, name: &str) -> String {
@@ -198,13 +142,11 @@ fn secret_text(env: &Env, name: &str) -> String {
 
 /// The store keys: `STORE_KEY` seals; it and `STORE_KEY_PREVIOUS` (comma-separated, optional)
 /// open. Missing or malformed keys are errors naming the setting.
-pub fn store_keys(env: &Env) -> Result<Rc<StoreKeys>, ConfigError> {
-    once(&KEYS, || {
-        read_store_keys(
-            &secret_text(env, "STORE_KEY"),
-            &secret_text(env, "STORE_KEY_PREVIOUS"),
-        )
-    })
+pub fn store_keys(env: &Env) -> Result<StoreKeys, ConfigError> {
+    read_store_keys(
+        &secret_text(env, "STORE_KEY"),
+        &secret_text(env, "STORE_KEY_PREVIOUS"),
+    )
 }
 
 fn read_store_keys(current: &str, previous: &str) -> Result<StoreKeys, ConfigError> {

@@ -1,36 +1,40 @@
 //! ims-broker: a Cloudflare Worker that holds Adobe OAuth Server-to-Server credentials and hands
 //! cached IMS access tokens to internal callers.
 //!
-//! This crate is wiring and I/O only: the `fetch` entry point ([`entry`]) hands each request to the
-//! route table ([`routes`]), handlers live in [`handlers`], and every rule (wire format, cache
-//! policy, scopes, caller config) lives in the platform-independent `ims-core` crate.
+//! This crate is wiring and I/O only; every rule (wire format, cache policy, scopes, caller
+//! config) lives in the platform-independent `ims-core` crate. Modules import downward:
+//! - [`edge`]: the `fetch` export; reads the request once and decides its route;
+//! - [`routes`]: which handler serves which route, errors as HTTP answers, the log line;
+//! - [`handlers`]: one module per endpoint family;
+//! - services: [`tokens`], [`secrets`], [`rotation`], [`management`], [`refresher`],
+//!   [`scheduled`], [`telemetry`], [`auth`], [`runtime`] (`ims-core`'s platform traits);
+//! - below them: the request and its context ([`request`], [`context`]), the isolate's state
+//!   ([`isolate`]), settings ([`config`]), answers ([`reply`], [`api_error`]), [`log`], and the
+//!   runtime's own calls ([`platform`]).
 
 mod api_error;
 mod auth;
 mod config;
-mod entry;
+mod context;
+mod edge;
 mod handlers;
-mod incoming;
+mod isolate;
 mod log;
 mod management;
 mod platform;
 mod random;
 mod refresher;
 mod reply;
+mod request;
 mod rotation;
 mod routes;
+mod runtime;
 mod scheduled;
 mod secrets;
 mod telemetry;
 mod tokens;
 
 use worker::{event, Env, ScheduleContext, ScheduledEvent};
-
-/// Runs once when the module is instantiated, before its first event.
-#[event(start)]
-fn start() {
-    platform::intern::hot_strings();
-}
 
 /// The `scheduled` event (Cron Trigger): pre-warms tokens and runs due rotations.
 #[event(scheduled)]

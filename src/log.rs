@@ -11,23 +11,18 @@
 //! is what keeps the hit path near the cost of an empty Worker. `LOG_REQUESTS = "all"` writes a
 //! line for every request (counts of an isolate evicted between summaries are otherwise lost).
 
+use crate::isolate::Isolate;
 use ims_core::cache::{CacheOutcome, UpstreamCall};
-use ims_core::hit_summary::{HitKey, HitSummary, LogMode};
+use ims_core::hit_summary::{HitKey, LogMode};
 use ims_core::json::{self, Obj};
-use std::cell::RefCell;
-
-thread_local! {
-    static SUMMARY: RefCell<HitSummary> = RefCell::new(HitSummary::default());
-}
 
 /// The fields of one request's log line, filled in as the request is handled.
 #[derive(Debug, Default)]
 pub struct RequestLog {
     /// Request id (`cf-ray` when present, else made up when first needed).
     pub request_id: Option<String>,
-    /// The request's headers, where `cf-ray` is read when the id is first needed: a plain hit
-    /// writes no line and never needs it.
-    pub ray_from: Option<RaySource>,
+    /// The request's `cf-ray`, if it had one.
+    pub ray: Option<String>,
     /// The matched route, e.g. `POST /v1/token`.
     pub route: &'static str,
     /// The authenticated caller's id.
@@ -46,25 +41,12 @@ pub struct RequestLog {
     pub detail: Option<String>,
 }
 
-/// The request, for its `cf-ray`. `Debug` leaves it out: its headers hold the caller's key.
-pub struct RaySource(pub worker::web_sys::Request);
-
-impl std::fmt::Debug for RaySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RaySource(..)")
-    }
-}
-
 impl RequestLog {
     /// The request id: its `cf-ray`, or made up on first use when the request had none.
     pub fn request_id(&mut self) -> String {
-        let ray_from = self.ray_from.take();
+        let ray = self.ray.take();
         self.request_id
-            .get_or_insert_with(|| {
-                ray_from
-                    .and_then(|r| r.0.headers().get("cf-ray").ok().flatten())
-                    .unwrap_or_else(crate::random::id)
-            })
+            .get_or_insert_with(|| ray.unwrap_or_else(crate::random::id))
             .clone()
     }
 
@@ -120,7 +102,8 @@ impl RequestLog {
             scope: self.scope.take().unwrap_or_default(),
             cache: self.cache.map_or("", CacheOutcome::as_str),
         };
-        if SUMMARY.with_borrow_mut(|s| s.count(key, ms, now)) {
+        let full = Isolate::current().summary.borrow_mut().count(key, ms, now);
+        if full {
             flush_summary(now);
         }
     }
@@ -128,7 +111,7 @@ impl RequestLog {
 
 /// Writes the summary of counted hits, if there is one.
 fn flush_summary(now: u64) {
-    let Some(summary) = SUMMARY.with_borrow_mut(HitSummary::take) else {
+    let Some(summary) = Isolate::current().summary.borrow_mut().take() else {
         return;
     };
     // Keys in serde_json's (sorted) order, as these lines were written before.

@@ -3,7 +3,7 @@
 
 use crate::api_error::ApiError;
 use crate::config::BrokerConfig;
-use crate::platform::WorkerPlatform;
+use crate::runtime::WorkerPlatform;
 use ims_core::cache::TokenSpec;
 use ims_core::cache_key::TokenUse;
 use ims_core::credentials::Credential;

@@ -3,13 +3,12 @@
 //! location, cause one IMS call in all.
 //!
 //! An isolate that misses in memory and KV asks the key's object ([`ask`], through the
-//! coordinator of `crate::platform::WorkerPlatform`); the object runs a token cache of its own
+//! coordinator of `crate::runtime::WorkerPlatform`); the object runs a token cache of its own
 //! (memory, KV, one mint, KV write; separate from the isolate's request cache, whose flight for
 //! the key is the one waiting for this answer) and answers every asker with the same token. If the object
 //! cannot be reached, the isolate falls back to its own single flight and logs it. Cost: one
 //! Durable Object request per miss, none per hit.
 
-use crate::config;
 use crate::log::Fields;
 use crate::tokens;
 use ims_core::cache::{CacheOutcome, Failure, Minted, TokenSpec, UpstreamCall};
@@ -281,7 +280,8 @@ impl DurableObject for Refresher {
                 misconfigured: Some(reason),
             },
         };
-        Ok(crate::reply::Reply::json(200, answer.to_json()).into_worker())
+        crate::reply::Reply::with_type(200, "application/json", answer.to_json().into_bytes())
+            .into_worker()
     }
 }
 
@@ -296,7 +296,9 @@ impl Refresher {
     /// that still holds a usable token keeps serving it). `Err`: the object cannot use the
     /// configuration for this ask (what is wrong, in words without values).
     async fn token(&self, ask: &Ask) -> Result<Minted, String> {
-        let cfg = config::broker(&self.env).map_err(misconfigured)?;
+        let cfg = crate::isolate::Isolate::current()
+            .config(&self.env)
+            .map_err(misconfigured)?;
         let cred = match cfg.credentials.get(&ask.credential) {
             Some(Ok(c)) => c,
             _ => return Err(misconfigured(format!("credential {:?}", ask.credential))),

@@ -1,32 +1,5 @@
-//! The Worker's HTTP answers: status, body and headers, turned into a JS `Response` in one call
-//! (`platform/respond.js`) when the request is done.
-//!
-//! Handlers build a [`Reply`] rather than a `worker::Response`: workers-rs builds its `Headers`
-//! header by header and copies the body through a `Uint8Array` it makes first, a call into JS
-//! each, which on a cache hit cost more than the broker's own work (see BENCHMARKS.md).
-
-use std::cell::RefCell;
-use wasm_bindgen::prelude::*;
-use worker::worker_sys::web_sys;
-
-#[wasm_bindgen(module = "/src/platform/respond.js")]
-extern "C" {
-    /// `new Response(body, {status, headers})`; see `respond.js`.
-    #[wasm_bindgen(js_name = respond)]
-    fn respond_js(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
-    /// The same, keeping the init object as fixed answer `id`.
-    #[wasm_bindgen(js_name = respondFirst)]
-    fn respond_first_js(id: u32, status: u16, head: &str, body: &[u8]) -> web_sys::Response;
-    /// The same as the fixed answer `id` kept by `respondFirst`, with this body.
-    #[wasm_bindgen(js_name = respondAgain)]
-    fn respond_again_js(id: u32, body: &[u8]) -> web_sys::Response;
-}
-
-thread_local! {
-    /// The status and headers of every fixed answer sent so far; the index is its id on the JS
-    /// side. Few: the headers are all fixed strings.
-    static FIXED: RefCell<Vec<(u16, String)>> = const { RefCell::new(Vec::new()) };
-}
+//! The Worker's HTTP answers: status, headers and body, as plain Rust values. Handlers build a
+//! [`Reply`]; the adapter (`crate::edge`) turns it into the runtime's `Response` in one JS call.
 
 /// An HTTP answer of the Worker. Its `Debug` leaves the body out: a token's answer holds the
 /// token.
@@ -36,9 +9,6 @@ pub struct Reply {
     /// The headers, as `name\nvalue` pairs joined by `\n` (a header value cannot hold a line
     /// break, so none is lost in the joining).
     head: String,
-    /// True while every header is one of a fixed few (no value made per request): the JS side
-    /// then keeps the init object of this status and head, and the head is sent only once.
-    fixed: bool,
     body: Vec<u8>,
 }
 
@@ -56,9 +26,12 @@ impl std::fmt::Debug for Reply {
 }
 
 impl Reply {
-    /// A JSON answer: `body` is JSON text (e.g. from `ims_core::json::Obj`).
-    pub fn json(status: u16, body: String) -> Self {
-        Self::with_type(status, "application/json", body.into_bytes())
+    /// A JSON answer: `body` serialized by serde_json.
+    pub fn json(status: u16, body: &impl serde::Serialize) -> Self {
+        // Serializing the broker's own answer types cannot fail: they are structs of strings,
+        // numbers and booleans, with string keys.
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        Self::with_type(status, "application/json", bytes)
     }
 
     /// An answer with the given `content-type` and body.
@@ -73,7 +46,6 @@ impl Reply {
         Self {
             status,
             head: String::new(),
-            fixed: true,
             body: Vec::new(),
         }
     }
@@ -98,7 +70,6 @@ impl Reply {
     /// The same answer with one more header. A value the runtime refuses (one with a line
     /// break, for one) turns the whole answer into a bare 500 `internal_error`.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.fixed = false;
         if value.contains(['\n', '\r']) {
             // Split at the joining, it would become a header of its own: send a value the
             // runtime refuses, as it would refuse this one.
@@ -123,35 +94,22 @@ impl Reply {
         self.status
     }
 
-    /// The JS `Response`.
-    pub fn into_js(self) -> web_sys::Response {
-        if !self.fixed {
-            return respond_js(self.status, &self.head, &self.body);
-        }
-        let (id, first) = FIXED.with_borrow_mut(|seen| {
-            match seen
-                .iter()
-                .position(|(s, h)| *s == self.status && *h == self.head)
-            {
-                Some(i) => (i, false),
-                None => {
-                    seen.push((self.status, self.head.clone()));
-                    (seen.len() - 1, true)
-                }
-            }
-        });
-        let id = u32::try_from(id).unwrap_or(u32::MAX);
-        if first {
-            respond_first_js(id, self.status, &self.head, &self.body)
-        } else {
-            respond_again_js(id, &self.body)
-        }
+    /// Status, headers (`name\nvalue` pairs joined by `\n`) and body.
+    pub fn into_parts(self) -> (u16, String, Vec<u8>) {
+        (self.status, self.head, self.body)
     }
 
     /// The answer as a `worker::Response` (for the Durable Object's `fetch`, which workers-rs
     /// calls).
-    pub fn into_worker(self) -> worker::Response {
-        self.into_js().into()
+    pub fn into_worker(self) -> worker::Result<worker::Response> {
+        let headers = worker::Headers::new();
+        let mut parts = self.head.split('\n');
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            headers.set(name, value)?;
+        }
+        Ok(worker::Response::from_bytes(self.body)?
+            .with_status(self.status)
+            .with_headers(headers))
     }
 }
 
@@ -161,7 +119,7 @@ mod tests {
 
     #[test]
     fn headers_are_joined_in_order() {
-        let r = Reply::json(429, "{}".into())
+        let r = Reply::json(429, &serde_json::json!({}))
             .no_store()
             .header("retry-after", "7");
         assert_eq!(r.status(), 429);
@@ -169,20 +127,14 @@ mod tests {
             r.head,
             "content-type\napplication/json\ncache-control\nno-store\nretry-after\n7"
         );
-        assert!(
-            !r.fixed,
-            "a value made per request is not kept by the JS side"
-        );
         assert_eq!(r.body, b"{}");
-        let fixed = Reply::json(200, "{}".into()).no_store();
-        assert!(fixed.fixed);
         let empty = Reply::empty(204);
         assert_eq!((empty.head.as_str(), empty.body.len()), ("", 0));
     }
 
     #[test]
     fn debug_leaves_the_body_out() {
-        let r = Reply::json(200, r#"{"access_token":"tok-123"}"#.into()).no_store();
+        let r = Reply::json(200, &serde_json::json!({"access_token": "tok-123"})).no_store();
         let shown = format!("{r:?}");
         assert!(!shown.contains("tok-123"), "{shown}");
         assert!(

@@ -17,15 +17,13 @@ use crate::config::{self, BrokerConfig};
 use crate::log::Fields;
 use crate::management::Management;
 use crate::platform::kv::Kv;
-use crate::platform::WorkerPlatform;
+use crate::runtime::WorkerPlatform;
 use crate::secrets;
 use ims_core::cache::{mint_with, TokenSpec};
 use ims_core::credentials::Credential;
 use ims_core::json::{self, Obj};
 use ims_core::rotation::{identify_by_usage, Action, CredentialState};
 use ims_core::TokenCache;
-use std::cell::RefCell;
-use std::collections::HashSet;
 use std::time::Duration;
 use worker::{Delay, Env};
 
@@ -34,25 +32,26 @@ pub const LEASE_MS: u64 = 60_000;
 /// Most steps one run takes (a full rotation needs at most 7).
 const MAX_STEPS: usize = 12;
 
-thread_local! {
-    static RUNNING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-}
-
 /// This isolate's mark that a credential is being rotated; removed when dropped, so a run whose
 /// request is cancelled mid-way does not leave the credential marked for the isolate's life.
 struct Running(String);
 
 impl Running {
     fn take(credential: &str) -> Option<Self> {
-        RUNNING
-            .with_borrow_mut(|r| r.insert(credential.to_owned()))
+        crate::isolate::Isolate::current()
+            .rotating
+            .borrow_mut()
+            .insert(credential.to_owned())
             .then(|| Self(credential.to_owned()))
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.with_borrow_mut(|r| r.remove(&self.0));
+        crate::isolate::Isolate::current()
+            .rotating
+            .borrow_mut()
+            .remove(&self.0);
     }
 }
 

@@ -12,31 +12,33 @@
 //! `store_key_sweep` line (and event) how many entries still need the previous key: at 0 it can
 //! be dropped.
 
-use crate::config::{self, BrokerConfig};
+use crate::config::BrokerConfig;
+use crate::isolate::Isolate;
 use crate::log::Fields;
 use crate::management::Management;
-use crate::platform::WorkerPlatform;
 use crate::rotation;
+use crate::runtime::WorkerPlatform;
 use crate::secrets;
-use crate::tokens;
 use ims_core::cache::TokenSpec;
 use ims_core::credentials::Credential;
 use ims_core::TokenCache;
+use std::rc::Rc;
 use worker::Env;
 
 const DAY_MS: u64 = 86_400_000;
 
 /// Runs the scheduled work for every credential; failures are logged, never thrown.
 pub async fn run(env: &Env) {
-    let cfg = match config::broker(env) {
+    let isolate = Isolate::current();
+    let cfg = match isolate.config(env) {
         Ok(cfg) => cfg,
         Err(e) => return log_error("config", &e.to_string()),
     };
-    let platform = match tokens::platform(env) {
+    let platform = match WorkerPlatform::of(&isolate, env) {
         Ok(p) => p,
         Err(e) => return log_error("config", &e.to_string()),
     };
-    let cache = tokens::cache();
+    let cache = Rc::clone(&isolate.cache);
     for cred in cfg.credentials.usable() {
         prewarm(env, &platform, &cfg, &cache, cred).await;
         rotate_if_due(env, &platform, &cfg, &cache, cred).await;

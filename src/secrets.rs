@@ -16,32 +16,19 @@
 
 use crate::api_error::ApiError;
 use crate::config;
+use crate::isolate::Isolate;
 use crate::log::Fields;
-use crate::platform::WorkerPlatform;
+use crate::runtime::WorkerPlatform;
 use ims_core::credentials::Credential;
 use ims_core::envelope::StoreKeys;
-use ims_core::record::{self, RecordError, Stored, Versions};
+use ims_core::record::{self, RecordError, Stored};
 use ims_core::rotation::{CredentialState, Slot, Source};
 use ims_core::{ClientSecret, ConfigError};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use worker::Env;
 
 /// How long an isolate trusts its copy of a credential's record for minting, ms.
 pub const MEMO_MS: u64 = 30_000;
-
-/// A record and the secrets opened from it.
-type Opened = (Rc<CredentialState>, Vec<ClientSecret>);
-
-thread_local! {
-    /// The last record read or written per credential, and when.
-    static MEMO: RefCell<HashMap<String, (u64, Rc<CredentialState>)>> = RefCell::new(HashMap::new());
-    /// [`known`]'s answer for the record in [`MEMO`] (same `Rc`), so a mint opens no envelope.
-    static OPENED: RefCell<HashMap<String, Opened>> = RefCell::new(HashMap::new());
-    /// The highest record version this isolate has read or written, per record.
-    static VERSIONS: RefCell<Versions> = RefCell::new(Versions::default());
-}
 
 /// The KV key of a credential's record.
 pub fn state_key(credential: &str) -> String {
@@ -68,7 +55,11 @@ pub async fn load(
         return Ok(state);
     };
     let stored = record::open(platform.keys(), &key, &text)
-        .and_then(|stored| VERSIONS.with_borrow_mut(|v| v.accept(&key, &stored).map(|()| stored)))
+        .and_then(|stored| {
+            let isolate = Isolate::current();
+            let accepted = isolate.versions.borrow_mut().accept(&key, &stored);
+            accepted.map(|()| stored)
+        })
         .map_err(|e| rejected(credential, &e))?;
     let mut state = stored.state().clone();
     let resealed_slots = platform.keys().has_previous()
@@ -145,7 +136,8 @@ pub async fn save(
     state: &CredentialState,
 ) -> Result<(), ApiError> {
     let key = state_key(credential);
-    let version = VERSIONS.with_borrow(|v| v.next(&key));
+    let isolate = Isolate::current();
+    let version = isolate.versions.borrow().next(&key);
     let text = record::seal(
         platform.keys(),
         &key,
@@ -158,14 +150,17 @@ pub async fn save(
         .put(&key, &text, None)
         .await
         .map_err(|e| ApiError::Storage(format!("writing {credential}'s secrets record: {e}")))?;
-    VERSIONS.with_borrow_mut(|v| v.wrote(&key, version));
+    isolate.versions.borrow_mut().wrote(&key, version);
     remember(credential, state.clone());
     Ok(())
 }
 
 fn remember(credential: &str, state: CredentialState) {
     let now = crate::platform::now_ms();
-    MEMO.with_borrow_mut(|m| m.insert(credential.to_owned(), (now, Rc::new(state))));
+    Isolate::current()
+        .records
+        .borrow_mut()
+        .insert(credential.to_owned(), (now, Rc::new(state)));
 }
 
 /// The record, from the memo when it is recent; when KV cannot be read, the last one this
@@ -175,14 +170,19 @@ pub async fn current(
     credential: &str,
 ) -> Result<Rc<CredentialState>, ApiError> {
     let now = crate::platform::now_ms();
-    let kept = MEMO.with_borrow(|m| m.get(credential).cloned());
+    let isolate = Isolate::current();
+    let kept = isolate.records.borrow().get(credential).cloned();
     if let Some((at, state)) = &kept {
         if now.saturating_sub(*at) < MEMO_MS {
             return Ok(Rc::clone(state));
         }
     }
     match load(platform, credential).await {
-        Ok(_) => Ok(MEMO.with_borrow(|m| Rc::clone(&m[credential].1))),
+        Ok(state) => Ok(isolate
+            .records
+            .borrow()
+            .get(credential)
+            .map_or_else(|| Rc::new(state), |(_, kept)| Rc::clone(kept))),
         Err(ApiError::Storage(error)) => {
             let (at, state) = kept.ok_or(ApiError::Storage(error.clone()))?;
             crate::log::event(
@@ -277,31 +277,20 @@ pub fn known(
     }
 }
 
-/// [`known`] for the current record (through the memo; opened once per record).
+/// [`known`] for the current record (through the memo).
 pub async fn candidates(
     env: &Env,
     platform: &WorkerPlatform,
     cred: &Credential,
 ) -> Result<Vec<ClientSecret>, ApiError> {
     let state = current(platform, &cred.name).await?;
-    if let Some(hit) = OPENED.with_borrow(|o| {
-        o.get(&cred.name)
-            .filter(|(s, _)| Rc::ptr_eq(s, &state))
-            .map(|(_, v)| v.clone())
-    }) {
-        return Ok(hit);
-    }
-    let secrets = known(env, platform.keys(), cred, &state)?;
-    OPENED.with_borrow_mut(|o| o.insert(cred.name.clone(), (state, secrets.clone())));
-    Ok(secrets)
+    known(env, platform.keys(), cred, &state)
 }
 
 /// Marks this isolate's copy of a credential's record as old, so that the next mint reads KV
 /// (and still has it, should KV fail).
 pub fn forget(credential: &str) {
-    MEMO.with_borrow_mut(|m| {
-        if let Some((at, _)) = m.get_mut(credential) {
-            *at = 0;
-        }
-    });
+    if let Some((at, _)) = Isolate::current().records.borrow_mut().get_mut(credential) {
+        *at = 0;
+    }
 }

@@ -3,46 +3,36 @@
 //! (`events:<isolate id>`, an hour's TTL) so that `GET /v1/metrics` can show events of every
 //! isolate.
 
+use crate::isolate::Isolate;
 use crate::platform::kv::Kv;
 use ims_core::cache::UpstreamCall;
-use ims_core::events::{self, Event, EventLog, EVENTS_KEY_PREFIX};
-use ims_core::memo::Bounded;
+use ims_core::events::{self, Event, EVENTS_KEY_PREFIX};
 use ims_core::metrics::Metrics;
-use std::cell::RefCell;
-
-/// Most cache keys whose last hit is remembered.
-const MAX_HITS: usize = 256;
-
-thread_local! {
-    static HITS: RefCell<Bounded<String, (&'static str, u64)>> =
-        RefCell::new(Bounded::new(MAX_HITS));
-    static METRICS: RefCell<Metrics> = RefCell::new(Metrics::new(crate::platform::now_ms()));
-    static EVENTS: RefCell<EventLog> = RefCell::new(EventLog::default());
-    static ISOLATE: String = crate::random::id();
-}
 
 /// How long event batches stay in KV, s.
 const EVENTS_TTL_S: u64 = 3_600;
 
 /// Runs `f` on the isolate's counters.
 pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
-    METRICS.with_borrow_mut(f)
+    f(&mut Isolate::current().metrics.borrow_mut())
 }
 
 /// Remembers where the last hit on a cache key was served from.
 pub fn hit(key: &str, outcome: &'static str) {
     let now = crate::platform::now_ms();
-    HITS.with_borrow_mut(|hits| match hits.get_mut(key) {
+    let isolate = Isolate::current();
+    let mut hits = isolate.hits.borrow_mut();
+    match hits.get_mut(key) {
         Some(last) => *last = (outcome, now),
         None => {
             hits.insert(key.to_owned(), (outcome, now));
         }
-    });
+    }
 }
 
 /// The last hit on a cache key in this isolate: outcome and when.
 pub fn last_hit(key: &str) -> Option<(&'static str, u64)> {
-    HITS.with_borrow(|hits| hits.get(key).copied())
+    Isolate::current().hits.borrow().get(key).copied()
 }
 
 /// Records an IMS exchange: counters, latency, and a `refresh` or `upstream_failure` event.
@@ -91,14 +81,15 @@ pub fn store_key(detail: &str) {
 }
 
 fn push(event: Event) {
-    EVENTS.with_borrow_mut(|log| log.push(event));
+    Isolate::current().events.borrow_mut().push(event);
 }
 
 /// The write of this isolate's batch, if one is due at `now` (ms).
 pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future<Output = ()>> {
-    let batch = EVENTS.with_borrow_mut(|log| log.flush_due(now))?;
-    let kv = crate::tokens::platform(env).ok()?.kv().clone();
-    let key = ISOLATE.with(|id| format!("{EVENTS_KEY_PREFIX}{id}"));
+    let isolate = Isolate::current();
+    let batch = isolate.events.borrow_mut().flush_due(now)?;
+    let kv = isolate.kv(env).ok()?;
+    let key = format!("{EVENTS_KEY_PREFIX}{}", isolate.id);
     Some(async move {
         let _ = kv.put(&key, &batch, Some(EVENTS_TTL_S)).await;
     })
@@ -106,7 +97,7 @@ pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future
 
 /// Recent events of every isolate, newest first.
 pub async fn recent(kv: &Kv) -> Vec<Event> {
-    let local = EVENTS.with_borrow(EventLog::local);
+    let local = Isolate::current().events.borrow().local();
     let mut batches = Vec::new();
     if let Ok(keys) = kv.list(EVENTS_KEY_PREFIX, 50).await {
         for key in keys {

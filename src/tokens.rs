@@ -3,28 +3,18 @@
 //! one background refresh after the answer (`ctx.wait_until`).
 
 use crate::api_error::ApiError;
-use crate::config;
+use crate::config::BrokerConfig;
+use crate::context::Ctx;
+use crate::isolate::Isolate;
 use crate::log::Fields;
-use crate::platform::{WorkerPlatform, TOKENS_BINDING};
-use crate::routes::Ctx;
-use ims_core::budget::MissBudget;
-use ims_core::cache::TokenSpec;
+use crate::runtime::WorkerPlatform;
+use ims_core::cache::{Served, TokenSpec};
 use ims_core::cache_key::TokenUse;
 use ims_core::callers::Caller;
-use ims_core::credentials::DEFAULT_CREDENTIAL;
-use ims_core::memo::Bounded;
+use ims_core::credentials::{Credential, DEFAULT_CREDENTIAL};
 use ims_core::policy::CachedToken;
 use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
-
-thread_local! {
-    /// The isolate's token cache: memory level, single flights, cooldowns.
-    static CACHE: Rc<TokenCache> = Rc::new(TokenCache::new());
-    /// The isolate's platform, built by [`platform`] on first use.
-    static PLATFORM: std::cell::RefCell<Option<Rc<WorkerPlatform>>> = const { std::cell::RefCell::new(None) };
-}
 
 /// A token handed to a caller.
 pub struct Grant {
@@ -63,12 +53,8 @@ pub async fn grant(
             caller.id
         )));
     }
-    let cfg = config::broker(&c.env)?;
-    let cred = match cfg.credentials.get(name) {
-        None => return Err(ApiError::UnknownCredential(name.to_owned())),
-        Some(Err(e)) => return Err(e.clone().into()),
-        Some(Ok(cred)) => cred,
-    };
+    let cfg = c.isolate.config(&c.env)?;
+    let cred = cfg.credential(name)?;
     let scopes = scopes
         .transpose()
         .map_err(|e| ApiError::InvalidScope(e.to_string()))?
@@ -84,8 +70,8 @@ pub async fn grant(
         )));
     }
     c.log.scope = Some(scopes.to_comma());
-    let key = key_for(cred, &scopes);
-    let cache = cache();
+    let key = ims_core::cache_key::cache_key(&cred.name, &cred.client_id, &scopes);
+    let cache = Rc::clone(&c.isolate.cache);
     let now = crate::platform::now_ms();
     let served = match cache.from_memory(&key, now) {
         Some(served) => served,
@@ -97,9 +83,10 @@ pub async fn grant(
     if served.refresh_due {
         let request_id = c.log.request_id();
         let env = c.env.clone();
+        let isolate = Rc::clone(&c.isolate);
         let cred = cred.clone();
         c.ctx.wait_until(async move {
-            background_refresh(&env, &cfg, &cache, &cred, scopes, &request_id).await;
+            background_refresh(&env, &isolate, &cfg, &cred, scopes, &request_id).await;
         });
     }
     let now = crate::platform::now_ms();
@@ -116,26 +103,28 @@ pub async fn grant(
 async fn not_in_memory(
     c: &mut Ctx,
     caller: &Caller,
-    cfg: &crate::config::BrokerConfig,
-    cred: &ims_core::credentials::Credential,
+    cfg: &BrokerConfig,
+    cred: &Credential,
     key: &str,
     scopes: &ScopeSet,
     now: u64,
-) -> Result<ims_core::cache::Served, ApiError> {
+) -> Result<Served, ApiError> {
     let per_min = cfg.new_scope_sets_per_min;
-    BUDGET
-        .with_borrow_mut(|b| b.check(&caller.id, key, per_min, now))
+    c.isolate
+        .budget
+        .borrow_mut()
+        .check(&caller.id, key, per_min, now)
         .map_err(ApiError::TooManyNewScopeSets)?;
-    let platform = platform(&c.env)?;
-    let cache = cache();
-    if let Some(served) = cache.from_store(&*platform, key).await {
+    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
+    let cache = &c.isolate.cache;
+    if let Some(served) = cache.from_store(&platform, key).await {
         return Ok(served);
     }
-    BUDGET.with_borrow_mut(|b| b.spend(&caller.id, key, now));
+    c.isolate.budget.borrow_mut().spend(&caller.id, key, now);
     let (result, _) = mint_with_current_secrets(
         &c.env,
         &platform,
-        &cache,
+        cache,
         cfg,
         cred,
         TokenUse::Callers,
@@ -160,19 +149,22 @@ async fn not_in_memory(
 /// and logs what happened.
 async fn background_refresh(
     env: &worker::Env,
-    cfg: &crate::config::BrokerConfig,
-    cache: &TokenCache,
-    cred: &ims_core::credentials::Credential,
+    isolate: &Isolate,
+    cfg: &BrokerConfig,
+    cred: &Credential,
     scopes: ScopeSet,
     request_id: &str,
 ) {
     let fields = Fields::new()
         .str("request_id", request_id)
         .str("credential", &cred.name);
-    let platform = match platform(env) {
+    let cache = &isolate.cache;
+    let platform = match WorkerPlatform::of(isolate, env) {
         Ok(p) => p,
         Err(e) => {
-            let fields = fields.bool("ok", false).str("error", e.code());
+            let fields = fields
+                .bool("ok", false)
+                .str("error", ApiError::from(e).code());
             return crate::log::event("background_refresh", fields, None);
         }
     };
@@ -184,7 +176,7 @@ async fn background_refresh(
         }
     };
     let spec = TokenSpec::new(&cred.name, &cred.client_id, secrets, scopes, &cfg.token_url);
-    let outcome = cache.refresh(&*platform, &cfg.settings, &spec).await;
+    let outcome = cache.refresh(&platform, &cfg.settings, &spec).await;
     if let Some(up) = outcome
         .as_ref()
         .ok()
@@ -212,29 +204,9 @@ async fn background_refresh(
     }
 }
 
-/// The platform: the `TOKENS` namespace, the store keys and the refresh coordinator. Built on
-/// the isolate's first request and kept (bindings are fixed for the life of an isolate; see
-/// [`config`]), so the token path makes no binding lookups after that. Shared, not cloned: a
-/// clone of its JS handles is a call into JS each.
+/// This isolate's platform, for code that has no request context.
 pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
-    if let Some(p) = PLATFORM.with_borrow(Clone::clone) {
-        return Ok(p);
-    }
-    let timeout_ms = config::broker(env)?.kv_timeout_ms;
-    let kv =
-        crate::platform::kv::Kv::from_env(env, TOKENS_BINDING, timeout_ms).ok_or_else(|| {
-            ims_core::ConfigError::Missing {
-                setting: format!("KV binding {TOKENS_BINDING}"),
-            }
-        })?;
-    let coordinator = env.durable_object(crate::refresher::BINDING).ok();
-    let p = Rc::new(WorkerPlatform::new(
-        kv,
-        config::store_keys(env)?,
-        coordinator,
-    ));
-    PLATFORM.set(Some(p.clone()));
-    Ok(p)
+    Ok(Rc::new(WorkerPlatform::of(&Isolate::current(), env)?))
 }
 
 /// Says in the log that the active secret was refused and another known secret worked.
@@ -253,42 +225,6 @@ pub fn log_fallback(credential: &str, index: usize) {
     );
 }
 
-/// Most cache keys kept per credential by [`key_for`]; past it that credential's memo starts
-/// again.
-const MAX_KEYS: usize = 1024;
-
-/// Cache keys by credential name (configured ones only) and scope set.
-type KeyMemo = HashMap<String, Bounded<ScopeSet, Rc<str>>>;
-
-thread_local! {
-    /// The cache keys asked for lately: a key holds a SHA-256 of its scopes, and a hit needs no
-    /// new one.
-    static KEYS: RefCell<KeyMemo> = RefCell::new(HashMap::new());
-    /// Each caller's budget of new scope sets in this isolate.
-    static BUDGET: RefCell<MissBudget> = RefCell::new(MissBudget::new());
-}
-
-/// The cache key of `cred`'s token for `scopes` (for callers).
-fn key_for(cred: &ims_core::credentials::Credential, scopes: &ScopeSet) -> Rc<str> {
-    KEYS.with_borrow_mut(|memo| {
-        let keys = memo
-            .entry(cred.name.clone())
-            .or_insert_with(|| Bounded::new(MAX_KEYS));
-        if let Some(key) = keys.get(scopes) {
-            return Rc::clone(key);
-        }
-        let key: Rc<str> =
-            ims_core::cache_key::cache_key(&cred.name, &cred.client_id, scopes).into();
-        keys.insert(scopes.clone(), Rc::clone(&key));
-        key
-    })
-}
-
-/// The isolate's token cache.
-pub fn cache() -> Rc<TokenCache> {
-    CACHE.with(Rc::clone)
-}
-
 /// Mints a token of `use_` for `cred` and `scopes` through `cache` (a request that found none in
 /// memory or KV). If every secret this isolate knows is refused (`invalid_client` from its own
 /// IMS call), another isolate may have rotated since this one read the secrets record: the
@@ -297,17 +233,11 @@ pub async fn mint_with_current_secrets(
     env: &worker::Env,
     platform: &WorkerPlatform,
     cache: &TokenCache,
-    cfg: &crate::config::BrokerConfig,
-    cred: &ims_core::credentials::Credential,
+    cfg: &BrokerConfig,
+    cred: &Credential,
     use_: TokenUse,
     scopes: ScopeSet,
-) -> Result<
-    (
-        Result<ims_core::cache::Served, ims_core::cache::Failure>,
-        TokenSpec,
-    ),
-    ApiError,
-> {
+) -> Result<(Result<Served, ims_core::cache::Failure>, TokenSpec), ApiError> {
     let secrets = crate::secrets::candidates(env, platform, cred).await?;
     let mut spec = TokenSpec::of_use(
         use_,

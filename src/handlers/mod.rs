@@ -1,6 +1,5 @@
 //! Request handlers, one module per endpoint family.
 
-pub mod body;
 pub mod health;
 pub mod metrics;
 pub mod oauth;

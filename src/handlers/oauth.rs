@@ -8,19 +8,29 @@
 //! becomes Adobe's comma list; an optional `credential` parameter picks the credential. Errors
 //! follow [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2).
 
-use super::body;
 use crate::api_error::ApiError;
 use crate::auth;
-use crate::incoming::{Headers, Incoming};
+use crate::context::Ctx;
 use crate::reply::Reply;
-use crate::routes::Ctx;
+use crate::request::Request;
 use crate::tokens;
 use ims_core::client_auth;
-use ims_core::json::Obj;
 use ims_core::ScopeSet;
+use serde::Serialize;
+
+/// The answer of [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1). Members
+/// in alphabetical order, as clients have always received them.
+#[derive(Serialize)]
+struct Answer<'a> {
+    access_token: &'a str,
+    expires_in: u64,
+    /// Space-separated, as in the RFC.
+    scope: String,
+    token_type: &'static str,
+}
 
 /// Handles `POST /oauth/token`; every error is answered per RFC 6749 §5.2.
-pub async fn token(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+pub async fn token(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     match grant(req, c).await {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -33,27 +43,22 @@ pub async fn token(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
     }
 }
 
-async fn grant(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
+async fn grant(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     // A body over the limit is refused first, before authentication: it was read no further.
-    let bytes = body::take(&mut c.body)?;
-    if body::media_type(&req).as_deref() != Some("application/x-www-form-urlencoded") {
+    let bytes = req.take_body()?;
+    if req.media_type().as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(ApiError::InvalidRequest(
             "content type must be application/x-www-form-urlencoded".into(),
         ));
     }
-    let authorization = req.header("authorization");
+    let authorization = req.authorization.as_ref().map(|a| a.expose());
     let mut form = client_auth::parse_form(&bytes)?;
     // RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted
     // from the request." So `client_id=&client_secret=` next to Basic is not a second
     // authentication method, and `credential=` is the default credential.
     form.retain(|_, value| !value.is_empty());
-    let (client_id, key) = client_auth::client_credentials(authorization.as_deref(), &mut form)?;
-    let caller = auth::authenticate(&c.env, Some(key))?;
-    if caller.id != client_id {
-        return Err(ApiError::Unauthenticated);
-    }
-    c.log.caller = Some(caller.id.clone());
-    c.caller = Some(caller.clone());
+    let (client_id, key) = client_auth::client_credentials(authorization, &mut form)?;
+    let caller = auth::authenticate(c, Some(key), Some(&client_id))?;
     match form.get("grant_type").map(String::as_str) {
         None => return Err(ApiError::InvalidRequest("grant_type is required".into())),
         Some("client_credentials") => {}
@@ -67,18 +72,15 @@ async fn grant(req: Incoming, c: &mut Ctx) -> Result<Reply, ApiError> {
         scopes,
     )
     .await?;
-    // Keys in serde_json's (sorted) order, as this body was written before.
-    let token = grant.token.access_token.secret();
-    let scope = ScopeSet::from_comma(&grant.token.scope)
-        .map(|s| s.to_space())
-        .unwrap_or_default();
-    let body = Obj::with_capacity(token.len() + scope.len() + 96)
-        .str("access_token", token)
-        .u64("expires_in", grant.expires_in_s)
-        .str("scope", &scope)
-        .str("token_type", "Bearer")
-        .end();
-    Ok(Reply::json(200, body)
+    let answer = Answer {
+        access_token: grant.token.access_token.secret(),
+        expires_in: grant.expires_in_s,
+        scope: ScopeSet::from_comma(&grant.token.scope)
+            .map(|s| s.to_space())
+            .unwrap_or_default(),
+        token_type: "Bearer",
+    };
+    Ok(Reply::json(200, &answer)
         .no_store()
         .static_header("pragma", "no-cache"))
 }

@@ -11,22 +11,23 @@
 
 use crate::api_error::ApiError;
 use crate::auth;
-use crate::config::{self, BrokerConfig};
+use crate::config::BrokerConfig;
+use crate::context::Ctx;
 use crate::log::Fields;
 use crate::management::Management;
 use crate::reply::Reply;
+use crate::request::Request;
 use crate::rotation;
-use crate::routes::Ctx;
+use crate::runtime::WorkerPlatform;
 use crate::secrets;
-use crate::tokens;
 use ims_core::cache_key::TokenUse;
 use ims_core::callers::Caller;
 use ims_core::credentials::Credential;
-use ims_core::json::{self, Obj};
-use ims_core::rotation::{DeleteRefusal, Rotation, Source};
+use ims_core::policy::Freshness;
+use ims_core::rotation::{DeleteRefusal, Rotation, Source, Step};
 use ims_core::time::rfc3339;
+use serde::Serialize;
 use std::rc::Rc;
-use worker::Request;
 
 /// What an endpoint lets its caller do.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,9 +40,7 @@ enum Access {
 
 /// Authenticates the caller and checks it may have `access`.
 fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, ApiError> {
-    let caller = auth::authenticate(&c.env, auth::bearer_key(req))?;
-    c.log.caller = Some(caller.id.clone());
-    c.caller = Some(caller.clone());
+    let caller = auth::authenticate(c, auth::bearer_key(req.authorization.as_ref()), None)?;
     match access {
         Access::Read if !caller.may_read_operations() => Err(ApiError::OperatorsOnly),
         Access::Change if !caller.may_manage_secrets() => Err(ApiError::AdminOnly),
@@ -58,12 +57,8 @@ fn admin_credential(
 ) -> Result<(Rc<BrokerConfig>, Credential), ApiError> {
     operator(req, c, access)?;
     c.log.credential = Some(name.to_owned());
-    let cfg = config::broker(&c.env)?;
-    let cred = match cfg.credentials.get(name) {
-        None => return Err(ApiError::UnknownCredential(name.to_owned())),
-        Some(Err(e)) => return Err(e.clone().into()),
-        Some(Ok(cred)) => cred.clone(),
-    };
+    let cfg = c.isolate.config(&c.env)?;
+    let cred = cfg.credential(name)?.clone();
     Ok((cfg, cred))
 }
 
@@ -72,7 +67,7 @@ fn admin_credential(
 struct Admin {
     cfg: Rc<BrokerConfig>,
     cred: Credential,
-    platform: Rc<crate::platform::WorkerPlatform>,
+    platform: WorkerPlatform,
     cache: Rc<ims_core::TokenCache>,
     state: ims_core::rotation::CredentialState,
     known: Vec<ims_core::ClientSecret>,
@@ -81,14 +76,14 @@ struct Admin {
 impl Admin {
     async fn new(req: &Request, c: &mut Ctx, name: &str, access: Access) -> Result<Self, ApiError> {
         let (cfg, cred) = admin_credential(req, c, name, access)?;
-        let platform = tokens::platform(&c.env)?;
+        let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
         let state = secrets::load(&platform, &cred.name).await?;
         let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
         Ok(Self {
             cfg,
             cred,
             platform,
-            cache: tokens::cache(),
+            cache: Rc::clone(&c.isolate.cache),
             state,
             known,
         })
@@ -105,100 +100,145 @@ impl Admin {
     }
 }
 
-/// The rotation as shown to operators, with `busy` when given (the answer of a rotate call).
-/// Keys in serde_json's (sorted) order, as this view was written before.
-pub fn rotation_view(r: &Rotation, busy: Option<bool>) -> String {
-    let mut view = Obj::new();
-    if let Some(busy) = busy {
-        view = view.bool("busy", busy);
+/// A rotation as shown to operators. Members in alphabetical order, as operators have always
+/// received them; times in RFC 3339.
+#[derive(Serialize)]
+pub struct RotationView<'a> {
+    /// Only in the answer of a rotate call: true when another run was already at work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    busy: Option<bool>,
+    events: Vec<RotationEventView<'a>>,
+    finished_at: Option<String>,
+    id: &'a str,
+    in_progress: bool,
+    last_error: Option<RotationErrorView<'a>>,
+    retire_after: Option<String>,
+    started_at: String,
+    step: &'static str,
+    updated_at: String,
+}
+
+/// One step of a rotation's history.
+#[derive(Serialize)]
+struct RotationEventView<'a> {
+    at: String,
+    uuid: Option<&'a str>,
+    what: &'a str,
+}
+
+/// The last error of a rotation.
+#[derive(Serialize)]
+struct RotationErrorView<'a> {
+    at: String,
+    message: &'a str,
+    step: &'static str,
+}
+
+impl<'a> RotationView<'a> {
+    /// The view of `r`, with `busy` when given (the answer of a rotate call).
+    pub fn of(r: &'a Rotation, busy: Option<bool>) -> Self {
+        Self {
+            busy,
+            events: r
+                .events
+                .iter()
+                .map(|e| RotationEventView {
+                    at: rfc3339(e.at_ms),
+                    uuid: e.uuid.as_deref(),
+                    what: &e.what,
+                })
+                .collect(),
+            finished_at: r.finished_at_ms.map(rfc3339),
+            id: &r.id,
+            in_progress: r.step != Step::Done,
+            last_error: r.last_error.as_ref().map(|e| RotationErrorView {
+                at: rfc3339(e.at_ms),
+                message: &e.message,
+                step: e.step.as_str(),
+            }),
+            retire_after: r.retire_after_ms.map(rfc3339),
+            started_at: rfc3339(r.started_at_ms),
+            step: r.step.as_str(),
+            updated_at: rfc3339(r.updated_at_ms),
+        }
     }
-    let events = r.events.iter().map(|e| {
-        Obj::new()
-            .str("at", &rfc3339(e.at_ms))
-            .opt_str("uuid", e.uuid.as_deref())
-            .str("what", &e.what)
-            .end()
-    });
-    let last_error = r.last_error.as_ref().map(|e| {
-        Obj::new()
-            .str("at", &rfc3339(e.at_ms))
-            .str("message", &e.message)
-            .str("step", e.step.as_str())
-            .end()
-    });
-    view.raw("events", &json::array(events))
-        .opt_str("finished_at", r.finished_at_ms.map(rfc3339).as_deref())
-        .str("id", &r.id)
-        .bool("in_progress", r.step != ims_core::rotation::Step::Done)
-        .opt_raw("last_error", last_error.as_deref())
-        .opt_str("retire_after", r.retire_after_ms.map(rfc3339).as_deref())
-        .str("started_at", &rfc3339(r.started_at_ms))
-        .str("step", r.step.as_str())
-        .str("updated_at", &rfc3339(r.updated_at_ms))
-        .end()
+}
+
+/// The answer of `GET /v1/credentials/{name}/secrets`.
+#[derive(Serialize)]
+struct SecretsView<'a> {
+    /// `worker_secret` (the bootstrap secret) or `kv` (a rotated, stored one).
+    active_source: &'static str,
+    active_uuid: Option<&'a str>,
+    credential: &'a str,
+    secrets: Vec<SecretView<'a>>,
+}
+
+/// One secret Adobe holds; never its value.
+#[derive(Serialize)]
+struct SecretView<'a> {
+    active: bool,
+    created_at: String,
+    last_used_at: Option<String>,
+    role: Option<&'static str>,
+    uuid: &'a str,
 }
 
 /// `GET /v1/credentials/{name}/secrets`.
-pub async fn list(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(&req, c, name, Access::Read).await?;
+pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
+    let admin = Admin::new(req, c, name, Access::Read).await?;
     let (cred, state) = (&admin.cred, &admin.state);
     let mgmt = admin.management()?;
     let adobe = mgmt.list().await?;
     let active = state.active_uuid(&adobe);
-    let items = adobe.iter().map(|s| {
-        Obj::new()
-            .bool("active", active.as_deref() == Some(s.uuid.as_str()))
-            .str("created_at", &rfc3339(s.created_at_ms))
-            .opt_str("last_used_at", s.last_used_at_ms.map(rfc3339).as_deref())
-            .opt_str("role", state.role(&s.uuid, &adobe))
-            .str("uuid", &s.uuid)
-            .end()
-    });
-    let source = match state.active.source {
-        Source::Bootstrap => "worker_secret",
-        Source::Stored => "kv",
+    let view = SecretsView {
+        active_source: match state.active.source {
+            Source::Bootstrap => "worker_secret",
+            Source::Stored => "kv",
+        },
+        active_uuid: active.as_deref(),
+        credential: &cred.name,
+        secrets: adobe
+            .iter()
+            .map(|s| SecretView {
+                active: active.as_deref() == Some(s.uuid.as_str()),
+                created_at: rfc3339(s.created_at_ms),
+                last_used_at: s.last_used_at_ms.map(rfc3339),
+                role: state.role(&s.uuid, &adobe),
+                uuid: &s.uuid,
+            })
+            .collect(),
     };
-    let body = Obj::new()
-        .str("active_source", source)
-        .opt_str("active_uuid", active.as_deref())
-        .str("credential", &cred.name)
-        .raw("secrets", &json::array(items))
-        .end();
-    Ok(Reply::json(200, body).no_store())
+    Ok(Reply::json(200, &view).no_store())
 }
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
-pub async fn rotate(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (cfg, cred) = admin_credential(&req, c, name, Access::Change)?;
-    let platform = tokens::platform(&c.env)?;
-    let cache = tokens::cache();
+pub async fn rotate(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
+    let (cfg, cred) = admin_credential(req, c, name, Access::Change)?;
+    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
+    let cache = Rc::clone(&c.isolate.cache);
     let outcome = rotation::run(&c.env, &platform, &cfg, &cache, &cred, true).await?;
     let Some(r) = outcome.state.rotation.as_ref() else {
         return Err(ApiError::Conflict(
             "another run is starting a rotation of this credential; call again in a moment".into(),
         ));
     };
-    let body = rotation_view(r, Some(outcome.busy));
-    let status = if r.step == ims_core::rotation::Step::Done {
-        200
-    } else {
-        202
-    };
-    Ok(Reply::json(status, body).no_store())
+    let status = if r.step == Step::Done { 200 } else { 202 };
+    Ok(Reply::json(status, &RotationView::of(r, Some(outcome.busy))).no_store())
 }
 
 /// `GET /v1/credentials/{name}/rotation`.
-pub async fn status(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(&req, c, name, Access::Read)?;
-    let platform = tokens::platform(&c.env)?;
+pub async fn status(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
+    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
     let state = secrets::load(&platform, &cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
-    Ok(Reply::json(200, rotation_view(r, None)).no_store())
+    Ok(Reply::json(200, &RotationView::of(r, None)).no_store())
 }
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
-pub async fn delete(req: Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(&req, c, name, Access::Change).await?;
+pub async fn delete(req: &Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
+    let admin = Admin::new(req, c, name, Access::Change).await?;
     let cred = &admin.cred;
     let mgmt = admin.management()?;
     // Under the rotation lease, on the record as it is then: a rotation cannot promote or test
@@ -227,54 +267,105 @@ pub async fn delete(req: Request, c: &mut Ctx, name: &str, uuid: &str) -> Result
 /// `GET /v1/credentials` (admin, viewer): every configured credential, usable or not, and who
 /// is asking (its id and role, so that the console shows a viewer no buttons it may not use).
 /// What is wrong with a misconfigured credential is shown to admins only.
-pub async fn credentials(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = operator(&req, c, Access::Read)?;
+pub async fn credentials(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
+    let caller = operator(req, c, Access::Read)?;
     let admin = caller.may_manage_secrets();
-    let cfg = config::broker(&c.env)?;
-    let items = cfg.credentials.all().map(|(name, cred)| match cred {
-        Ok(cred) => Obj::new()
-            .str("client_id", &cred.client_id)
-            .raw("error", "null")
-            .bool(
-                "manages_secrets",
-                cred.org_id.is_some() && cred.credential_id.is_some(),
-            )
-            .str("name", name)
-            .str("scopes", &cred.default_scopes.to_comma())
-            .end(),
-        Err(e) => Obj::new()
-            .raw("client_id", "null")
-            .str(
-                "error",
-                &if admin {
+    let cfg = c.isolate.config(&c.env)?;
+    let credentials = cfg
+        .credentials
+        .all()
+        .map(|(name, cred)| match cred {
+            Ok(cred) => CredentialView {
+                client_id: Some(&cred.client_id),
+                error: None,
+                manages_secrets: cred.org_id.is_some() && cred.credential_id.is_some(),
+                name,
+                scopes: Some(cred.default_scopes.to_comma()),
+            },
+            Err(e) => CredentialView {
+                client_id: None,
+                error: Some(if admin {
                     e.to_string()
                 } else {
                     "misconfigured (an admin can read which setting)".into()
-                },
-            )
-            .bool("manages_secrets", false)
-            .str("name", name)
-            .raw("scopes", "null")
-            .end(),
-    });
-    let who = Obj::new()
-        .str("id", &caller.id)
-        .str("role", caller.role.as_str())
-        .end();
-    let body = Obj::new()
-        .raw("caller", &who)
-        .raw("credentials", &json::array(items))
-        .end();
-    Ok(Reply::json(200, body).no_store())
+                }),
+                manages_secrets: false,
+                name,
+                scopes: None,
+            },
+        })
+        .collect();
+    let view = CredentialsView {
+        caller: CallerView {
+            id: &caller.id,
+            role: caller.role.as_str(),
+        },
+        credentials,
+    };
+    Ok(Reply::json(200, &view).no_store())
+}
+
+/// The answer of `GET /v1/credentials`.
+#[derive(Serialize)]
+struct CredentialsView<'a> {
+    caller: CallerView<'a>,
+    credentials: Vec<CredentialView<'a>>,
+}
+
+/// Who is asking.
+#[derive(Serialize)]
+struct CallerView<'a> {
+    id: &'a str,
+    role: &'static str,
+}
+
+/// One configured credential: usable (`error` null) or not (`client_id`, `scopes` null).
+#[derive(Serialize)]
+struct CredentialView<'a> {
+    client_id: Option<&'a str>,
+    error: Option<String>,
+    manages_secrets: bool,
+    name: &'a str,
+    scopes: Option<String>,
+}
+
+/// The answer of `GET /v1/credentials/{name}/tokens`.
+#[derive(Serialize)]
+struct TokensView<'a> {
+    credential: &'a str,
+    entries: Vec<TokenEntryView>,
+    now: String,
+    now_ms: u64,
+}
+
+/// One cached token entry, without its token.
+#[derive(Serialize)]
+struct TokenEntryView {
+    expires_at: String,
+    expires_in: u64,
+    freshness: &'static str,
+    key: String,
+    last_hit: Option<&'static str>,
+    last_hit_at: Option<String>,
+    lifetime_s: u64,
+    refresh_at: String,
+    refreshed_at: String,
+    refreshed_at_ms: u64,
+    scope: String,
+    usable_until: String,
+    usable_until_ms: u64,
+    /// `callers`, or `broker` for the broker's own token for secret management.
+    #[serde(rename = "use")]
+    use_: &'static str,
 }
 
 /// `GET /v1/credentials/{name}/tokens` (admin, viewer): the cached token entries in KV, without
 /// their tokens: scope set, when minted, when they stop being handed out, the last hit seen by
 /// this isolate, and whose they are (`use`: `callers`, or `broker` for the broker's own token for
 /// secret management, which no caller ever gets).
-pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(&req, c, name, Access::Read)?;
-    let platform = tokens::platform(&c.env)?;
+pub async fn tokens(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
+    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
     let prefix = format!(
         "{}{}:{}:",
         ims_core::cache_key::TOKEN_KEY_PREFIX,
@@ -289,49 +380,42 @@ pub async fn tokens(req: Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiE
     let now = crate::platform::now_ms();
     let mut entries = Vec::new();
     for key in listed {
-        let Some(text) = ims_core::platform::TokenStore::get(&*platform, &key).await else {
+        let Some(text) = ims_core::platform::TokenStore::get(&platform, &key).await else {
             continue;
         };
         let Some(token) = ims_core::policy::CachedToken::from_stored(&text) else {
             continue;
         };
         let last = crate::telemetry::last_hit(&key);
-        let freshness = match token.freshness(now) {
-            ims_core::policy::Freshness::Fresh => "fresh",
-            ims_core::policy::Freshness::Stale => "stale",
-            ims_core::policy::Freshness::Unusable => "unusable",
-        };
-        // Keys in serde_json's (sorted) order, as these entries were written before.
-        entries.push(
-            Obj::new()
-                .str("expires_at", &rfc3339(token.expires_at_ms))
-                .u64("expires_in", token.caller_expires_in_s(now))
-                .str("freshness", freshness)
-                .str("key", &key)
-                .opt_str("last_hit", last.map(|(outcome, _)| outcome))
-                .opt_str("last_hit_at", last.map(|(_, at)| rfc3339(at)).as_deref())
-                .u64("lifetime_s", token.lifetime_ms() / 1000)
-                .str("refresh_at", &rfc3339(token.refresh_at_ms()))
-                .str("refreshed_at", &rfc3339(token.sent_at_ms))
-                .u64("refreshed_at_ms", token.sent_at_ms)
-                .str("scope", &token.scope)
-                .str("usable_until", &rfc3339(token.usable_until_ms()))
-                .u64("usable_until_ms", token.usable_until_ms())
-                .str(
-                    "use",
-                    match ims_core::cache_key::use_of(&key) {
-                        TokenUse::Callers => "callers",
-                        TokenUse::Broker => "broker",
-                    },
-                )
-                .end(),
-        );
+        entries.push(TokenEntryView {
+            expires_at: rfc3339(token.expires_at_ms),
+            expires_in: token.caller_expires_in_s(now),
+            freshness: match token.freshness(now) {
+                Freshness::Fresh => "fresh",
+                Freshness::Stale => "stale",
+                Freshness::Unusable => "unusable",
+            },
+            last_hit: last.map(|(outcome, _)| outcome),
+            last_hit_at: last.map(|(_, at)| rfc3339(at)),
+            lifetime_s: token.lifetime_ms() / 1000,
+            refresh_at: rfc3339(token.refresh_at_ms()),
+            refreshed_at: rfc3339(token.sent_at_ms),
+            refreshed_at_ms: token.sent_at_ms,
+            scope: token.scope.clone(),
+            usable_until: rfc3339(token.usable_until_ms()),
+            usable_until_ms: token.usable_until_ms(),
+            use_: match ims_core::cache_key::use_of(&key) {
+                TokenUse::Callers => "callers",
+                TokenUse::Broker => "broker",
+            },
+            key,
+        });
     }
-    let body = Obj::new()
-        .str("credential", &cred.name)
-        .raw("entries", &json::array(entries))
-        .str("now", &rfc3339(now))
-        .u64("now_ms", now)
-        .end();
-    Ok(Reply::json(200, body).no_store())
+    let view = TokensView {
+        credential: &cred.name,
+        entries,
+        now: rfc3339(now),
+        now_ms: now,
+    };
+    Ok(Reply::json(200, &view).no_store())
 }

@@ -1,0 +1,134 @@
+//! Everything one isolate keeps between requests, in one value built on its first event.
+//!
+//! Bindings cannot change under a running isolate (a deployment or `wrangler secret put` starts
+//! new isolates with the new values), so settings are parsed once, on first use, and kept: a
+//! request parses only the settings it needs, and a setting that fails to parse is not kept, so
+//! every request that needs it reports the error. Beside the settings, the isolate keeps what
+//! the broker's rules need across requests: the token cache (memory level, single flights,
+//! cooldowns), each caller's budget of new scope sets, the last secrets record read per
+//! credential and the highest record versions seen, the counters and recent events, the log's
+//! hit summary, and the rotations running here. There are no other per-isolate statics.
+
+use crate::config::{self, BrokerConfig};
+use crate::platform::kv::Kv;
+use ims_core::budget::MissBudget;
+use ims_core::callers::CallerRegistry;
+use ims_core::envelope::StoreKeys;
+use ims_core::events::EventLog;
+use ims_core::hit_summary::HitSummary;
+use ims_core::memo::Bounded;
+use ims_core::metrics::Metrics;
+use ims_core::record::Versions;
+use ims_core::rotation::CredentialState;
+use ims_core::{ConfigError, TokenCache};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use worker::Env;
+
+/// The KV namespace that holds cached tokens, secrets records and event batches.
+pub const TOKENS_BINDING: &str = "TOKENS";
+
+/// Most cache keys whose last hit is remembered (`GET /v1/credentials/{name}/tokens`).
+const MAX_HITS: usize = 256;
+
+/// The isolate's state.
+pub struct Isolate {
+    /// A random id, naming this isolate's event batch in KV.
+    pub id: String,
+    config: OnceCell<Rc<BrokerConfig>>,
+    callers: OnceCell<Rc<CallerRegistry>>,
+    keys: OnceCell<Rc<StoreKeys>>,
+    kv: OnceCell<Kv>,
+    /// The token cache: memory level, single flights, cooldowns.
+    pub cache: Rc<TokenCache>,
+    /// Each caller's budget of new scope sets.
+    pub budget: RefCell<MissBudget>,
+    /// The last secrets record read or written per credential, and when (ms).
+    pub records: RefCell<HashMap<String, (u64, Rc<CredentialState>)>>,
+    /// The highest secrets record version read or written, per record.
+    pub versions: RefCell<Versions>,
+    /// Request, cache and IMS counters.
+    pub metrics: RefCell<Metrics>,
+    /// Recent events, and which of them are written to KV yet.
+    pub events: RefCell<EventLog>,
+    /// Where the last hit on each cache key was served from, and when (ms).
+    pub hits: RefCell<Bounded<String, (&'static str, u64)>>,
+    /// Plain cache hits counted for the next `requests_summary` log line.
+    pub summary: RefCell<HitSummary>,
+    /// Credentials whose rotation step runs in this isolate now.
+    pub rotating: RefCell<HashSet<String>>,
+    /// The entry point's continuation as a JS function, made once (see `crate::edge`).
+    pub entry_next: OnceCell<worker::js_sys::Function>,
+}
+
+thread_local! {
+    static ISOLATE: Rc<Isolate> = Rc::new(Isolate::new());
+}
+
+impl Isolate {
+    fn new() -> Self {
+        Self {
+            id: crate::random::id(),
+            config: OnceCell::new(),
+            callers: OnceCell::new(),
+            keys: OnceCell::new(),
+            kv: OnceCell::new(),
+            cache: Rc::new(TokenCache::new()),
+            budget: RefCell::new(MissBudget::new()),
+            records: RefCell::new(HashMap::new()),
+            versions: RefCell::new(Versions::default()),
+            metrics: RefCell::new(Metrics::new(crate::platform::now_ms())),
+            events: RefCell::new(EventLog::default()),
+            hits: RefCell::new(Bounded::new(MAX_HITS)),
+            summary: RefCell::new(HitSummary::default()),
+            rotating: RefCell::new(HashSet::new()),
+            entry_next: OnceCell::new(),
+        }
+    }
+
+    /// This isolate's state.
+    pub fn current() -> Rc<Isolate> {
+        ISOLATE.with(Rc::clone)
+    }
+
+    /// The broker configuration (vars), parsed on first use.
+    pub fn config(&self, env: &Env) -> Result<Rc<BrokerConfig>, ConfigError> {
+        once(&self.config, || config::broker(env))
+    }
+
+    /// The caller registry (`CALLER_KEYS`, which holds digests, not keys), parsed on first use.
+    pub fn callers(&self, env: &Env) -> Result<Rc<CallerRegistry>, ConfigError> {
+        once(&self.callers, || config::callers(env))
+    }
+
+    /// The store keys (`STORE_KEY`, `STORE_KEY_PREVIOUS`), read on first use.
+    pub fn keys(&self, env: &Env) -> Result<Rc<StoreKeys>, ConfigError> {
+        once(&self.keys, || config::store_keys(env))
+    }
+
+    /// The `TOKENS` KV namespace, with the configured timeout per call.
+    pub fn kv(&self, env: &Env) -> Result<Kv, ConfigError> {
+        if let Some(kv) = self.kv.get() {
+            return Ok(kv.clone());
+        }
+        let timeout_ms = self.config(env)?.kv_timeout_ms;
+        let kv =
+            Kv::from_env(env, TOKENS_BINDING, timeout_ms).ok_or_else(|| ConfigError::Missing {
+                setting: format!("KV binding {TOKENS_BINDING}"),
+            })?;
+        Ok(self.kv.get_or_init(|| kv).clone())
+    }
+}
+
+/// The value in `cell`, else `parse()`'s, kept when it parsed.
+fn once<V>(
+    cell: &OnceCell<Rc<V>>,
+    parse: impl FnOnce() -> Result<V, ConfigError>,
+) -> Result<Rc<V>, ConfigError> {
+    if let Some(kept) = cell.get() {
+        return Ok(Rc::clone(kept));
+    }
+    let parsed = Rc::new(parse()?);
+    Ok(Rc::clone(cell.get_or_init(|| parsed)))
+}

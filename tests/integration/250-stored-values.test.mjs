@@ -173,6 +173,7 @@ for (const file of FIXTURES) {
 
     test("a stored rotation lease holds: rotate answers busy and changes nothing", async () => {
       assert.ok(keysOf("lease").length > 0);
+      const imsCalls = await tokenCalls(fake);
       for (const key of keysOf("lease")) {
         const name = key.slice("lease:".length);
         const before = (await fake.stats()).api_calls;
@@ -185,7 +186,7 @@ for (const file of FIXTURES) {
         assert.equal(await w.kv.get(key), stored.get(key).value, `${key} unchanged`);
         assert.equal(await w.kv.get(`state:${name}`), stored.get(`state:${name}`).value, `state:${name} unchanged`);
       }
-      assert.equal(await tokenCalls(fake), 0, "no call to IMS");
+      assert.equal(await tokenCalls(fake), imsCalls, "no call to IMS");
     });
 
     test("a new token of each credential is minted with the secret it was minted with at the capture", async () => {

@@ -9,6 +9,8 @@ pub struct Reply {
     /// The headers, as `name\nvalue` pairs joined by `\n` (a header value cannot hold a line
     /// break, so none is lost in the joining).
     head: String,
+    /// False once a header with a value made for this answer was added (see [`Reply::header`]).
+    fixed: bool,
     body: Vec<u8>,
 }
 
@@ -46,6 +48,7 @@ impl Reply {
         Self {
             status,
             head: String::new(),
+            fixed: true,
             body: Vec::new(),
         }
     }
@@ -70,6 +73,7 @@ impl Reply {
     /// The same answer with one more header. A value the runtime refuses (one with a line
     /// break, for one) turns the whole answer into a bare 500 `internal_error`.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.fixed = false;
         if value.contains(['\n', '\r']) {
             // Split at the joining, it would become a header of its own: send a value the
             // runtime refuses, as it would refuse this one.
@@ -92,6 +96,12 @@ impl Reply {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.status
+    }
+
+    /// True while every header is one of a fixed few (no value made for this answer): the
+    /// adapter may then reuse one `Response` init for every such answer.
+    pub fn fixed_headers(&self) -> bool {
+        self.fixed
     }
 
     /// Status, headers (`name\nvalue` pairs joined by `\n`) and body.
@@ -128,6 +138,10 @@ mod tests {
             "content-type\napplication/json\ncache-control\nno-store\nretry-after\n7"
         );
         assert_eq!(r.body, b"{}");
+        assert!(!r.fixed_headers(), "a value made for this answer");
+        assert!(Reply::json(200, &serde_json::json!({}))
+            .no_store()
+            .fixed_headers());
         let empty = Reply::empty(204);
         assert_eq!((empty.head.as_str(), empty.body.len()), ("", 0));
     }

@@ -37,7 +37,7 @@ extern "C" {
     ) -> JsValue;
 
     /// `new Response(body, {status, headers})`; see `shim.js`.
-    fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
+    fn respond(status: u16, head: &str, body: &[u8], fixed: bool) -> web_sys::Response;
 
     /// What `shim.js` read of a request besides its body.
     type Head;
@@ -108,6 +108,7 @@ fn after_read(env: Env, ctx: RawContext, outcome: u32, body: Uint8Array, head: H
 
 /// The runtime's `Response` for a reply.
 fn to_response(reply: Reply) -> web_sys::Response {
+    let fixed = reply.fixed_headers();
     let (status, head, body) = reply.into_parts();
-    respond(status, &head, &body)
+    respond(status, &head, &body, fixed)
 }

@@ -11,6 +11,7 @@
 
 use crate::config::{self, BrokerConfig};
 use crate::platform::kv::Kv;
+use crate::platform::memo::{CacheKeys, QuotedTokens};
 use ims_core::budget::MissBudget;
 use ims_core::callers::CallerRegistry;
 use ims_core::envelope::StoreKeys;
@@ -42,6 +43,10 @@ pub struct Isolate {
     kv: OnceCell<Kv>,
     /// The token cache: memory level, single flights, cooldowns.
     pub cache: Rc<TokenCache>,
+    /// Cache keys asked for lately (speed only, see `crate::platform::memo`).
+    pub cache_keys: RefCell<CacheKeys>,
+    /// Tokens' values as JSON strings (speed only, see `crate::platform::memo`).
+    pub quoted_tokens: RefCell<QuotedTokens>,
     /// Each caller's budget of new scope sets.
     pub budget: RefCell<MissBudget>,
     /// The last secrets record read or written per credential, and when (ms).
@@ -75,6 +80,8 @@ impl Isolate {
             keys: OnceCell::new(),
             kv: OnceCell::new(),
             cache: Rc::new(TokenCache::new()),
+            cache_keys: RefCell::new(CacheKeys::new()),
+            quoted_tokens: RefCell::new(QuotedTokens::new()),
             budget: RefCell::new(MissBudget::new()),
             records: RefCell::new(HashMap::new()),
             versions: RefCell::new(Versions::default()),

@@ -4,6 +4,7 @@
 
 pub mod eager;
 pub mod kv;
+pub mod memo;
 
 use futures_util::future::{select, Either};
 use ims_core::http::{HttpRequest, HttpResponse, TransportError};

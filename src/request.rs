@@ -134,8 +134,17 @@ pub enum Route {
 impl Route {
     /// The route of a URL path.
     pub fn of(path: &str) -> Self {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        match segments.as_slice() {
+        // At most six segments matter (one more than the longest route).
+        let mut segments = [""; 6];
+        let mut n = 0;
+        for segment in path.trim_start_matches('/').split('/') {
+            if n == segments.len() {
+                return Self::NotFound;
+            }
+            segments[n] = segment;
+            n += 1;
+        }
+        match &segments[..n] {
             ["healthz"] => Self::Healthz,
             ["v1", "credentials"] => Self::Credentials,
             ["v1", "credentials", name, "tokens"] => Self::Tokens((*name).to_owned()),

@@ -20,7 +20,7 @@ const KNOWN_METHODS: [&str; 9] = [
 ];
 
 /// Routes a request, answers errors as JSON, and writes the request's log line.
-pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Reply {
+pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
     let started = crate::platform::now_ms();
     let isolate = Isolate::current();
     let mut c = Ctx {
@@ -28,7 +28,7 @@ pub async fn dispatch(req: Request, env: Env, ctx: Context) -> Reply {
         ctx,
         isolate,
         log: RequestLog {
-            ray: req.ray.clone(),
+            ray: req.ray.take(),
             route: req.route.label(),
             ..RequestLog::default()
         },

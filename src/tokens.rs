@@ -70,7 +70,11 @@ pub async fn grant(
         )));
     }
     c.log.scope = Some(scopes.to_comma());
-    let key = ims_core::cache_key::cache_key(&cred.name, &cred.client_id, &scopes);
+    let key = c
+        .isolate
+        .cache_keys
+        .borrow_mut()
+        .key(&cred.name, &cred.client_id, &scopes);
     let cache = Rc::clone(&c.isolate.cache);
     let now = crate::platform::now_ms();
     let served = match cache.from_memory(&key, now) {

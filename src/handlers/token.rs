@@ -14,11 +14,13 @@ use crate::request::Request;
 use crate::tokens;
 use ims_core::token_body::parse_body;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// The answer. Members in alphabetical order, as clients have always received them.
 #[derive(Serialize)]
 struct Answer<'a> {
-    access_token: &'a str,
+    /// The token as a JSON string.
+    access_token: &'a RawValue,
     credential: &'a str,
     /// RFC 3339, UTC.
     expires_at: String,
@@ -39,8 +41,9 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let asked = parse_body(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let scopes = asked.scopes.as_ref().map(|s| s.to_set());
     let grant = tokens::grant(c, &caller, asked.credential.as_deref(), scopes).await?;
+    let quoted = c.isolate.quoted_tokens.borrow_mut().quoted(&grant.token);
     let answer = Answer {
-        access_token: grant.token.access_token.secret(),
+        access_token: &quoted,
         credential: &grant.credential,
         expires_at: ims_core::time::rfc3339(grant.token.usable_until_ms()),
         expires_in: grant.expires_in_s,

@@ -11,7 +11,8 @@
 
 use crate::config::{self, BrokerConfig};
 use crate::platform::kv::Kv;
-use crate::platform::memo::{CacheKeys, QuotedTokens};
+use crate::platform::memo::{CacheKeys, Parsed, QuotedTokens};
+use ims_core::token_body::TokenBody;
 use ims_core::budget::MissBudget;
 use ims_core::callers::CallerRegistry;
 use ims_core::envelope::StoreKeys;
@@ -43,6 +44,8 @@ pub struct Isolate {
     kv: OnceCell<Kv>,
     /// The token cache: memory level, single flights, cooldowns.
     pub cache: Rc<TokenCache>,
+    /// `POST /v1/token` bodies parsed lately (speed only, see `crate::platform::memo`).
+    pub token_bodies: RefCell<Parsed<TokenBody>>,
     /// Cache keys asked for lately (speed only, see `crate::platform::memo`).
     pub cache_keys: RefCell<CacheKeys>,
     /// Tokens' values as JSON strings (speed only, see `crate::platform::memo`).
@@ -80,6 +83,7 @@ impl Isolate {
             keys: OnceCell::new(),
             kv: OnceCell::new(),
             cache: Rc::new(TokenCache::new()),
+            token_bodies: RefCell::new(Parsed::new()),
             cache_keys: RefCell::new(CacheKeys::new()),
             quoted_tokens: RefCell::new(QuotedTokens::new()),
             budget: RefCell::new(MissBudget::new()),

@@ -38,7 +38,12 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     if !bytes.is_empty() && req.media_type().as_deref() != Some("application/json") {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }
-    let asked = parse_body(&bytes).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let asked = c
+        .isolate
+        .token_bodies
+        .borrow_mut()
+        .parse(bytes, parse_body)
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let scopes = asked.scopes.as_ref().map(|s| s.to_set());
     let grant = tokens::grant(c, &caller, asked.credential.as_deref(), scopes).await?;
     let quoted = c.isolate.quoted_tokens.borrow_mut().quoted(&grant.token);

@@ -1,7 +1,8 @@
-//! The two memos the cache-hit path keeps per isolate, for speed only: each saves work that
-//! every hit would otherwise repeat for the same few values. `BENCHMARKS.md` ("Hit-path memos")
-//! gives the measured gain that keeps them; without it they would go.
+//! The memos the cache-hit path keeps per isolate, for speed only: each saves work that every
+//! hit would otherwise repeat for the same few values. `BENCHMARKS.md` ("Hit-path memos") gives
+//! the measured gain that keeps them; without it they would go.
 //!
+//! - [`Parsed`]: request bodies parsed lately (callers send the same few bodies again and again).
 //! - [`CacheKeys`]: the cache key of a credential's scope set holds a SHA-256 of the scopes.
 //! - [`QuotedTokens`]: a token's value as a JSON string (quotes, escapes) for the answer: a
 //!   token is about 1 KiB, and serde_json checks every byte for escaping on every hit.
@@ -16,6 +17,36 @@ use std::rc::Rc;
 
 /// Most entries per memo.
 const MAX_ENTRIES: usize = 1024;
+
+/// Longest body kept by [`Parsed`].
+const MAX_KEPT_BODY: usize = 1024;
+
+/// What bodies parsed to, by their bytes. A body that does not parse is never kept.
+pub struct Parsed<T>(Bounded<Vec<u8>, Rc<T>>);
+
+impl<T> Parsed<T> {
+    /// An empty memo.
+    pub fn new() -> Self {
+        Self(Bounded::new(MAX_ENTRIES))
+    }
+
+    /// What `bytes` parsed to the last time, else `parse(bytes)`'s answer (kept when it parsed
+    /// and the body is short).
+    pub fn parse<E>(
+        &mut self,
+        bytes: Vec<u8>,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<Rc<T>, E> {
+        if let Some(kept) = self.0.get(&bytes) {
+            return Ok(Rc::clone(kept));
+        }
+        let parsed = Rc::new(parse(&bytes)?);
+        if bytes.len() <= MAX_KEPT_BODY {
+            self.0.insert(bytes, Rc::clone(&parsed));
+        }
+        Ok(parsed)
+    }
+}
 
 /// Cache keys by credential name, client id and scope set.
 pub struct CacheKeys(Bounded<(String, String, ScopeSet), Rc<str>>);
@@ -74,6 +105,23 @@ mod tests {
             sent_at_ms: 1,
             expires_at_ms: 2,
         })
+    }
+
+    #[test]
+    fn a_body_sent_again_is_answered_from_the_memo_and_a_bad_one_is_never_kept() {
+        let mut parsed: Parsed<String> = Parsed::new();
+        let parse = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "not text");
+        let first = parsed.parse(b"abc".to_vec(), parse).expect("parses");
+        let again = parsed
+            .parse(b"abc".to_vec(), |_| Err("parsed again"))
+            .expect("kept");
+        assert!(Rc::ptr_eq(&first, &again));
+        assert!(parsed.parse(vec![0xff], parse).is_err());
+        assert_eq!(
+            parsed.parse(vec![0xff], |_| Err("parsed again")),
+            Err("parsed again"),
+            "a body that did not parse is parsed again"
+        );
     }
 
     #[test]

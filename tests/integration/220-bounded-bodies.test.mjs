@@ -58,3 +58,20 @@ test("a chunked body of exactly the cap is read whole", async () => {
   assert.equal(r.status, 200, `answered ${r.status} after ${r.sentAtAnswer} bytes`);
   assert.equal(r.json?.scope, "AdobeID,openid");
 });
+
+test("chunked 50 MB bodies to routes that take no body are answered without reading them to the end", async () => {
+  const { w, keys } = env;
+  const routes = [
+    ["rotate without a key", "/v1/credentials/default/secrets/rotate", {}, 401, "unauthorized"],
+    ["rotate as a caller that is not an admin", "/v1/credentials/default/secrets/rotate", { authorization: `Bearer ${keys.all}` }, 403, "forbidden"],
+    ["POST /healthz", "/healthz", {}, 405, "method_not_allowed"],
+    ["an unknown path", "/v1/nowhere", {}, 404, "not_found"],
+  ];
+  for (const [what, path, headers, status, code] of routes) {
+    const r = await sendChunked(w, path, { headers, total: FIFTY_MB });
+    assert.equal(r.status, status, `${what}: ${JSON.stringify({ ...r, text: r.text.slice(0, 200) })}`);
+    assert.equal(r.json?.error, code, what);
+    assert.ok(r.sentAtAnswer < 8 * MAX, `${what}: answered after ${r.sentAtAnswer} bytes were sent`);
+    assert.ok(r.sent < FIFTY_MB, `${what}: the client stopped early`);
+  }
+});

@@ -14,12 +14,10 @@ import {
   BARE_SCRIPT,
   KV_JS_SCRIPT,
   kvJsBindings,
-  brokerBindings,
+  brokerFixture,
   fmtInt,
   median,
-  newCallerKey,
   request,
-  startFake,
   startMiniflare,
   workerOptions,
   wrk,
@@ -40,14 +38,7 @@ if (builds.length === 0) {
   process.exit(2);
 }
 
-const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
-const caller = newCallerKey();
-const bindings = brokerBindings({
-  fake,
-  clientId: CLIENT_ID,
-  secret: SECRET,
-  callerKeys: { ab: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } },
-});
+const { fake, caller, bindings } = await brokerFixture({ clientId: CLIENT_ID, secret: SECRET, callerId: "ab" });
 const workers = [
   ...builds.map((b, i) => ({ id: b.label, name: `broker-${i}`, script: b.script, kv: `ab-${i}-TOKENS`, bindings })),
   { id: "(b) bare", name: "bare-rs", script: BARE_SCRIPT },

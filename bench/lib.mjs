@@ -162,6 +162,22 @@ export function brokerBindings({ fake, clientId, secret, callerKeys, scopes = "o
 }
 
 /**
+ * A fake Adobe with one client, a caller key allowed every credential and scope, and the
+ * broker's bindings for them: what a side-by-side script of several builds starts with.
+ */
+export async function brokerFixture({ clientId, secret, callerId = "bench" }) {
+  const fake = await startFake({ clientId, secret });
+  const caller = newCallerKey();
+  const bindings = brokerBindings({
+    fake,
+    clientId,
+    secret,
+    callerKeys: { [callerId]: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } },
+  });
+  return { fake, caller, bindings };
+}
+
+/**
  * The bindings of comparison Worker (c), `kv-js/`: the same caller key, fake IMS and client.
  * (c) mints and serves one token for `SCOPES`; it stays the hit body's set (openid,AdobeID), the
  * set the broker's measured hits ask for, not the broker's wider ceiling (brokerBindings'

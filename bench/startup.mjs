@@ -26,12 +26,10 @@ import {
   BROKER_SCRIPT,
   HELLO_SCRIPT,
   KV_JS_SCRIPT,
-  brokerBindings,
+  brokerFixture,
   kvJsBindings,
   median,
-  newCallerKey,
   request,
-  startFake,
   startMiniflare,
   tempDir,
   workerOptions,
@@ -48,14 +46,7 @@ const builds = (args.length ? args : [`build=${BROKER_SCRIPT}`]).map((arg) => {
   return { label, script: path.resolve(script) };
 });
 
-const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
-const caller = newCallerKey();
-const bindings = brokerBindings({
-  fake,
-  clientId: CLIENT_ID,
-  secret: SECRET,
-  callerKeys: { bench: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } },
-});
+const { fake, caller, bindings } = await brokerFixture({ clientId: CLIENT_ID, secret: SECRET });
 
 const probes = [
   { id: "bare", script: BARE_SCRIPT, path: "/", init: {} },

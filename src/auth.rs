@@ -31,7 +31,6 @@ pub fn authenticate(
         .authenticate(&key)
         .filter(|caller| id.is_none_or(|id| caller.id == id))
         .ok_or(ApiError::Unauthenticated)?;
-    let caller = Rc::new(caller.clone());
     c.log.caller = Some(caller.id.clone());
     c.caller = Some(Rc::clone(&caller));
     Ok(caller)

@@ -14,7 +14,8 @@
 use crate::isolate::Isolate;
 use ims_core::cache::{CacheOutcome, UpstreamCall};
 use ims_core::hit_summary::{HitKey, LogMode};
-use ims_core::json::{self, Obj};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The fields of one request's log line, filled in as the request is handled.
 #[derive(Debug, Default)]
@@ -114,26 +115,50 @@ fn flush_summary(now: u64) {
     let Some(summary) = Isolate::current().summary.borrow_mut().take() else {
         return;
     };
-    // Keys in serde_json's (sorted) order, as these lines were written before.
-    let rows = summary.rows.iter().map(|r| {
-        Obj::new()
-            .str("cache", r.key.cache)
-            .str("caller", &r.key.caller)
-            .u64("count", r.count)
-            .str("credential", &r.key.credential)
-            .u64("max_ms", r.max_ms)
-            .str("route", r.key.route)
-            .str("scope", &r.key.scope)
-            .end()
-    });
-    let line = Obj::new()
-        .str("msg", "requests_summary")
-        .u64("requests", summary.requests())
-        .raw("rows", &json::array(rows))
-        .str("since", &ims_core::time::rfc3339(summary.since_ms))
-        .str("until", &ims_core::time::rfc3339(now))
-        .end();
-    write(&line);
+    let line = SummaryLine {
+        msg: "requests_summary",
+        requests: summary.requests(),
+        rows: summary.rows.iter().map(SummaryRow::of).collect(),
+        since: ims_core::time::rfc3339(summary.since_ms),
+        until: ims_core::time::rfc3339(now),
+    };
+    write(&serde_json::to_string(&line).unwrap_or_default());
+}
+
+/// The `requests_summary` line; members in alphabetical order, as every line has them.
+#[derive(Serialize)]
+struct SummaryLine {
+    msg: &'static str,
+    requests: u64,
+    rows: Vec<SummaryRow<'static>>,
+    since: String,
+    until: String,
+}
+
+/// One row of the summary; members in alphabetical order.
+#[derive(Serialize)]
+struct SummaryRow<'a> {
+    cache: &'a str,
+    caller: String,
+    count: u64,
+    credential: String,
+    max_ms: u64,
+    route: &'a str,
+    scope: String,
+}
+
+impl SummaryRow<'static> {
+    fn of(r: &ims_core::hit_summary::HitRow) -> Self {
+        Self {
+            cache: r.key.cache,
+            caller: r.key.caller.clone(),
+            count: r.count,
+            credential: r.key.credential.clone(),
+            max_ms: r.max_ms,
+            route: r.key.route,
+            scope: r.key.scope.clone(),
+        }
+    }
 }
 
 /// Writes one line to the console (what Workers Logs and `wrangler tail` collect).
@@ -141,10 +166,10 @@ fn write(line: &str) {
     worker::web_sys::console::log_1(&line.into());
 }
 
-/// The fields of a log line, written in key order (the order of `serde_json`'s map, which wrote
-/// these lines before), each key once: a key given again replaces its value.
+/// The fields of a log line: a `serde_json` map, so written in key order (its map is sorted),
+/// each key once (a key given again replaces its value).
 #[derive(Default)]
-pub struct Fields(Vec<(&'static str, String)>);
+pub struct Fields(Map<String, Value>);
 
 impl Fields {
     /// No fields.
@@ -152,36 +177,30 @@ impl Fields {
         Self::default()
     }
 
-    /// A field whose value is JSON text already.
-    pub fn raw(mut self, key: &'static str, json: String) -> Self {
-        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) => self.0[i].1 = json,
-            Err(i) => self.0.insert(i, (key, json)),
-        }
+    /// A field of any JSON value.
+    pub fn value(mut self, key: &'static str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
         self
     }
 
     /// A string field.
     pub fn str(self, key: &'static str, value: &str) -> Self {
-        self.raw(key, json::string(value))
+        self.value(key, value)
     }
 
     /// A string field, `null` when absent.
     pub fn opt_str(self, key: &'static str, value: Option<&str>) -> Self {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self.raw(key, "null".into()),
-        }
+        self.value(key, value)
     }
 
     /// A number field.
     pub fn u64(self, key: &'static str, value: u64) -> Self {
-        self.raw(key, value.to_string())
+        self.value(key, value)
     }
 
     /// A `true` or `false` field.
     pub fn bool(self, key: &'static str, value: bool) -> Self {
-        self.raw(key, if value { "true" } else { "false" }.into())
+        self.value(key, value)
     }
 
     /// The fields of an IMS exchange.
@@ -200,11 +219,7 @@ impl Fields {
 
     /// The line: a JSON object.
     fn end(self) -> String {
-        let mut line = Obj::new();
-        for (key, value) in &self.0 {
-            line = line.raw(key, value);
-        }
-        line.end()
+        Value::Object(self.0).to_string()
     }
 }
 

@@ -14,9 +14,10 @@ use crate::tokens;
 use ims_core::cache::{CacheOutcome, Failure, Minted, TokenSpec, UpstreamCall};
 use ims_core::cache_key::TokenUse;
 use ims_core::error::WireError;
-use ims_core::json::{self, Bad, Obj, Reader, Res};
 use ims_core::policy::CachedToken;
+use ims_core::record_json::from_object;
 use ims_core::{ImsError, ScopeSet};
+use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State,
 };
@@ -32,15 +33,47 @@ thread_local! {
 
 /// An isolate's question: `{"credential":…,"scopes":…,"use":…}` (scopes in Adobe's comma form;
 /// `use` is `broker` for the broker's own management token, else absent: a callers' token).
+/// Read with unknown fields skipped and each field once.
+#[derive(Serialize, Deserialize)]
 struct Ask {
     credential: String,
     scopes: String,
+    #[serde(
+        rename = "use",
+        default,
+        skip_serializing_if = "is_callers",
+        with = "token_use"
+    )]
     use_: TokenUse,
 }
 
-/// The object's answer. On the wire as the `serde` derives wrote it before: every field, in this
-/// order, `null` when absent; read as they read it (unknown fields skipped, a field given twice
-/// refused, a missing optional field absent).
+fn is_callers(u: &TokenUse) -> bool {
+    *u == TokenUse::Callers
+}
+
+/// `use` on the wire: `"broker"`, or absent for a callers' token (any other value is refused).
+mod token_use {
+    use ims_core::cache_key::TokenUse;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(u: &TokenUse, s: S) -> Result<S::Ok, S::Error> {
+        match u {
+            TokenUse::Broker => s.serialize_str("broker"),
+            TokenUse::Callers => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TokenUse, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "broker" => Ok(TokenUse::Broker),
+            _ => Err(serde::de::Error::custom("use must be \"broker\" or absent")),
+        }
+    }
+}
+
+/// The object's answer: every field, in this order, `null` when absent; read with unknown
+/// fields skipped, a field given twice refused, a missing field absent.
+#[derive(Serialize, Deserialize)]
 struct Answer {
     /// The token entry, as stored in KV (`CachedToken::to_stored`).
     token: Option<String>,
@@ -54,140 +87,22 @@ struct Answer {
 
 impl Ask {
     fn to_json(&self) -> String {
-        let ask = Obj::new()
-            .str("credential", &self.credential)
-            .str("scopes", &self.scopes);
-        match self.use_ {
-            TokenUse::Callers => ask,
-            TokenUse::Broker => ask.str("use", "broker"),
-        }
-        .end()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    fn from_json(body: &[u8]) -> Res<Self> {
-        let (mut credential, mut scopes, mut use_) = (None, None, None);
-        let mut r = Reader::new(body);
-        r.object(&mut |r, key| match key.as_str() {
-            "credential" => json::set(&mut credential, r.string()?),
-            "scopes" => json::set(&mut scopes, r.string()?),
-            "use" => json::set(&mut use_, r.string()?),
-            _ => r.skip(),
-        })?;
-        r.end()?;
-        Ok(Self {
-            credential: credential.ok_or(Bad)?,
-            scopes: scopes.ok_or(Bad)?,
-            use_: match use_.as_deref() {
-                None => TokenUse::Callers,
-                Some("broker") => TokenUse::Broker,
-                Some(_) => return Err(Bad),
-            },
-        })
+    fn from_json(body: &[u8]) -> Option<Self> {
+        from_object(body)
     }
 }
 
 impl Answer {
     fn to_json(&self) -> String {
-        let error = self.error.as_ref().map(|e| {
-            Obj::new()
-                .str("code", &e.code)
-                .opt_u64("upstream_status", e.upstream_status.map(u64::from))
-                .str("description", &e.description)
-                .opt_str("debug_id", e.debug_id.as_deref())
-                .opt_u64("retry_after_s", e.retry_after_s)
-                .end()
-        });
-        let upstream = self.upstream.as_ref().map(|u| {
-            Obj::new()
-                .opt_u64("status", u.status.map(u64::from))
-                .u64("ms", u.ms)
-                .u64("attempts", u.attempts.into())
-                .opt_str("debug_id", u.debug_id.as_deref())
-                .u64("secret_index", u.secret_index as u64)
-                .end()
-        });
-        Obj::new()
-            .opt_str("token", self.token.as_deref())
-            .opt_raw("error", error.as_deref())
-            .opt_raw("upstream", upstream.as_deref())
-            .opt_str("misconfigured", self.misconfigured.as_deref())
-            .end()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    fn from_json(body: &[u8]) -> Res<Self> {
-        let (mut token, mut error, mut upstream, mut misconfigured) = (None, None, None, None);
-        let mut r = Reader::new(body);
-        r.object(&mut |r, key| match key.as_str() {
-            "token" => json::set(&mut token, r.opt_string()?),
-            "error" => json::set(&mut error, nullable(r, read_wire_error)?),
-            "upstream" => json::set(&mut upstream, nullable(r, read_upstream)?),
-            "misconfigured" => json::set(&mut misconfigured, r.opt_string()?),
-            _ => r.skip(),
-        })?;
-        r.end()?;
-        Ok(Self {
-            token: token.flatten(),
-            error: error.flatten(),
-            upstream: upstream.flatten(),
-            misconfigured: misconfigured.flatten(),
-        })
+    fn from_json(body: &[u8]) -> Option<Self> {
+        from_object(body)
     }
-}
-
-/// `null`, or what `read` reads.
-fn nullable<T>(r: &mut Reader, read: fn(&mut Reader) -> Res<T>) -> Res<Option<T>> {
-    if r.null()? {
-        return Ok(None);
-    }
-    read(r).map(Some)
-}
-
-fn small<T: TryFrom<u64>>(r: &mut Reader) -> Res<T> {
-    T::try_from(r.u64()?).map_err(|_| Bad)
-}
-
-fn opt_small<T: TryFrom<u64>>(r: &mut Reader) -> Res<Option<T>> {
-    nullable(r, small)
-}
-
-fn read_wire_error(r: &mut Reader) -> Res<WireError> {
-    let (mut code, mut status, mut description, mut debug_id, mut retry) =
-        (None, None, None, None, None);
-    r.object(&mut |r, key| match key.as_str() {
-        "code" => json::set(&mut code, r.string()?),
-        "upstream_status" => json::set(&mut status, opt_small(r)?),
-        "description" => json::set(&mut description, r.string()?),
-        "debug_id" => json::set(&mut debug_id, r.opt_string()?),
-        "retry_after_s" => json::set(&mut retry, r.opt_u64()?),
-        _ => r.skip(),
-    })?;
-    Ok(WireError {
-        code: code.ok_or(Bad)?,
-        upstream_status: status.flatten(),
-        description: description.ok_or(Bad)?,
-        debug_id: debug_id.flatten(),
-        retry_after_s: retry.flatten(),
-    })
-}
-
-fn read_upstream(r: &mut Reader) -> Res<UpstreamCall> {
-    let (mut status, mut ms, mut attempts, mut debug_id, mut secret_index) =
-        (None, None, None, None, None);
-    r.object(&mut |r, key| match key.as_str() {
-        "status" => json::set(&mut status, opt_small(r)?),
-        "ms" => json::set(&mut ms, r.u64()?),
-        "attempts" => json::set(&mut attempts, small(r)?),
-        "debug_id" => json::set(&mut debug_id, r.opt_string()?),
-        "secret_index" => json::set(&mut secret_index, small(r)?),
-        _ => r.skip(),
-    })?;
-    Ok(UpstreamCall {
-        status: status.flatten(),
-        ms: ms.ok_or(Bad)?,
-        attempts: attempts.ok_or(Bad)?,
-        debug_id: debug_id.flatten(),
-        secret_index: secret_index.ok_or(Bad)?,
-    })
 }
 
 /// Asks the key's object for a usable, non-stale token of `spec`. `None` when the object is
@@ -205,7 +120,7 @@ pub async fn ask(ns: &ObjectNamespace, spec: &TokenSpec) -> Option<Minted> {
             crate::platform::request("https://refresher/token", "POST", &[], body.as_bytes())?;
         let mut resp = stub.fetch_with_request(req).await?;
         let bytes = resp.bytes().await?;
-        Answer::from_json(&bytes).map_err(|_| worker::Error::from("an unreadable answer"))
+        Answer::from_json(&bytes).ok_or_else(|| worker::Error::from("an unreadable answer"))
     }
     .await;
     let answer = match result {
@@ -259,7 +174,7 @@ impl DurableObject for Refresher {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let ask = Ask::from_json(&req.bytes().await?)
-            .map_err(|_| worker::Error::from("an unreadable ask"))?;
+            .ok_or_else(|| worker::Error::from("an unreadable ask"))?;
         let answer = match self.token(&ask).await {
             Ok(Ok((token, upstream))) => Answer {
                 token: Some(token.to_stored(&ask.credential)),
@@ -375,7 +290,7 @@ mod tests {
         assert_eq!(text, r#"{"credential":"c\"1","scopes":"a,b"}"#);
         let back = Ask::from_json(text.as_bytes()).expect("ask");
         assert_eq!((back.credential, back.scopes), (ask.credential, ask.scopes));
-        assert!(Ask::from_json(br#"{"credential":"c"}"#).is_err());
+        assert!(Ask::from_json(br#"{"credential":"c"}"#).is_none());
         let broker = Ask {
             credential: "c\"1".into(),
             scopes: "a,b".into(),
@@ -390,7 +305,7 @@ mod tests {
             Ask::from_json(text.as_bytes()).expect("ask").use_,
             TokenUse::Broker
         );
-        assert!(Ask::from_json(br#"{"credential":"c","scopes":"a","use":"x"}"#).is_err());
+        assert!(Ask::from_json(br#"{"credential":"c","scopes":"a","use":"x"}"#).is_none());
 
         let answer = Answer {
             token: None,
@@ -424,11 +339,11 @@ mod tests {
         let back = Answer::from_json(br#"{"token":"t","x":[1,{}]}"#).expect("short answer");
         assert_eq!(back.token.as_deref(), Some("t"));
         assert!(back.error.is_none() && back.upstream.is_none());
-        assert!(Answer::from_json(br#"{"token":"t","token":"u"}"#).is_err());
-        assert!(Answer::from_json(br#"{"upstream":{"ms":1}}"#).is_err());
+        assert!(Answer::from_json(br#"{"token":"t","token":"u"}"#).is_none());
+        assert!(Answer::from_json(br#"{"upstream":{"ms":1}}"#).is_none());
         assert!(Answer::from_json(
             br#"{"upstream":{"status":70000,"ms":1,"attempts":1,"secret_index":0}}"#
         )
-        .is_err());
+        .is_none());
     }
 }

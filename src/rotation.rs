@@ -21,9 +21,10 @@ use crate::runtime::WorkerPlatform;
 use crate::secrets;
 use ims_core::cache::{mint_with, TokenSpec};
 use ims_core::credentials::Credential;
-use ims_core::json::{self, Obj};
+use ims_core::record_json::from_object;
 use ims_core::rotation::{identify_by_usage, Action, CredentialState};
 use ims_core::TokenCache;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use worker::{Delay, Env};
 
@@ -55,8 +56,9 @@ impl Drop for Running {
     }
 }
 
-/// The lease record in KV: `{"owner":"…","expires_at_ms":…}` (the field order of the `serde`
-/// derive that wrote it before).
+/// The lease record in KV: `{"owner":"…","expires_at_ms":…}`; read with both fields required,
+/// each once, others skipped.
+#[derive(Serialize, Deserialize)]
 struct Lease {
     owner: String,
     expires_at_ms: u64,
@@ -64,27 +66,11 @@ struct Lease {
 
 impl Lease {
     fn to_json(&self) -> String {
-        Obj::new()
-            .str("owner", &self.owner)
-            .u64("expires_at_ms", self.expires_at_ms)
-            .end()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// As the `serde` derive read it: both fields required, each once, others skipped.
     fn from_json(text: &str) -> Option<Self> {
-        let (mut owner, mut expires_at_ms) = (None, None);
-        let mut r = json::Reader::new(text.as_bytes());
-        r.object(&mut |r, key| match key.as_str() {
-            "owner" => json::set(&mut owner, r.string()?),
-            "expires_at_ms" => json::set(&mut expires_at_ms, r.u64()?),
-            _ => r.skip(),
-        })
-        .ok()?;
-        r.end().ok()?;
-        Some(Self {
-            owner: owner?,
-            expires_at_ms: expires_at_ms?,
-        })
+        from_object(text.as_bytes())
     }
 }
 

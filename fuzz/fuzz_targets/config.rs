@@ -104,7 +104,7 @@ fn callers(text: &str, keys: &[String]) {
             .map(|(id, _)| *id);
         let found = registry.authenticate(key);
         assert_eq!(
-            found.map(|c| &c.id),
+            found.as_ref().map(|c| &c.id),
             expected,
             "authenticate disagrees with the digests"
         );

@@ -7,16 +7,17 @@ use crate::context::Ctx;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::telemetry;
+use ims_core::events::Event;
+use ims_core::metrics::Metrics;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 /// The JSON answer.
 #[derive(Serialize)]
 struct Answer {
-    /// The counters, as `ims_core::metrics` writes them.
-    counters: Box<RawValue>,
+    /// The counters.
+    counters: Metrics,
     /// Newest first.
-    events: Vec<Box<RawValue>>,
+    events: Vec<Event>,
 }
 
 /// Handles `GET /v1/metrics`.
@@ -34,12 +35,7 @@ pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
         None | Some("json") => {
             let kv = c.isolate.kv(&c.env)?;
             let events = telemetry::recent(&kv).await;
-            let counters = RawValue::from_string(telemetry::metrics(|m| m.to_json()))
-                .map_err(|e| ApiError::Storage(format!("counters: {e}")))?;
-            let events = events
-                .iter()
-                .filter_map(|e| RawValue::from_string(e.to_json()).ok())
-                .collect();
+            let counters = telemetry::metrics(|m| m.clone());
             Ok(Reply::json(200, &Answer { counters, events }).no_store())
         }
         Some(_) => Err(ApiError::InvalidRequest(

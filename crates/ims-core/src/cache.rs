@@ -146,8 +146,7 @@ impl CacheOutcome {
 }
 
 /// What an IMS exchange looked like, for the log (and for the coordinator's answers).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamCall {
     /// Status of the last answer, if any came.
     pub status: Option<u16>,

@@ -17,10 +17,10 @@
 //! Only digests are stored. A presented key is hashed and compared with every entry in constant
 //! time, so neither timing nor early exit tells which prefix or entry matched.
 
-use crate::config::ConfigError;
-use crate::json::Json;
+use crate::config::{ConfigError, Entries};
 use crate::scope::ScopeSet;
 use crate::secret::CallerKey;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -28,8 +28,9 @@ use subtle::ConstantTimeEq;
 
 const SETTING: &str = "CALLER_KEYS";
 
-/// Either everything (`"*"`) or a list of names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Either everything (`"*"`) or a list of names (repeats allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "AllowedText")]
 pub enum Allowed {
     /// `"*"`: every name.
     All,
@@ -47,23 +48,29 @@ impl Allowed {
     }
 }
 
-impl Allowed {
-    /// `"*"` or a list of strings (repeats allowed); `None` for anything else.
-    fn from_json(v: &Json) -> Option<Self> {
-        match v {
-            Json::Str(s) if s == "*" => Some(Self::All),
-            Json::Arr(items) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned))
-                .collect::<Option<_>>()
-                .map(Self::Only),
-            _ => None,
+/// [`Allowed`] as written: a string (which must be `"*"`) or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AllowedText {
+    Star(String),
+    List(BTreeSet<String>),
+}
+
+impl TryFrom<AllowedText> for Allowed {
+    type Error = &'static str;
+
+    fn try_from(text: AllowedText) -> Result<Self, Self::Error> {
+        match text {
+            AllowedText::Star(s) if s == "*" => Ok(Self::All),
+            AllowedText::Star(_) => Err("not \"*\""),
+            AllowedText::List(names) => Ok(Self::Only(names)),
         }
     }
 }
 
 /// What a caller may do besides asking for tokens within its credentials and scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Role {
     /// Asks for tokens only.
     Caller,
@@ -83,65 +90,39 @@ impl Role {
             Self::Admin => "admin",
         }
     }
+}
 
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "caller" => Some(Self::Caller),
-            "viewer" => Some(Self::Viewer),
-            "admin" => Some(Self::Admin),
-            _ => None,
+/// Why a `role` is refused.
+const BAD_ROLE: &str = "role must be \"admin\", \"viewer\" or \"caller\"";
+
+impl TryFrom<String> for Role {
+    type Error = &'static str;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "caller" => Ok(Self::Caller),
+            "viewer" => Ok(Self::Viewer),
+            "admin" => Ok(Self::Admin),
+            _ => Err(BAD_ROLE),
         }
     }
 }
 
-/// One entry of `CALLER_KEYS`, before its id and digest are checked.
+/// One entry of `CALLER_KEYS`, before its id and digest are checked: every field once, no
+/// other field, `admin` false and `role` absent when left out (neither may be `null`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCaller {
     sha256: String,
     credentials: Allowed,
     scopes: Allowed,
+    #[serde(default)]
     admin: bool,
+    #[serde(default, deserialize_with = "crate::config::present")]
     role: Option<Role>,
 }
 
 impl RawCaller {
-    /// Reads an entry as the `serde` derive did (`deny_unknown_fields`, `admin` defaulting to
-    /// false, `role` optional), except that only an object is an entry. `Err`: what is wrong,
-    /// by names only.
-    fn from_json(v: &Json) -> Result<Self, &'static str> {
-        let members = v.as_object().ok_or("not an object")?;
-        let (mut sha256, mut credentials, mut scopes, mut admin) = (None, None, None, None);
-        let mut role = None;
-        for (key, value) in members {
-            let bad = match key.as_str() {
-                "sha256" => set(&mut sha256, value.as_str().map(str::to_owned)),
-                "credentials" => set(&mut credentials, Allowed::from_json(value)),
-                "scopes" => set(&mut scopes, Allowed::from_json(value)),
-                "admin" => set(
-                    &mut admin,
-                    match value {
-                        Json::Bool(b) => Some(*b),
-                        _ => None,
-                    },
-                ),
-                "role" => match value.as_str().map(Role::parse) {
-                    Some(None) => Some("role must be \"admin\", \"viewer\" or \"caller\""),
-                    found => set(&mut role, found.flatten()),
-                },
-                _ => Some("an unknown field"),
-            };
-            if let Some(why) = bad {
-                return Err(why);
-            }
-        }
-        Ok(Self {
-            sha256: sha256.ok_or("no sha256")?,
-            credentials: credentials.ok_or("no credentials")?,
-            scopes: scopes.ok_or("no scopes")?,
-            admin: admin.unwrap_or(false),
-            role,
-        })
-    }
-
     /// The role: `role` when given, else `admin`. `admin: true` next to another role is a
     /// contradiction, refused rather than guessed.
     fn role(&self) -> Result<Role, &'static str> {
@@ -150,21 +131,6 @@ impl RawCaller {
             (None | Some(Role::Admin), true) => Ok(Role::Admin),
             (Some(role), false) => Ok(role),
             (Some(_), true) => Err("admin is true but role is not \"admin\""),
-        }
-    }
-}
-
-/// Stores a field read as `value`; what is wrong when it was of the wrong type (`None`) or
-/// given twice.
-fn set<T>(slot: &mut Option<T>, value: Option<T>) -> Option<&'static str> {
-    match value {
-        _ if slot.is_some() => Some("a field given twice"),
-        None => Some(
-            "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string",
-        ),
-        Some(v) => {
-            *slot = Some(v);
-            None
         }
     }
 }
@@ -211,9 +177,10 @@ impl Caller {
     }
 }
 
-/// All callers, parsed from `CALLER_KEYS`.
+/// All callers, parsed from `CALLER_KEYS`. Each is shared: a request holds its caller without
+/// copying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallerRegistry(Vec<Caller>);
+pub struct CallerRegistry(Vec<Rc<Caller>>);
 
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -230,26 +197,23 @@ impl CallerRegistry {
                 setting: SETTING.into(),
             });
         }
-        let json = Json::parse_at(text.as_bytes())
-            .map_err(|at| ConfigError::json_syntax(SETTING, text, at))?;
-        let members = json
-            .as_object()
-            .ok_or_else(|| ConfigError::json_shape(SETTING, "not an object of callers"))?;
-        // As serde read it into a map: every entry is checked, and of an id given twice the
-        // last entry counts.
-        let mut raw = BTreeMap::new();
-        for (id, entry) in members {
-            let entry = RawCaller::from_json(entry).map_err(|why| {
-                let who = if valid_id(id) {
+        let entries = Entries {
+            setting: SETTING,
+            whole: "an object of callers",
+            who: |id| {
+                if valid_id(id) {
                     format!("caller {id}")
                 } else {
                     "a caller".into()
-                };
-                ConfigError::json_shape(SETTING, &format!("{who}: {why}"))
-            })?;
-            raw.insert(id.clone(), entry);
+                }
+            },
+            wrong_type: "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string",
+            own: &[BAD_ROLE],
         }
-        let mut callers: Vec<Caller> = Vec::with_capacity(raw.len());
+        .read::<RawCaller>(text)?;
+        // Every entry was checked; of an id given twice the last entry counts.
+        let raw: BTreeMap<String, RawCaller> = entries.into_iter().collect();
+        let mut callers: Vec<Rc<Caller>> = Vec::with_capacity(raw.len());
         for (id, entry) in raw {
             if !valid_id(&id) {
                 return Err(ConfigError::invalid(
@@ -277,20 +241,20 @@ impl CallerRegistry {
                     ),
                 ));
             }
-            callers.push(Caller {
+            callers.push(Rc::new(Caller {
                 id,
                 digest,
                 credentials: entry.credentials,
                 scopes: entry.scopes,
                 role,
-            });
+            }));
         }
         Ok(Self(callers))
     }
 
     /// The caller whose key digest equals SHA-256(`key`), compared in constant time against
     /// every entry.
-    pub fn authenticate(&self, key: &CallerKey) -> Option<&Caller> {
+    pub fn authenticate(&self, key: &CallerKey) -> Option<Rc<Caller>> {
         let presented: [u8; 32] = Sha256::digest(key.secret().as_bytes()).into();
         let mut found = None;
         for caller in &self.0 {
@@ -298,7 +262,7 @@ impl CallerRegistry {
                 found = Some(caller);
             }
         }
-        found
+        found.map(Rc::clone)
     }
 
     /// Number of callers.
@@ -309,39 +273,6 @@ impl CallerRegistry {
     /// True when there is no caller.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-}
-
-/// Keys that authenticated before, with their callers, so that the next request with the same
-/// key needs no SHA-256 (the largest cost of authenticating). Only keys the registry accepted go
-/// in, so it holds at most one entry per caller; a presented key is compared with every entry in
-/// constant time, as [`CallerRegistry::authenticate`] compares digests.
-#[derive(Debug, Default)]
-pub struct KnownKeys(Vec<(CallerKey, Rc<Caller>)>);
-
-impl KnownKeys {
-    /// The caller holding `key`: a kept one, else the registry's (then kept).
-    pub fn authenticate(
-        &mut self,
-        registry: &CallerRegistry,
-        key: &CallerKey,
-    ) -> Option<Rc<Caller>> {
-        if let Some(caller) = self.find(key) {
-            return Some(caller);
-        }
-        let caller = Rc::new(registry.authenticate(key)?.clone());
-        self.0.push((key.clone(), Rc::clone(&caller)));
-        Some(caller)
-    }
-
-    fn find(&self, key: &CallerKey) -> Option<Rc<Caller>> {
-        let mut found = None;
-        for (known, caller) in &self.0 {
-            if bool::from(known.secret().as_bytes().ct_eq(key.secret().as_bytes())) {
-                found = Some(caller);
-            }
-        }
-        found.cloned()
     }
 }
 
@@ -376,31 +307,6 @@ mod tests {
         assert_eq!(ops.role, Role::Admin);
         assert!(r.authenticate(&CallerKey::new("key-b")).is_none());
         assert!(r.authenticate(&CallerKey::new("")).is_none());
-    }
-
-    #[test]
-    fn known_keys_keep_only_accepted_keys_and_answer_as_the_registry() {
-        let r = registry();
-        let mut known = KnownKeys::default();
-        let key = CallerKey::new("key-a");
-        let first = known.authenticate(&r, &key).unwrap();
-        assert_eq!(first.id, "svc-a");
-        let again = known.authenticate(&r, &key).unwrap();
-        assert!(Rc::ptr_eq(&first, &again), "the kept caller");
-        assert_eq!(known.0.len(), 1, "one entry per key");
-        // A prefix, a longer key and another key are refused, and not kept.
-        for other in ["key-", "key-ab", "key-b", ""] {
-            assert!(
-                known.authenticate(&r, &CallerKey::new(other)).is_none(),
-                "{other}"
-            );
-        }
-        assert_eq!(known.0.len(), 1);
-        assert!(known
-            .authenticate(&r, &CallerKey::new("key-admin"))
-            .unwrap()
-            .may_manage_secrets());
-        assert!(!format!("{known:?}").contains("key-a"), "Debug is redacted");
     }
 
     #[test]
@@ -504,109 +410,130 @@ mod tests {
         assert!(e.is_err());
     }
 
-    /// Accepted and refused as the `serde` derives this module used before (through
-    /// `serde_json`), except an entry written as an array, which serde read field by field.
+    /// What an entry may look like, and what is said when it does not: each field once, no
+    /// other field, by names only.
     #[test]
-    fn entries_are_read_as_serde_read_them() {
-        #[allow(dead_code)]
-        struct Star;
-        impl<'de> serde::Deserialize<'de> for Star {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                #[derive(serde::Deserialize)]
-                #[serde(untagged)]
-                enum Raw {
-                    Star(String),
-                    #[allow(dead_code)]
-                    List(BTreeSet<String>),
-                }
-                match <Raw as serde::Deserialize>::deserialize(d)? {
-                    Raw::Star(s) if s != "*" => Err(serde::de::Error::custom("not *")),
-                    _ => Ok(Star),
-                }
-            }
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
-        struct Serde {
-            sha256: String,
-            credentials: Star,
-            scopes: Star,
-            #[serde(default)]
-            admin: bool,
-        }
-        let serde_ok = |text: &str| serde_json::from_str::<BTreeMap<String, Serde>>(text).is_ok();
+    fn entries_are_strict_and_errors_name_fields_only() {
         let d = "ab".repeat(32);
         let entry = |rest: &str| format!(r#"{{"sha256":"{d}"{rest}}}"#);
-        let cases = [
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":["x","x"]"#)
-            ),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":[],"scopes":"*","admin":true"#)
-            ),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"*","admin":null"#)
-            ),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"all","scopes":"*""#)
-            ),
-            format!(r#"{{"a":{}}}"#, entry(r#","credentials":"*","scopes":[1]"#)),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":null"#)
-            ),
-            format!(r#"{{"a":{}}}"#, entry(r#","credentials":"*""#)),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"*","x":1"#)
-            ),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"*","scopes":"*""#)
-            ),
-            format!(
-                r#"{{"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"*","admin":1"#)
-            ),
-            // An id given twice: the last entry counts, but the first must be readable too.
-            format!(
-                r#"{{"a":5,"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"*""#)
-            ),
+        let one = |rest: &str| format!(r#"{{"a":{}}}"#, entry(rest));
+        let ok = [
+            one(r#","credentials":"*","scopes":["x","x"]"#),
+            one(r#","credentials":[],"scopes":"*","admin":true"#),
+            one(r#","credentials":"*","scopes":"*","role":"viewer""#),
+            // An id given twice: the last entry counts.
             format!(
                 r#"{{"a":{},"a":{}}}"#,
-                entry(r#","credentials":"*","scopes":"x""#),
+                entry(r#","credentials":[],"scopes":"*""#),
                 entry(r#","credentials":"*","scopes":"*""#)
             ),
             "{}".into(),
-            "[]".into(),
-            "{\"a\":{}}".into(),
-            "5".into(),
-            "{\"a\":{\"sha256\":5}".into(),
         ];
-        for text in &cases {
+        for text in &ok {
+            assert!(CallerRegistry::from_json(text).is_ok(), "{text}");
+        }
+        let twice = CallerRegistry::from_json(&ok[3]).unwrap();
+        assert!(twice.0[0].may_use("anything"), "the last entry counts");
+        let wrong_type = "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string";
+        let refused = [
+            (
+                one(r#","credentials":"*","scopes":"*","admin":null"#),
+                wrong_type,
+            ),
+            (one(r#","credentials":"all","scopes":"*""#), wrong_type),
+            (one(r#","credentials":"*","scopes":[1]"#), wrong_type),
+            (one(r#","credentials":"*","scopes":null"#), wrong_type),
+            (
+                one(r#","credentials":"*","scopes":"*","admin":1"#),
+                wrong_type,
+            ),
+            (
+                one(r#","credentials":"*","scopes":"*","role":null"#),
+                wrong_type,
+            ),
+            (one(r#","credentials":"*""#), "no scopes"),
+            (
+                one(r#","credentials":"*","scopes":"*","x":1"#),
+                "an unknown field",
+            ),
+            (
+                one(r#","credentials":"*","scopes":"*","scopes":"*""#),
+                "a field given twice",
+            ),
+            (
+                one(r#","credentials":"*","scopes":"*","role":"root""#),
+                "role must be \"admin\", \"viewer\" or \"caller\"",
+            ),
+            ("{\"a\":{}}".into(), "no sha256"),
+            (format!(r#"{{"a":["{d}","*","*"]}}"#), "not an object"),
+            // Every entry is checked, also one a later one replaces.
+            (
+                format!(
+                    r#"{{"a":5,"a":{}}}"#,
+                    entry(r#","credentials":"*","scopes":"*""#)
+                ),
+                "not an object",
+            ),
+        ];
+        for (text, why) in &refused {
+            let e = CallerRegistry::from_json(text).unwrap_err().to_string();
             assert_eq!(
-                CallerRegistry::from_json(text).is_ok(),
-                serde_ok(text),
+                e,
+                format!("CALLER_KEYS is invalid: JSON of the wrong shape: caller a: {why}"),
                 "{text}"
             );
+            assert!(
+                !e.contains("\"all\"") && !e.contains("root"),
+                "no value: {e}"
+            );
         }
-        let array = format!(r#"{{"a":["{d}","*","*"]}}"#);
-        assert!(serde_ok(&array) && CallerRegistry::from_json(&array).is_err());
+        for whole in ["[]", "5", "\"x\""] {
+            assert_eq!(
+                CallerRegistry::from_json(whole).unwrap_err().to_string(),
+                "CALLER_KEYS is invalid: JSON of the wrong shape: not an object of callers"
+            );
+        }
+        let e = CallerRegistry::from_json(r#"{"secret-ish value":{"x":1}}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CALLER_KEYS is invalid: JSON of the wrong shape: a caller: an unknown field"
+        );
+        let e = CallerRegistry::from_json(&one(r#","credentials":"*","scopes":"*","x-secret":1"#))
+            .unwrap_err();
+        assert!(!e.to_string().contains("x-secret"), "{e}");
         let e = CallerRegistry::from_json(&format!(r#"{{"a-1":{}}}"#, entry(r#","scopes":"*""#)));
         assert_eq!(
             e.unwrap_err().to_string(),
             "CALLER_KEYS is invalid: JSON of the wrong shape: caller a-1: no credentials"
         );
-        let e = CallerRegistry::from_json("{\n  \"a\": x}").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "CALLER_KEYS is invalid: not valid JSON (line 2, column 8)"
+    }
+
+    #[test]
+    fn syntax_errors_say_where_and_nesting_is_bounded() {
+        for (text, at) in [
+            ("{\n  \"a\": x}", "line 2, column 8"),
+            ("{\"a\":{\"sha256\":5}", "line 1, column 17"),
+            ("{\"a\":1,}", "line 1, column 8"),
+        ] {
+            assert_eq!(
+                CallerRegistry::from_json(text).unwrap_err().to_string(),
+                format!("CALLER_KEYS is invalid: not valid JSON ({at})"),
+                "{text:?}"
+            );
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        let e = CallerRegistry::from_json(&deep).unwrap_err().to_string();
+        assert!(
+            e.starts_with("CALLER_KEYS is invalid: not valid JSON"),
+            "{e}"
         );
+    }
+
+    #[test]
+    fn a_caller_is_shared_not_copied() {
+        let r = registry();
+        let a = r.authenticate(&CallerKey::new("key-a")).unwrap();
+        let again = r.authenticate(&CallerKey::new("key-a")).unwrap();
+        assert!(Rc::ptr_eq(&a, &again));
     }
 }

@@ -16,9 +16,9 @@
 //! read and change client secrets ([`BROKER_ONLY_SCOPES`]) are never part of it, whatever the
 //! configuration says: the broker mints them for its own secret management only.
 
-use crate::config::ConfigError;
-use crate::json::Json;
+use crate::config::{ConfigError, Entries};
 use crate::scope::ScopeSet;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The name of the credential configured by `CLIENT_ID`/`CLIENT_SECRET`/`SCOPES`.
@@ -63,45 +63,17 @@ pub struct Credential {
     pub credential_id: Option<String>,
 }
 
-/// One entry of `CREDENTIALS`, before its name and values are checked.
+/// One entry of `CREDENTIALS`, before its name and values are checked: every field once, no
+/// other field; `org_id` and `credential_id` optional, `null` meaning absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCredential {
     client_id: String,
     scopes: String,
+    #[serde(default)]
     org_id: Option<String>,
+    #[serde(default)]
     credential_id: Option<String>,
-}
-
-impl RawCredential {
-    /// Reads an entry as the `serde` derive did (`deny_unknown_fields`; `org_id` and
-    /// `credential_id` optional, `null` meaning absent), except that only an object is an entry.
-    /// `Err`: what is wrong, by names only.
-    fn from_json(v: &Json) -> Result<Self, &'static str> {
-        let members = v.as_object().ok_or("not an object")?;
-        let (mut client_id, mut scopes, mut org_id, mut credential_id) = (None, None, None, None);
-        for (key, value) in members {
-            let slot = match key.as_str() {
-                "client_id" => &mut client_id,
-                "scopes" => &mut scopes,
-                "org_id" => &mut org_id,
-                "credential_id" => &mut credential_id,
-                _ => return Err("an unknown field"),
-            };
-            if slot.is_some() {
-                return Err("a field given twice");
-            }
-            *slot = Some(match value {
-                Json::Str(s) => Some(s.clone()),
-                Json::Null if !matches!(key.as_str(), "client_id" | "scopes") => None,
-                _ => return Err("client_id and scopes must be strings, org_id and credential_id strings or null"),
-            });
-        }
-        Ok(Self {
-            client_id: client_id.flatten().ok_or("no client_id")?,
-            scopes: scopes.flatten().ok_or("no scopes")?,
-            org_id: org_id.flatten(),
-            credential_id: credential_id.flatten(),
-        })
-    }
 }
 
 impl Credential {
@@ -204,25 +176,22 @@ impl Credentials {
         });
         map.insert(DEFAULT_CREDENTIAL.to_owned(), default);
         if let Some(text) = var("CREDENTIALS").filter(|v| !v.trim().is_empty()) {
-            let json = Json::parse_at(text.as_bytes())
-                .map_err(|at| ConfigError::json_syntax("CREDENTIALS", &text, at))?;
-            let members = json.as_object().ok_or_else(|| {
-                ConfigError::json_shape("CREDENTIALS", "not an object of credentials")
-            })?;
-            // As serde read it into a map: every entry is checked, and of a name given twice the
-            // last entry counts.
-            let mut raw = BTreeMap::new();
-            for (name, entry) in members {
-                let entry = RawCredential::from_json(entry).map_err(|why| {
-                    let which = if valid_name(name) {
+            let entries = Entries {
+                setting: "CREDENTIALS",
+                whole: "an object of credentials",
+                who: |name| {
+                    if valid_name(name) {
                         format!("credential {name}")
                     } else {
                         "a credential".into()
-                    };
-                    ConfigError::json_shape("CREDENTIALS", &format!("{which}: {why}"))
-                })?;
-                raw.insert(name.clone(), entry);
+                    }
+                },
+                wrong_type: "client_id and scopes must be strings, org_id and credential_id strings or null",
+                own: &[],
             }
+            .read::<RawCredential>(&text)?;
+            // Every entry was checked; of a name given twice the last entry counts.
+            let raw: BTreeMap<String, RawCredential> = entries.into_iter().collect();
             for (name, entry) in raw {
                 if !valid_name(&name) || name == DEFAULT_CREDENTIAL {
                     return Err(ConfigError::invalid(
@@ -385,21 +354,9 @@ mod tests {
         }
     }
 
-    /// Accepted and refused as the `serde` derive this module used before (through
-    /// `serde_json`), except an entry written as an array, which serde read field by field.
+    /// What an entry may look like, and what is said when it does not, by names only.
     #[test]
-    fn entries_are_read_as_serde_read_them() {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        #[allow(dead_code)]
-        struct Serde {
-            client_id: String,
-            scopes: String,
-            #[serde(default)]
-            org_id: Option<String>,
-            #[serde(default)]
-            credential_id: Option<String>,
-        }
+    fn entries_are_strict_and_errors_name_fields_only() {
         let parse = |text: &str| {
             Credentials::from_vars(vars(&[
                 ("CLIENT_ID", "c"),
@@ -409,31 +366,56 @@ mod tests {
         };
         for text in [
             r#"{"a":{"client_id":"c","scopes":"s","org_id":null,"credential_id":"x"}}"#,
-            r#"{"a":{"client_id":"c","scopes":"s","org_id":1}}"#,
-            r#"{"a":{"client_id":null,"scopes":"s"}}"#,
-            r#"{"a":{"client_id":"c"}}"#,
-            r#"{"a":{"client_id":"c","scopes":"s","x":null}}"#,
-            r#"{"a":{"client_id":"c","scopes":"s","org_id":null,"org_id":null}}"#,
-            r#"{"a":5,"a":{"client_id":"c","scopes":"s"}}"#,
             r#"{"a":{"client_id":"c","scopes":"s"},"a":{"client_id":"d","scopes":"s"}}"#,
-            r#"[]"#,
-            r#"{"a":{}}"#,
-            r#"{"a":{"client_id":"c","scopes":"s"}"#,
         ] {
-            let serde_ok = serde_json::from_str::<BTreeMap<String, Serde>>(text).is_ok();
-            assert_eq!(parse(text).is_ok(), serde_ok, "{text}");
+            assert!(parse(text).is_ok(), "{text}");
         }
         let c = parse(r#"{"a":{"client_id":"c","scopes":"s"},"a":{"client_id":"d","scopes":"s"}}"#)
             .unwrap();
-        assert_eq!(c.get("a").unwrap().unwrap().client_id, "d");
-        let array = r#"{"a":["c","s"]}"#;
-        assert!(serde_json::from_str::<BTreeMap<String, Serde>>(array).is_ok());
-        assert!(parse(array).is_err());
         assert_eq!(
-            parse(r#"{"a":{"client_id":"c","scopes":"s","token":"x"}}"#)
+            c.get("a").unwrap().unwrap().client_id,
+            "d",
+            "the last counts"
+        );
+        let wrong_type =
+            "client_id and scopes must be strings, org_id and credential_id strings or null";
+        for (text, why) in [
+            (
+                r#"{"a":{"client_id":"c","scopes":"s","org_id":1}}"#,
+                wrong_type,
+            ),
+            (r#"{"a":{"client_id":null,"scopes":"s"}}"#, wrong_type),
+            (r#"{"a":{"client_id":"c"}}"#, "no scopes"),
+            (r#"{"a":{}}"#, "no client_id"),
+            (
+                r#"{"a":{"client_id":"c","scopes":"s","token":"x"}}"#,
+                "an unknown field",
+            ),
+            (
+                r#"{"a":{"client_id":"c","scopes":"s","org_id":null,"org_id":null}}"#,
+                "a field given twice",
+            ),
+            (
+                r#"{"a":5,"a":{"client_id":"c","scopes":"s"}}"#,
+                "not an object",
+            ),
+            (r#"{"a":["c","s"]}"#, "not an object"),
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                format!("CREDENTIALS is invalid: JSON of the wrong shape: credential a: {why}"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse("[]").unwrap_err().to_string(),
+            "CREDENTIALS is invalid: JSON of the wrong shape: not an object of credentials"
+        );
+        assert_eq!(
+            parse(r#"{"a":{"client_id":"c","scopes":"s"}"#)
                 .unwrap_err()
                 .to_string(),
-            "CREDENTIALS is invalid: JSON of the wrong shape: credential a: an unknown field"
+            "CREDENTIALS is invalid: not valid JSON (line 1, column 35)"
         );
     }
 }

@@ -148,8 +148,7 @@ impl ImsError {
 }
 
 /// An [`ImsError`] as it travels between the Worker and its coordinator (Durable Object).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WireError {
     /// [`ImsError::code`].
     pub code: String,

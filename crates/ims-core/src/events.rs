@@ -5,7 +5,7 @@
 //! its own, at most once per [`FLUSH_INTERVAL_MS`]: KV accepts one write per second per key, and
 //! per-isolate keys never contend. Readers merge every isolate's batch, newest first.
 
-use crate::json::{self, Bad, Obj, Reader, Res};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Events one isolate keeps (and writes).
@@ -18,8 +18,11 @@ pub const FLUSH_INTERVAL_MS: u64 = 5_000;
 pub const EVENTS_KEY_PREFIX: &str = "events:";
 
 /// One event. Holds names, codes, statuses and ids only: never a secret or token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+///
+/// Its JSON (in KV batches and in `GET /v1/metrics`): the fields in this order, absent options
+/// left out; read back with absent or `null` options as `None`, unknown fields skipped and a
+/// field given twice refused.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Event {
     /// When, epoch ms.
     pub at_ms: u64,
@@ -30,81 +33,26 @@ pub struct Event {
     /// What happened, e.g. the cache outcome, the error code or the rotation step.
     pub detail: String,
     /// IMS's (or the management API's) HTTP status, if it answered.
-    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Adobe's `x-debug-id`, if any.
-    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_id: Option<String>,
     /// The canonical scope set, for token events.
-    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
 
 impl Event {
-    /// The event as JSON, as its `Serialize` derive wrote it (fields in order, absent options
-    /// left out).
+    /// The event as JSON.
     pub fn to_json(&self) -> String {
-        let mut obj = Obj::new()
-            .u64("at_ms", self.at_ms)
-            .str("kind", &self.kind)
-            .str("credential", &self.credential)
-            .str("detail", &self.detail);
-        if let Some(status) = self.status {
-            obj = obj.u64("status", status.into());
-        }
-        if let Some(id) = &self.debug_id {
-            obj = obj.str("debug_id", id);
-        }
-        if let Some(scope) = &self.scope {
-            obj = obj.str("scope", scope);
-        }
-        obj.end()
-    }
-
-    /// Reads an event as its `Deserialize` derive did: the first four fields required, the
-    /// options absent when missing or `null`, unknown fields skipped, a field twice refused.
-    fn read(r: &mut Reader) -> Res<Self> {
-        let (mut at_ms, mut kind, mut credential, mut detail) = (None, None, None, None);
-        let (mut status, mut debug_id, mut scope) = (None, None, None);
-        r.object(&mut |r, key| match key.as_str() {
-            "at_ms" => json::set(&mut at_ms, r.u64()?),
-            "kind" => json::set(&mut kind, r.string()?),
-            "credential" => json::set(&mut credential, r.string()?),
-            "detail" => json::set(&mut detail, r.string()?),
-            "status" => {
-                let s = r
-                    .opt_u64()?
-                    .map(u16::try_from)
-                    .transpose()
-                    .map_err(|_| Bad)?;
-                json::set(&mut status, s)
-            }
-            "debug_id" => json::set(&mut debug_id, r.opt_string()?),
-            "scope" => json::set(&mut scope, r.opt_string()?),
-            _ => r.skip(),
-        })?;
-        Ok(Self {
-            at_ms: at_ms.ok_or(Bad)?,
-            kind: kind.ok_or(Bad)?,
-            credential: credential.ok_or(Bad)?,
-            detail: detail.ok_or(Bad)?,
-            status: status.flatten(),
-            debug_id: debug_id.flatten(),
-            scope: scope.flatten(),
-        })
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
 /// A batch: a JSON array of events.
-fn read_batch(text: &str) -> Res<Vec<Event>> {
-    let mut events = Vec::new();
-    let mut r = Reader::new(text.as_bytes());
-    r.array(&mut |r| {
-        events.push(Event::read(r)?);
-        Ok(())
-    })?;
-    r.end()?;
-    Ok(events)
+fn read_batch(text: &str) -> Option<Vec<Event>> {
+    serde_json::from_str(text).ok()
 }
 
 /// One isolate's recent events and its flush schedule.
@@ -133,7 +81,7 @@ impl EventLog {
         }
         self.dirty = false;
         self.last_flush_ms = now_ms;
-        Some(json::array(self.events.iter().map(Event::to_json)))
+        serde_json::to_string(&self.events).ok()
     }
 
     /// This isolate's events, oldest first.
@@ -147,7 +95,7 @@ impl EventLog {
 pub fn merge<'a>(batches: impl IntoIterator<Item = &'a str>, local: Vec<Event>) -> Vec<Event> {
     let mut all = local;
     for batch in batches {
-        if let Ok(events) = read_batch(batch) {
+        if let Some(events) = read_batch(batch) {
             all.extend(events);
         }
     }
@@ -191,22 +139,30 @@ mod tests {
         assert_eq!(log.flush_due(30_000), None, "no news");
     }
 
-    /// Batches are written and read as the `serde` derives wrote and read them.
+    /// A batch is a JSON array of events, each with its options left out when absent.
     #[test]
-    fn batches_are_what_serde_wrote_and_read() {
+    fn batches_are_arrays_of_events() {
         let full = Event {
             status: None,
             debug_id: Some("d\"1".into()),
             scope: Some("openid".into()),
             ..ev(7, "x")
         };
-        let events = vec![ev(1, "a"), full];
-        let text = json::array(events.iter().map(Event::to_json));
-        assert_eq!(text, serde_json::to_string(&events).unwrap());
-        assert_eq!(read_batch(&text), Ok(events));
-        for batch in [
-            "[]",
-            r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d","status":null,"x":[{}]}]"#,
+        let mut log = EventLog::default();
+        log.push(ev(1, "a"));
+        log.push(full.clone());
+        let text = log.flush_due(FLUSH_INTERVAL_MS).unwrap();
+        assert_eq!(
+            text,
+            r#"[{"at_ms":1,"kind":"refresh","credential":"default","detail":"a","status":200},{"at_ms":7,"kind":"refresh","credential":"default","detail":"x","debug_id":"d\"1","scope":"openid"}]"#
+        );
+        assert_eq!(read_batch(&text), Some(vec![ev(1, "a"), full]));
+        assert_eq!(read_batch("[]"), Some(vec![]));
+        let lax =
+            r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d","status":null,"x":[{}]}]"#;
+        let read = read_batch(lax).unwrap();
+        assert_eq!((read[0].status, read[0].detail.as_str()), (None, "d"));
+        for bad in [
             r#"[{"at_ms":1,"kind":"k","credential":"c","detail":"d"}"#,
             r#"[{"at_ms":1,"kind":"k","credential":"c"}]"#,
             r#"[{"at_ms":1,"at_ms":2,"kind":"k","credential":"c","detail":"d"}]"#,
@@ -215,11 +171,7 @@ mod tests {
             r#"{"at_ms":1}"#,
             "garbage",
         ] {
-            assert_eq!(
-                read_batch(batch).ok(),
-                serde_json::from_str::<Vec<Event>>(batch).ok(),
-                "{batch}"
-            );
+            assert_eq!(read_batch(bad), None, "{bad}");
         }
     }
 

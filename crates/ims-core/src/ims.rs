@@ -7,10 +7,11 @@
 
 use crate::error::ImsError;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::json;
 use crate::jwt;
+use crate::record_json::from_object as read_object;
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, ClientSecret};
+use serde::Deserialize;
 
 /// Adobe's production token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/token/v3";
@@ -130,55 +131,32 @@ pub struct IssuedToken {
     pub expires_at_ms: u64,
 }
 
-/// The fields of a success answer the broker reads (a record as `serde` derived it: unknown
-/// fields skipped, a field given twice is an error).
+/// The fields of a success answer the broker reads: other fields are skipped, a field given
+/// twice is an error, `null` is absent.
+#[derive(Deserialize)]
 struct SuccessBody {
     access_token: Option<String>,
     token_type: Option<String>,
-    /// `Some` when `expires_in` is a positive integer.
-    expires_in: Option<u64>,
+    /// Any value: only a positive integer is used.
+    expires_in: Option<serde_json::Value>,
 }
 
 impl SuccessBody {
-    fn parse(body: &[u8]) -> json::Res<Self> {
-        let (mut token, mut kind, mut expires) = (None, None, None);
-        let mut r = json::Reader::new(body);
-        r.object(&mut |r, key| match key.as_str() {
-            "access_token" => json::set(&mut token, r.opt_string()?),
-            "token_type" => json::set(&mut kind, r.opt_string()?),
-            "expires_in" => json::set(&mut expires, r.value()?),
-            _ => r.skip(),
-        })?;
-        r.end()?;
-        Ok(SuccessBody {
-            access_token: token.flatten(),
-            token_type: kind.flatten(),
-            expires_in: expires.and_then(|v| v.as_u64()).filter(|s| *s > 0),
-        })
+    /// `expires_in`, when it is a positive integer.
+    fn expires_in(&self) -> Option<u64> {
+        self.expires_in
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .filter(|s| *s > 0)
     }
 }
 
 /// An RFC 6749 §5.2 error answer.
+#[derive(Deserialize)]
 struct ErrorBody {
     error: String,
+    #[serde(default)]
     error_description: Option<String>,
-}
-
-impl ErrorBody {
-    fn parse(body: &[u8]) -> json::Res<Self> {
-        let (mut error, mut description) = (None, None);
-        let mut r = json::Reader::new(body);
-        r.object(&mut |r, key| match key.as_str() {
-            "error" => json::set(&mut error, r.string()?),
-            "error_description" => json::set(&mut description, r.opt_string()?),
-            _ => r.skip(),
-        })?;
-        r.end()?;
-        Ok(ErrorBody {
-            error: error.ok_or(json::Bad)?,
-            error_description: description.flatten(),
-        })
-    }
 }
 
 /// Parses `Retry-After`: delay-seconds, or an HTTP-date relative to `now_ms`.
@@ -217,7 +195,7 @@ pub fn parse_token_response(
         });
     }
     if (400..500).contains(&status) {
-        let Ok(err) = ErrorBody::parse(&response.body) else {
+        let Some(err) = read_object::<ErrorBody>(&response.body) else {
             return Err(bad("error status without an OAuth error body"));
         };
         let description: String = err
@@ -245,8 +223,9 @@ pub fn parse_token_response(
     if !(200..300).contains(&status) {
         return Err(bad("unexpected status"));
     }
-    let body =
-        SuccessBody::parse(&response.body).map_err(|_| bad("body is not a JSON token response"))?;
+    let body = read_object::<SuccessBody>(&response.body)
+        .ok_or_else(|| bad("body is not a JSON token response"))?;
+    let expires_in = body.expires_in();
     let token = body
         .access_token
         .filter(|t| !t.is_empty())
@@ -258,7 +237,7 @@ pub fn parse_token_response(
     {
         return Err(bad("token_type is not bearer"));
     }
-    let expires_at_ms = match body.expires_in {
+    let expires_at_ms = match expires_in {
         Some(secs) => sent_at_ms.saturating_add(secs.saturating_mul(1000)),
         None => jwt::decode_claims(&token)
             .map_err(|_| bad("no usable expires_in and no expiry claims"))?
@@ -278,59 +257,59 @@ mod tests {
     use super::*;
     use crate::jwt::fake_jwt;
 
-    /// The bodies read as the `serde` derives this module used before `json` did.
+    /// Which bodies are answers: one JSON object each, each field once, other fields skipped.
     #[test]
-    fn bodies_are_read_as_serde_read_them() {
-        #[derive(serde::Deserialize)]
-        struct Success {
-            access_token: Option<String>,
-            token_type: Option<String>,
-            expires_in: Option<serde_json::Value>,
+    fn bodies_are_json_objects_read_field_by_field() {
+        let success = |body: &str| {
+            read_object::<SuccessBody>(body.as_bytes())
+                .map(|b| (b.access_token.clone(), b.token_type.clone(), b.expires_in()))
+        };
+        let t = || Some("t".to_owned());
+        let bearer = || Some("bearer".to_owned());
+        assert_eq!(
+            success(r#"{"access_token":"t","token_type":"bearer","expires_in":86399}"#),
+            Some((t(), bearer(), Some(86_399)))
+        );
+        for unusable in ["\"86399\"", "86399.5", "-1", "0", "null"] {
+            let body = format!(
+                r#"{{"access_token":"t","token_type":"bearer","expires_in":{unusable},"x":{{"y":[1]}}}}"#
+            );
+            assert_eq!(success(&body), Some((t(), bearer(), None)), "{body}");
         }
-        #[derive(serde::Deserialize)]
-        struct Error {
-            error: String,
-            #[serde(default)]
-            error_description: Option<String>,
-        }
-        let bodies = [
-            r#"{"access_token":"t","token_type":"bearer","expires_in":86399}"#,
-            r#"{"access_token":"t","token_type":"bearer","expires_in":"86399"}"#,
-            r#"{"access_token":"t","token_type":"bearer","expires_in":86399.5}"#,
+        assert_eq!(
+            success(r#"{"access_token":null,"token_type":null}"#),
+            Some((None, None, None))
+        );
+        for refused in [
             r#"{"access_token":"t","token_type":"bearer","expires_in":1e999}"#,
-            r#"{"access_token":"t","token_type":"bearer","expires_in":-1,"x":{"y":[1e999]}}"#,
             r#"{"access_token":"t","access_token":"u"}"#,
-            r#"{"access_token":null,"token_type":null,"expires_in":null}"#,
             r#"{"access_token":1}"#,
-            r#"{"error":"invalid_client","error_description":"bad \ud83d\ude00"}"#,
-            r#"{"error":"invalid_client","error_description":null,"more":true}"#,
+            r#"["t","bearer",5]"#,
+            r#"{"error":"x"} {}"#,
+            "",
+        ] {
+            assert_eq!(success(refused), None, "{refused}");
+        }
+        let error = |body: &str| {
+            read_object::<ErrorBody>(body.as_bytes()).map(|e| (e.error, e.error_description))
+        };
+        assert_eq!(
+            error(r#"{"error":"invalid_client","error_description":"bad \ud83d\ude00"}"#),
+            Some(("invalid_client".into(), Some("bad 😀".into())))
+        );
+        assert_eq!(
+            error(r#"{"error":"invalid_client","error_description":null,"more":true}"#),
+            Some(("invalid_client".into(), None))
+        );
+        for refused in [
             r#"{"error":"invalid_client","error":"x"}"#,
             r#"{"error":null}"#,
             r#"{"error_description":"x"}"#,
-            r#"{"error":"x"} {}"#,
             r#"{"error":"\ud83d"}"#,
-            r#"[]"#,
-            "",
-        ];
-        for body in bodies {
-            let ours = SuccessBody::parse(body.as_bytes());
-            let serde = serde_json::from_str::<Success>(body);
-            assert_eq!(ours.is_ok(), serde.is_ok(), "{body}");
-            if let (Ok(a), Ok(b)) = (ours, serde) {
-                assert_eq!(a.access_token, b.access_token);
-                assert_eq!(a.token_type, b.token_type);
-                let n = b.expires_in.and_then(|v| v.as_u64()).filter(|s| *s > 0);
-                assert_eq!(a.expires_in, n, "{body}");
-            }
-            let ours = ErrorBody::parse(body.as_bytes());
-            let serde = serde_json::from_str::<Error>(body);
-            assert_eq!(ours.is_ok(), serde.is_ok(), "{body}");
-            if let (Ok(a), Ok(b)) = (ours, serde) {
-                assert_eq!(
-                    (a.error, a.error_description),
-                    (b.error, b.error_description)
-                );
-            }
+            r#"["invalid_client"]"#,
+            "[]",
+        ] {
+            assert_eq!(error(refused), None, "{refused}");
         }
     }
 

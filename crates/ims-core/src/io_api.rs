@@ -6,9 +6,12 @@
 //! Adobe documents 201/204 and its spec 200: any 2xx is success. Times are millisecond strings.
 
 use crate::http::{HttpRequest, HttpResponse};
-use crate::json::{self, Json};
-use crate::jwt::millis;
+use crate::jwt::Millis;
+use crate::record_json::from_object;
 use crate::secret::{AccessToken, ClientSecret};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::Value;
 
 /// Adobe's production I/O Management API.
 pub const DEFAULT_IO_API_BASE_URL: &str = "https://api.adobe.io";
@@ -149,35 +152,48 @@ pub fn delete_request(c: &CredentialRef, token: &AccessToken, uuid: &str) -> Htt
     request("DELETE", url(c, &format!("/{uuid}")), c, token)
 }
 
+/// A value of the documented type, or anything else (read, and ignored): Adobe's answers are
+/// read leniently, field by field.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    /// The documented type.
+    Is(T),
+    /// Something else.
+    Other(IgnoredAny),
+}
+
+impl<T> Lenient<T> {
+    fn ok(self) -> Option<T> {
+        match self {
+            Self::Is(v) => Some(v),
+            Self::Other(_) => None,
+        }
+    }
+}
+
+/// The gateway's error body, `{ error_code?, message? }`: each field once; on any mismatch,
+/// neither is used.
+#[derive(Deserialize)]
+struct GatewayError {
+    #[serde(default)]
+    error_code: Option<Value>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
 fn check(response: &HttpResponse) -> Result<(), IoApiError> {
     if (200..300).contains(&response.status) {
         return Ok(());
     }
-    // `{ error_code?, message? }`, read as a record: on any mismatch, neither.
-    let (mut code, mut message) = (None, None);
-    let mut r = json::Reader::new(&response.body);
-    let body = r
-        .object(&mut |r, key| match key.as_str() {
-            "error_code" => json::set(&mut code, r.value()?),
-            "message" => json::set(&mut message, r.opt_string()?),
-            _ => r.skip(),
-        })
-        .and_then(|()| r.end())
-        .is_ok();
-    let (code, message) = if body {
-        (code.filter(|c| *c != Json::Null), message.flatten())
-    } else {
-        (None, None)
-    };
+    let body: Option<GatewayError> = from_object(&response.body);
+    let (code, message) = body.map_or((None, None), |b| (b.error_code, b.message));
     Err(IoApiError::Status {
         status: response.status,
+        // A string as it is; another value as its JSON text.
         code: code.map(|c| match c {
-            Json::Str(s) => s,
-            other => {
-                let mut text = String::new();
-                other.write(&mut text);
-                text
-            }
+            Value::String(s) => s,
+            other => other.to_string(),
         }),
         message: message.map(|m| m.chars().take(200).collect()),
         retry_after_s: response
@@ -187,52 +203,89 @@ fn check(response: &HttpResponse) -> Result<(), IoApiError> {
     })
 }
 
-fn info(v: &Json) -> Option<SecretInfo> {
-    let uuid = v.get("uuid")?.as_str()?.to_owned();
-    let last_used_at_ms = v
-        .get("secret_usages")
-        .and_then(Json::as_array)
-        .and_then(|uses| {
-            uses.iter()
-                .filter_map(|u| millis(u.get("last_used_at")))
-                .max()
-        });
+/// A listed secret: its `uuid` (required), `created_at` and the `last_used_at` of its usages.
+#[derive(Deserialize)]
+struct Listed {
+    uuid: Option<Lenient<String>>,
+    created_at: Option<Millis>,
+    secret_usages: Option<Lenient<Vec<Lenient<Usage>>>>,
+}
+
+/// One usage of a listed secret.
+#[derive(Deserialize)]
+struct Usage {
+    last_used_at: Option<Millis>,
+}
+
+/// The members of an answer that is a JSON object (a map first: of a member given twice the
+/// last counts), as `T`; `None` when the answer is another value.
+fn object<T: for<'de> Deserialize<'de>>(body: Value) -> Option<T> {
+    body.is_object()
+        .then(|| T::deserialize(body).ok())
+        .flatten()
+}
+
+fn info(v: Value) -> Option<SecretInfo> {
+    let listed: Listed = object(v)?;
+    let last_used_at_ms = listed.secret_usages.and_then(Lenient::ok).and_then(|uses| {
+        uses.into_iter()
+            .filter_map(|u| u.ok()?.last_used_at?.get())
+            .max()
+    });
     Some(SecretInfo {
-        uuid,
-        created_at_ms: millis(v.get("created_at")).unwrap_or(0),
+        uuid: listed.uuid?.ok()?,
+        created_at_ms: listed.created_at.and_then(|m| m.get()).unwrap_or(0),
         last_used_at_ms,
     })
+}
+
+/// The list answer: `{ client_secrets: [...] }`.
+#[derive(Deserialize)]
+struct ListAnswer {
+    client_secrets: Option<Lenient<Vec<Value>>>,
 }
 
 /// Parses the list answer.
 pub fn parse_list(response: &HttpResponse) -> Result<Vec<SecretInfo>, IoApiError> {
     check(response)?;
-    let body = Json::parse(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
-    body.get("client_secrets")
-        .and_then(Json::as_array)
+    let body: Value =
+        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    object::<ListAnswer>(body)
+        .and_then(|a| a.client_secrets?.ok())
         .ok_or(IoApiError::BadResponse("no client_secrets list"))?
-        .iter()
+        .into_iter()
         .map(|v| info(v).ok_or(IoApiError::BadResponse("a secret without uuid")))
         .collect()
+}
+
+/// The add answer: `{ uuid, client_secret, created_at }`.
+#[derive(Deserialize)]
+struct AddAnswer {
+    uuid: Option<Lenient<String>>,
+    client_secret: Option<Lenient<String>>,
+    created_at: Option<Millis>,
 }
 
 /// Parses the add answer, wrapping the plaintext at once.
 pub fn parse_add(response: &HttpResponse) -> Result<NewSecret, IoApiError> {
     check(response)?;
-    let body = Json::parse(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
-    let uuid = body
-        .get("uuid")
-        .and_then(Json::as_str)
+    let body: Value =
+        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    let added: Option<AddAnswer> = object(body);
+    let (uuid, secret, created_at) = added.map_or((None, None, None), |a| {
+        (a.uuid, a.client_secret, a.created_at)
+    });
+    let uuid = uuid
+        .and_then(Lenient::ok)
         .ok_or(IoApiError::BadResponse("no uuid"))?;
-    let secret = body
-        .get("client_secret")
-        .and_then(Json::as_str)
+    let secret = secret
+        .and_then(Lenient::ok)
         .filter(|s| !s.is_empty())
         .ok_or(IoApiError::BadResponse("no client_secret"))?;
     Ok(NewSecret {
-        uuid: uuid.to_owned(),
+        uuid,
         client_secret: ClientSecret::new(secret),
-        created_at_ms: millis(body.get("created_at")).unwrap_or(0),
+        created_at_ms: created_at.and_then(|m| m.get()).unwrap_or(0),
     })
 }
 
@@ -302,6 +355,22 @@ mod tests {
             }
         );
         assert_eq!(list[1].last_used_at_ms, Some(1_683_162_010_101));
+        let odd = r#"{"client_secrets":[{"uuid":"c","created_at":5,"secret_usages":[7,
+            {"last_used_at":"9"},{"last_used_at":"x"},{"last_used_at":12}]}]}"#;
+        let list = parse_list(&resp(200, odd)).unwrap();
+        assert_eq!(
+            (list[0].created_at_ms, list[0].last_used_at_ms),
+            (5, Some(12))
+        );
+        for bad in [
+            r#"{"client_secrets":[{"uuid":5}]}"#,
+            r#"{"client_secrets":[["c"]]}"#,
+            r#"{"client_secrets":{}}"#,
+            "[]",
+            "<html>",
+        ] {
+            assert!(parse_list(&resp(200, bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -317,6 +386,14 @@ mod tests {
         );
         assert!(!format!("{n:?}").contains("p8e-x"));
         assert!(parse_add(&resp(200, r#"{"uuid":"u"}"#)).is_err());
+        assert!(parse_add(&resp(200, r#"{"uuid":"u","client_secret":""}"#)).is_err());
+        assert!(parse_add(&resp(200, r#"["u","p8e-x"]"#)).is_err());
+        let odd = parse_add(&resp(
+            200,
+            r#"{"uuid":"u","client_secret":"s","created_at":[1]}"#,
+        ))
+        .unwrap();
+        assert_eq!(odd.created_at_ms, 0);
     }
 
     #[test]
@@ -349,6 +426,7 @@ mod tests {
             (None, Some("m".into()))
         );
         assert_eq!(code(r#"{"message":"m","message":"n"}"#), (None, None));
+        assert_eq!(code(r#"["403003","m"]"#), (None, None));
         assert_eq!(code("<html>"), (None, None));
         assert!(parse_delete(&resp(404, "")).is_ok());
         assert!(parse_delete(&resp(204, "")).is_ok());

@@ -5,9 +5,10 @@
 //! broker got the token from IMS over TLS and only needs its expiry as a cross-check when the
 //! token response lacks a usable `expires_in`.
 
-use crate::json::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 /// The claims the broker uses. IMS writes them as strings of milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +40,35 @@ pub enum ClaimsError {
     NoExpiry,
 }
 
-/// A claim of milliseconds: a string of digits (as IMS writes them) or a number.
-pub(crate) fn millis(v: Option<&Json>) -> Option<u64> {
-    match v? {
-        Json::Str(s) => s.trim().parse().ok(),
-        other => other.as_u64(),
+/// A time in milliseconds as Adobe writes it: a string of digits (IMS's claims, the I/O
+/// Management API's times) or a number. Anything else reads, but is no time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Millis {
+    /// `"1384371060214"`.
+    Text(String),
+    /// `1384371060214`.
+    Number(u64),
+    /// Another value.
+    Other(IgnoredAny),
+}
+
+impl Millis {
+    /// The milliseconds, if this is a non-negative integer (digits, possibly spaced, in a string).
+    pub(crate) fn get(&self) -> Option<u64> {
+        match self {
+            Self::Text(s) => s.trim().parse().ok(),
+            Self::Number(n) => Some(*n),
+            Self::Other(_) => None,
+        }
     }
+}
+
+/// The claims read from the payload; other claims are ignored.
+#[derive(Deserialize)]
+struct Claims {
+    created_at: Option<Millis>,
+    expires_in: Option<Millis>,
 }
 
 /// Decodes the `created_at` and `expires_in` claims of an IMS access token.
@@ -62,12 +86,17 @@ pub fn decode_claims(token: &str) -> Result<ImsClaims, ClaimsError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| ClaimsError::BadPayload)?;
-    let obj = Json::parse(&bytes).map_err(|_| ClaimsError::BadPayload)?;
-    if !matches!(obj, Json::Obj(_)) {
+    // A map first: only an object is a payload (a struct would also read an array), and of a
+    // claim given twice the last counts.
+    let obj: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| ClaimsError::BadPayload)?;
+    if !obj.is_object() {
         return Err(ClaimsError::BadPayload);
     }
-    let created_at_ms = millis(obj.get("created_at")).ok_or(ClaimsError::NoExpiry)?;
-    let expires_in_ms = millis(obj.get("expires_in")).ok_or(ClaimsError::NoExpiry)?;
+    let claims = Claims::deserialize(obj).map_err(|_| ClaimsError::BadPayload)?;
+    let millis = |m: Option<Millis>| m.as_ref().and_then(Millis::get);
+    let created_at_ms = millis(claims.created_at).ok_or(ClaimsError::NoExpiry)?;
+    let expires_in_ms = millis(claims.expires_in).ok_or(ClaimsError::NoExpiry)?;
     if expires_in_ms == 0 {
         return Err(ClaimsError::NoExpiry);
     }
@@ -124,5 +153,15 @@ mod tests {
         assert_eq!(decode_claims(&zero), Err(ClaimsError::NoExpiry));
         let neg = fake_jwt(r#"{"created_at":"1","expires_in":"-5"}"#);
         assert_eq!(decode_claims(&neg), Err(ClaimsError::NoExpiry));
+        for odd in [r#""x""#, "1.5", "-5", "null", "[1]", r#"{"n":1}"#] {
+            let t = fake_jwt(&format!(r#"{{"created_at":"1","expires_in":{odd}}}"#));
+            assert_eq!(decode_claims(&t), Err(ClaimsError::NoExpiry), "{odd}");
+        }
+        let number = fake_jwt(r#"{"created_at":1,"expires_in":2,"expires_in":" 3 "}"#);
+        assert_eq!(decode_claims(&number).unwrap().expires_at_ms(), 4);
+        for payload in ["[\"1\",\"2\"]", "5", "{"] {
+            let t = fake_jwt(payload);
+            assert_eq!(decode_claims(&t), Err(ClaimsError::BadPayload), "{payload}");
+        }
     }
 }

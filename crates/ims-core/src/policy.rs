@@ -8,8 +8,9 @@
 //! - KV's `expiration_ttl` is only garbage collection: time left until the usable end, never below
 //!   [`MIN_KV_TTL_S`]; the stored value's own `expires_at_ms` is checked on every read.
 
-use crate::json;
+use crate::record_json::from_object;
 use crate::secret::AccessToken;
+use serde::{Deserialize, Serialize};
 
 /// Largest safety margin before expiry, milliseconds.
 pub const MAX_SKEW_MS: u64 = 60_000;
@@ -25,6 +26,19 @@ pub enum Freshness {
     Stale,
     /// Past its usable end: never hand it out.
     Unusable,
+}
+
+/// A token entry as stored: `{"v":1,"credential":…,"scope":…,"access_token":…,
+/// "sent_at_ms":…,"expires_at_ms":…}`, members in this order. Read back with other members
+/// skipped and each member once.
+#[derive(Serialize, Deserialize)]
+struct StoredEntry<S> {
+    v: u64,
+    credential: S,
+    scope: S,
+    access_token: S,
+    sent_at_ms: u64,
+    expires_at_ms: u64,
 }
 
 /// A token in the cache, with the instants that govern it.
@@ -89,39 +103,27 @@ impl CachedToken {
     /// Serialises the entry for the shared store: `{"v":1,"credential":…,"scope":…,
     /// "access_token":…,"sent_at_ms":…,"expires_at_ms":…}`.
     pub fn to_stored(&self, credential: &str) -> String {
-        json::Obj::new()
-            .u64("v", 1)
-            .str("credential", credential)
-            .str("scope", &self.scope)
-            .str("access_token", self.access_token.secret())
-            .u64("sent_at_ms", self.sent_at_ms)
-            .u64("expires_at_ms", self.expires_at_ms)
-            .end()
+        let entry = StoredEntry {
+            v: 1,
+            credential,
+            scope: self.scope.as_str(),
+            access_token: self.access_token.secret(),
+            sent_at_ms: self.sent_at_ms,
+            expires_at_ms: self.expires_at_ms,
+        };
+        serde_json::to_string(&entry).unwrap_or_default()
     }
 
-    /// Reads an entry written by [`CachedToken::to_stored`]; `None` if it is not one.
+    /// Reads an entry written by [`CachedToken::to_stored`]; `None` if it is not one (another
+    /// version, no token, or no life left between `sent_at_ms` and `expires_at_ms`).
     pub fn from_stored(text: &str) -> Option<Self> {
-        let (mut v, mut credential, mut scope, mut token, mut sent, mut expires) =
-            (None, None, None, None, None, None);
-        let mut r = json::Reader::new(text.as_bytes());
-        r.object(&mut |r, key| match key.as_str() {
-            "v" => json::set(&mut v, r.u64()?),
-            "credential" => json::set(&mut credential, r.string()?),
-            "scope" => json::set(&mut scope, r.string()?),
-            "access_token" => json::set(&mut token, r.string()?),
-            "sent_at_ms" => json::set(&mut sent, r.u64()?),
-            "expires_at_ms" => json::set(&mut expires, r.u64()?),
-            _ => r.skip(),
-        })
-        .ok()?;
-        r.end().ok()?;
-        let (access_token, scope, sent_at_ms, expires_at_ms) = (token?, scope?, sent?, expires?);
-        (v? == 1 && credential.is_some() && !access_token.is_empty() && expires_at_ms > sent_at_ms)
+        let entry: StoredEntry<String> = from_object(text.as_bytes())?;
+        (entry.v == 1 && !entry.access_token.is_empty() && entry.expires_at_ms > entry.sent_at_ms)
             .then(|| Self {
-                access_token: AccessToken::new(access_token),
-                scope,
-                sent_at_ms,
-                expires_at_ms,
+                access_token: AccessToken::new(entry.access_token),
+                scope: entry.scope,
+                sent_at_ms: entry.sent_at_ms,
+                expires_at_ms: entry.expires_at_ms,
             })
     }
 }

@@ -3,25 +3,45 @@
 //! comma string. Read without I/O; the Worker hands over the bytes and answers the error as
 //! `400 invalid_request`.
 
-use crate::json::Json;
 use crate::scope::{ScopeError, ScopeSet};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 /// Why a body was refused; the text is the `error_description` of the 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("body must be a JSON object with optional \"credential\" (string) and \"scopes\" (list of strings): {0}")]
 pub struct BodyError(String);
 
-/// The request body: everything is optional.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The request body: everything is optional, `null` meaning absent; no other member.
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// The credential's name; `None` is the default credential.
+    #[serde(default, deserialize_with = "credential")]
     pub credential: Option<String>,
     /// The scopes as spelt; `None` is the credential's default scopes.
+    #[serde(default, deserialize_with = "scopes")]
     pub scopes: Option<Scopes>,
 }
 
+/// Why a `credential` is refused.
+const BAD_CREDENTIAL: &str = "\"credential\" must be a string";
+/// Why `scopes` are refused.
+const BAD_SCOPES: &str = "\"scopes\" must be a list of strings or a string";
+
+/// `credential`: a string or `null`; anything else is [`BAD_CREDENTIAL`].
+fn credential<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::deserialize(d).map_err(|_: D::Error| D::Error::custom(BAD_CREDENTIAL))
+}
+
+/// `scopes`: a list of strings, a string or `null`; anything else is [`BAD_SCOPES`].
+fn scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Scopes>, D::Error> {
+    Option::deserialize(d).map_err(|_: D::Error| D::Error::custom(BAD_SCOPES))
+}
+
 /// `scopes`: a list of names, or Adobe's comma string.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
 pub enum Scopes {
     /// `["openid","AdobeID"]`.
     List(Vec<String>),
@@ -39,45 +59,32 @@ impl Scopes {
     }
 }
 
-/// Reads the body as the `serde` derive read it before (`deny_unknown_fields`, `scopes`
-/// untagged): whitespace only is the defaults; otherwise a JSON object (strict JSON, as
-/// `serde_json` reads a document) whose members are `credential` (a string) and `scopes` (a list
-/// of strings or a string), each optional and `null` meaning absent; a member given twice counts
-/// once (the last, as in `serde_json`'s map); any other member, or another kind of document, is
-/// refused.
+/// Reads the body: whitespace only is the defaults; otherwise a JSON object (strict JSON, nesting
+/// bounded by `serde_json`'s recursion limit) whose members are `credential` (a string) and
+/// `scopes` (a list of strings or a string), each optional and `null` meaning absent; a member
+/// given twice counts once (the last: the document is read as a `serde_json` map first); any
+/// other member, or another kind of document, is refused.
 pub fn parse_body(bytes: &[u8]) -> Result<TokenBody, BodyError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenBody::default());
     }
     let bad = |why: &str| BodyError(why.to_owned());
-    let value = Json::parse(bytes).map_err(|_| bad("not valid JSON"))?;
-    let Json::Obj(members) = &value else {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| bad("not valid JSON"))?;
+    if !value.is_object() {
         return Err(bad("not an object"));
-    };
-    if let Some((key, _)) = members
-        .iter()
-        .find(|(k, _)| k != "credential" && k != "scopes")
-    {
-        return Err(bad(&format!("unknown field {key:?}")));
     }
-    let credential = match value.get("credential") {
-        None | Some(Json::Null) => None,
-        Some(Json::Str(s)) => Some(s.clone()),
-        Some(_) => return Err(bad("\"credential\" must be a string")),
-    };
-    let scopes = match value.get("scopes") {
-        None | Some(Json::Null) => None,
-        Some(Json::Str(s)) => Some(Scopes::Comma(s.clone())),
-        Some(Json::Arr(items)) => Some(Scopes::List(
-            items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned))
-                .collect::<Option<_>>()
-                .ok_or_else(|| bad("\"scopes\" must be a list of strings or a string"))?,
-        )),
-        Some(_) => return Err(bad("\"scopes\" must be a list of strings or a string")),
-    };
-    Ok(TokenBody { credential, scopes })
+    TokenBody::deserialize(value).map_err(|e| {
+        let text = e.to_string();
+        // serde: "unknown field `name`, expected `credential` or `scopes`".
+        match text
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.rsplit_once("`, expected"))
+        {
+            Some((name, _)) => bad(&format!("unknown field {name:?}")),
+            None => BodyError(text),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -93,9 +100,9 @@ mod tests {
         Some((b.credential, scopes))
     }
 
-    /// What the `serde` derive (through `serde_json::Value`) accepted and refused.
+    /// What is accepted and refused.
     #[test]
-    fn bodies_are_read_as_before() {
+    fn bodies_are_strict_json_objects_of_two_optional_members() {
         let refused = [
             "{",
             r#"{"scopes":["openid"]"#,
@@ -152,6 +159,31 @@ mod tests {
         assert_eq!(
             parsed(r#"{"credential":"\u00e9\n"}"#),
             Some((Some("é\n".into()), None))
+        );
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_body(deep.as_bytes()).is_err());
+    }
+
+    /// The descriptions of the 400 name what is wrong.
+    #[test]
+    fn refusals_say_why() {
+        let why = |body: &str| {
+            let text = parse_body(body.as_bytes()).unwrap_err().to_string();
+            let prefix = "body must be a JSON object with optional \"credential\" (string) and \"scopes\" (list of strings): ";
+            text.strip_prefix(prefix).map(str::to_owned).unwrap_or(text)
+        };
+        assert_eq!(why("{"), "not valid JSON");
+        assert_eq!(why("{} x"), "not valid JSON");
+        assert_eq!(why("[]"), "not an object");
+        assert_eq!(why(r#"{"scope":["openid"]}"#), r#"unknown field "scope""#);
+        assert_eq!(why(r#"{"a\"b":1}"#), r#"unknown field "a\"b""#);
+        assert_eq!(
+            why(r#"{"credential":5}"#),
+            r#""credential" must be a string"#
+        );
+        assert_eq!(
+            why(r#"{"scopes":[1]}"#),
+            r#""scopes" must be a list of strings or a string"#
         );
     }
 }

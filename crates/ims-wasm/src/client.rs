@@ -8,7 +8,7 @@
 
 use crate::error;
 use crate::host::{make_token, report_error, JsHost};
-use crate::json::{self, Obj};
+use crate::json::{num, to_js};
 use crate::options::{self, Config};
 use crate::secret::Secret;
 use ims_core::cache::{CacheOutcome, Served, Settings, TokenSpec};
@@ -18,6 +18,7 @@ use ims_core::io_api::{self, CredentialRef, MANAGEMENT_SCOPES};
 use ims_core::policy::CachedToken;
 use ims_core::{AccessToken, ClientSecret, ScopeSet, TokenCache};
 use js_sys::Promise;
+use serde::Serialize;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -351,29 +352,59 @@ impl TokenClient {
 }
 
 fn describe(c: &Client) -> JsValue {
-    Obj::new()
-        .set("clientId", c.client_id.as_str())
-        .set("tokenUrl", c.token_url.as_str())
-        .set(
-            "protocol",
-            match c.endpoint {
-                TokenEndpoint::Adobe => "adobe",
-                TokenEndpoint::Rfc6749 { .. } => "oauth2",
-            },
-        )
-        .set("credential", c.credential.as_str())
-        .set("scope", c.default.scope.clone())
-        .set("clientSecret", "[redacted]")
-        .into()
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Described<'a> {
+        client_id: &'a str,
+        token_url: &'a str,
+        protocol: &'a str,
+        credential: &'a str,
+        /// The default scope string, as handed out.
+        #[serde(with = "serde_wasm_bindgen::preserve")]
+        scope: JsValue,
+        client_secret: &'a str,
+    }
+    to_js(&Described {
+        client_id: &c.client_id,
+        token_url: &c.token_url,
+        protocol: match c.endpoint {
+            TokenEndpoint::Adobe => "adobe",
+            TokenEndpoint::Rfc6749 { .. } => "oauth2",
+        },
+        credential: &c.credential,
+        scope: c.default.scope.clone(),
+        client_secret: "[redacted]",
+    })
 }
 
-/// A listed secret as `{ uuid, createdAt, lastUsedAt }`.
-fn secret_info(s: io_api::SecretInfo) -> JsValue {
-    Obj::new()
-        .set("uuid", s.uuid)
-        .set("createdAt", json::num(s.created_at_ms))
-        .set("lastUsedAt", json::opt_num(s.last_used_at_ms))
-        .into()
+/// A listed secret as `{ uuid, createdAt, lastUsedAt }` (`lastUsedAt` null when never used).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    uuid: String,
+    created_at: f64,
+    last_used_at: Option<f64>,
+}
+
+impl From<io_api::SecretInfo> for Listed {
+    fn from(s: io_api::SecretInfo) -> Self {
+        Self {
+            uuid: s.uuid,
+            created_at: num(s.created_at_ms),
+            last_used_at: s.last_used_at_ms.map(num),
+        }
+    }
+}
+
+/// A secret just added: `{ uuid, clientSecret: Secret, createdAt }`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Added {
+    uuid: String,
+    /// The `Secret` object itself, passed through as it is.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    client_secret: JsValue,
+    created_at: f64,
 }
 
 /// One credential's client secrets at Adobe (I/O Management API): list, add, delete.
@@ -415,11 +446,9 @@ impl SecretsClient {
             String::new(),
             |r| {
                 let list = io_api::parse_list(r)?;
-                Ok(list
-                    .into_iter()
-                    .map(secret_info)
-                    .collect::<js_sys::Array>()
-                    .into())
+                Ok(to_js(
+                    &list.into_iter().map(Listed::from).collect::<Vec<_>>(),
+                ))
             },
         )
     }
@@ -432,11 +461,11 @@ impl SecretsClient {
             String::new(),
             |r| {
                 let n = io_api::parse_add(r)?;
-                Ok(Obj::new()
-                    .set("uuid", n.uuid)
-                    .set("clientSecret", Secret::from_core(n.client_secret))
-                    .set("createdAt", json::num(n.created_at_ms))
-                    .into())
+                Ok(to_js(&Added {
+                    uuid: n.uuid,
+                    client_secret: Secret::from_core(n.client_secret).into(),
+                    created_at: num(n.created_at_ms),
+                }))
             },
         )
     }

@@ -1,29 +1,15 @@
-//! Plain JS objects, built and read field by field with `Reflect` (no serde on this side:
-//! it would cost more WebAssembly than the few shapes the API has).
+//! The plain JS objects of the API: derived `Serialize` records turned into JS values by
+//! `serde-wasm-bindgen`, and the reading of one field of a JS object.
 
+use serde::{Serialize, Serializer};
 use wasm_bindgen::JsValue;
 
-/// Builds a plain object: `Obj::new().set("a", 1).set("b", "x").into()`.
-pub struct Obj(js_sys::Object);
-
-impl Obj {
-    /// An empty object.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Obj {
-        Obj(js_sys::Object::new())
-    }
-
-    /// Sets `key` to `value`.
-    pub fn set(self, key: &str, value: impl Into<JsValue>) -> Obj {
-        let _ = js_sys::Reflect::set(&self.0, &JsValue::from_str(key), &value.into());
-        self
-    }
-}
-
-impl From<Obj> for JsValue {
-    fn from(o: Obj) -> JsValue {
-        o.0.into()
-    }
+/// `value` as a plain JS value: records and maps as plain objects (members in the order they
+/// are written), `None` as `null`, numbers as numbers, strings as strings, sequences as arrays.
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
 }
 
 /// `value[key]`, or undefined.
@@ -31,21 +17,18 @@ pub fn field(value: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// A number of milliseconds as a JS number.
-pub fn num(ms: u64) -> JsValue {
-    JsValue::from_f64(ms as f64)
+/// A number of milliseconds as a JS number (exact up to 2^53 ms, far beyond any real instant;
+/// larger values are rounded, never refused).
+pub fn num(ms: u64) -> f64 {
+    ms as f64
 }
 
-/// An optional number of milliseconds: the number, or null.
-pub fn opt_num(ms: Option<u64>) -> JsValue {
-    ms.map_or(JsValue::NULL, num)
-}
+/// Name-value pairs (HTTP headers) as one plain object, in their order; a name given again
+/// replaces its value.
+pub struct Pairs<'a>(pub &'a [(String, String)]);
 
-/// A list of strings as a JS array.
-pub fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> JsValue {
-    items
-        .into_iter()
-        .map(JsValue::from_str)
-        .collect::<js_sys::Array>()
-        .into()
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }

@@ -4,9 +4,10 @@
 
 use crate::error;
 use crate::host::ms;
-use crate::json::{self, field, Obj};
+use crate::json::{field, num, to_js};
 use ims_core::io_api::SecretInfo;
 use ims_core::rotation::{self, Action, CredentialState, DEFAULT_GRACE_MS};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -125,14 +126,20 @@ impl RotationState {
             Action::Skip => ("skip", None, None),
             Action::Done => ("done", None, None),
         };
-        let mut out = Obj::new().set("kind", kind);
-        if let Some(uuid) = uuid {
-            out = out.set("uuid", uuid);
+        /// The action; `uuid` and `until` only where the kind has one.
+        #[derive(Serialize)]
+        struct Planned {
+            kind: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            uuid: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            until: Option<f64>,
         }
-        if let Some(at) = until {
-            out = out.set("until", json::num(at));
-        }
-        Ok(out.into())
+        Ok(to_js(&Planned {
+            kind,
+            uuid,
+            until: until.map(num),
+        }))
     }
 
     /// Records the active secret's uuid.

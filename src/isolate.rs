@@ -12,7 +12,6 @@
 use crate::config::{self, BrokerConfig};
 use crate::platform::kv::Kv;
 use crate::platform::memo::{CacheKeys, Parsed, QuotedTokens};
-use ims_core::token_body::TokenBody;
 use ims_core::budget::MissBudget;
 use ims_core::callers::CallerRegistry;
 use ims_core::envelope::StoreKeys;
@@ -22,6 +21,7 @@ use ims_core::memo::Bounded;
 use ims_core::metrics::Metrics;
 use ims_core::record::Versions;
 use ims_core::rotation::CredentialState;
+use ims_core::token_body::TokenBody;
 use ims_core::{ConfigError, TokenCache};
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -50,6 +50,10 @@ pub struct Isolate {
     pub cache_keys: RefCell<CacheKeys>,
     /// Tokens' values as JSON strings (speed only, see `crate::platform::memo`).
     pub quoted_tokens: RefCell<QuotedTokens>,
+    /// The `REFRESHER` objects' own token cache. Objects may share an isolate with ordinary
+    /// requests, so they must not share those requests' single flights: a request's flight
+    /// waits for the object.
+    pub object_cache: Rc<TokenCache>,
     /// Each caller's budget of new scope sets.
     pub budget: RefCell<MissBudget>,
     /// The last secrets record read or written per credential, and when (ms).
@@ -86,6 +90,7 @@ impl Isolate {
             token_bodies: RefCell::new(Parsed::new()),
             cache_keys: RefCell::new(CacheKeys::new()),
             quoted_tokens: RefCell::new(QuotedTokens::new()),
+            object_cache: Rc::new(TokenCache::new()),
             budget: RefCell::new(MissBudget::new()),
             records: RefCell::new(HashMap::new()),
             versions: RefCell::new(Versions::default()),

@@ -6,8 +6,9 @@
 //! - [`edge`]: the `fetch` export; reads the request once and decides its route;
 //! - [`routes`]: which handler serves which route, errors as HTTP answers, the log line;
 //! - [`handlers`]: one module per endpoint family;
-//! - services: [`tokens`], [`secrets`], [`rotation`], [`management`], [`refresher`],
-//!   [`scheduled`], [`telemetry`], [`auth`], [`runtime`] (`ims-core`'s platform traits);
+//! - services: [`tokens`], [`secrets`], [`rotation`], [`management`], [`refresher`] (the
+//!   Durable Object), [`scheduled`], [`telemetry`], [`auth`], [`runtime`] (`ims-core`'s platform
+//!   traits) and [`coordinator`] (asking the Durable Object);
 //! - below them: the request and its context ([`request`], [`context`]), the isolate's state
 //!   ([`isolate`]), settings ([`config`]), answers ([`reply`], [`api_error`]), [`log`], and the
 //!   runtime's own calls ([`platform`]).
@@ -16,6 +17,7 @@ mod api_error;
 mod auth;
 mod config;
 mod context;
+mod coordinator;
 mod edge;
 mod handlers;
 mod isolate;

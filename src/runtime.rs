@@ -6,10 +6,11 @@
 use crate::isolate::Isolate;
 use crate::log::Fields;
 use crate::platform::kv::Kv;
+use ims_core::cache::Coordinator;
 use ims_core::cache::{Minted, TokenSpec};
 use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
-use ims_core::platform::{Clock, Coordinator, TokenStore};
+use ims_core::platform::{Clock, TokenStore};
 use ims_core::ConfigError;
 use std::rc::Rc;
 use std::time::Duration;
@@ -40,7 +41,7 @@ impl WorkerPlatform {
         Ok(Self::new(
             isolate.kv(env)?,
             isolate.keys(env)?,
-            env.durable_object(crate::refresher::BINDING).ok(),
+            env.durable_object(crate::coordinator::BINDING).ok(),
         ))
     }
 
@@ -89,7 +90,7 @@ impl HttpClient for WorkerPlatform {
 
 impl Coordinator for WorkerPlatform {
     async fn mint_elsewhere(&self, spec: &TokenSpec) -> Option<Minted> {
-        crate::refresher::ask(self.coordinator.as_ref()?, spec).await
+        crate::coordinator::ask(self.coordinator.as_ref()?, spec).await
     }
 }
 

@@ -208,11 +208,6 @@ async fn background_refresh(
     }
 }
 
-/// This isolate's platform, for code that has no request context.
-pub fn platform(env: &worker::Env) -> Result<Rc<WorkerPlatform>, ApiError> {
-    Ok(Rc::new(WorkerPlatform::of(&Isolate::current(), env)?))
-}
-
 /// Says in the log that the active secret was refused and another known secret worked.
 pub fn log_fallback(credential: &str, index: usize) {
     crate::log::event(

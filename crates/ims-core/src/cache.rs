@@ -16,9 +16,10 @@
 
 use crate::cache_key::{key_for, TokenUse};
 use crate::error::ImsError;
+use crate::http::HttpClient;
 use crate::http::TransportError;
 use crate::ims;
-use crate::platform::Platform;
+use crate::platform::{Clock, TokenStore};
 use crate::policy::{CachedToken, Freshness};
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::scope::ScopeSet;
@@ -185,6 +186,23 @@ pub struct Failure {
 
 /// A token from a mint (with the IMS exchange, if one was made here), or why there is none.
 pub type Minted = Result<(CachedToken, Option<UpstreamCall>), Failure>;
+
+/// A coordinator that mints on behalf of many instances (the Worker's Durable Object), so that
+/// instances missing the same key at once cause one IMS call in all, not one each.
+#[allow(async_fn_in_trait)]
+pub trait Coordinator {
+    /// Mints (or finds) the token of `spec` elsewhere. `None`: no coordinator, or it could not
+    /// be reached; the caller then mints itself. The coordinator has written the shared store.
+    async fn mint_elsewhere(&self, spec: &TokenSpec) -> Option<Minted> {
+        let _ = spec;
+        None
+    }
+}
+
+/// Everything the cache needs, in one bound.
+pub trait Platform: Clock + HttpClient + TokenStore + Coordinator {}
+
+impl<T: Clock + HttpClient + TokenStore + Coordinator> Platform for T {}
 
 /// The per-isolate cache state. Not `Sync`: one per single-threaded isolate.
 #[derive(Default)]
@@ -580,9 +598,10 @@ pub async fn mint_with<P: Platform>(
 
 #[cfg(test)]
 mod tests {
+    use super::Coordinator;
     use super::*;
     use crate::http::{HttpClient, HttpRequest, HttpResponse};
-    use crate::platform::{Clock, Coordinator, TokenStore};
+    use crate::platform::{Clock, TokenStore};
     use futures_executor::block_on;
     use std::cell::Cell;
     use std::collections::VecDeque;

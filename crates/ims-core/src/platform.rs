@@ -1,8 +1,7 @@
 //! What the token cache needs from the platform it runs on: a clock, a sleep, randomness, an
-//! HTTP client and a shared key-value store. The Worker implements these with `Date.now`,
+//! HTTP client and a shared key-value store (the coordinator and the one bound that joins them
+//! all, `Platform`, are in [`crate::cache`], next to the specs they take). The Worker implements these with `Date.now`,
 //! `setTimeout`, `fetch` and KV; tests implement them with a fake clock and scripted answers.
-
-use crate::http::HttpClient;
 
 /// Time and randomness.
 #[allow(async_fn_in_trait)]
@@ -24,20 +23,3 @@ pub trait TokenStore {
     /// Stores `value` under `key`, to be dropped by the store after `ttl_s` seconds.
     async fn put(&self, key: &str, value: String, ttl_s: u64);
 }
-
-/// A coordinator that mints on behalf of many instances (the Worker's Durable Object), so that
-/// instances missing the same key at once cause one IMS call in all, not one each.
-#[allow(async_fn_in_trait)]
-pub trait Coordinator {
-    /// Mints (or finds) the token of `spec` elsewhere. `None`: no coordinator, or it could not
-    /// be reached; the caller then mints itself. The coordinator has written the shared store.
-    async fn mint_elsewhere(&self, spec: &crate::cache::TokenSpec) -> Option<crate::cache::Minted> {
-        let _ = spec;
-        None
-    }
-}
-
-/// Everything the cache needs, in one bound.
-pub trait Platform: Clock + HttpClient + TokenStore + Coordinator {}
-
-impl<T: Clock + HttpClient + TokenStore + Coordinator> Platform for T {}

@@ -142,7 +142,7 @@ impl HttpClient for JsHost {
     }
 }
 
-impl ims_core::platform::Coordinator for JsHost {}
+impl ims_core::cache::Coordinator for JsHost {}
 
 impl TokenStore for JsHost {
     async fn get(&self, key: &str) -> Option<String> {

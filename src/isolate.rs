@@ -70,6 +70,9 @@ pub struct Isolate {
     pub summary: RefCell<HitSummary>,
     /// Credentials whose rotation step runs in this isolate now.
     pub rotating: RefCell<HashSet<String>>,
+    /// The status and headers of every answer with fixed headers sent so far; the index is its
+    /// number for `crate::edge` (speed only: `shim.js` then makes its init once).
+    pub fixed_answers: RefCell<Vec<(u16, String)>>,
     /// The entry point's continuation as a JS function, made once (see `crate::edge`).
     pub entry_next: OnceCell<worker::js_sys::Function>,
 }
@@ -99,6 +102,7 @@ impl Isolate {
             hits: RefCell::new(Bounded::new(MAX_HITS)),
             summary: RefCell::new(HitSummary::default()),
             rotating: RefCell::new(HashSet::new()),
+            fixed_answers: RefCell::new(Vec::new()),
             entry_next: OnceCell::new(),
         }
     }

@@ -37,27 +37,17 @@ extern "C" {
     ) -> JsValue;
 
     /// `new Response(body, {status, headers})`; see `shim.js`.
-    fn respond(status: u16, head: &str, body: &[u8], fixed: bool) -> web_sys::Response;
+    fn respond(status: u16, head: &str, body: &[u8]) -> web_sys::Response;
 
-    /// What `shim.js` read of a request besides its body.
-    type Head;
-    #[wasm_bindgen(method, getter)]
-    fn method(this: &Head) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn url(this: &Head) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn authorization(this: &Head) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = contentType)]
-    fn content_type(this: &Head) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn origin(this: &Head) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn ray(this: &Head) -> Option<String>;
+    /// The same for fixed answer `id`, whose status and head `shim.js` keeps from its first time.
+    #[wasm_bindgen(js_name = respondKept)]
+    fn respond_kept(id: u32, status: u16, head: &str, body: &[u8]) -> web_sys::Response;
 }
 
 /// What `shim.js` calls: the bindings and context, what became of the body ([`READ`],
-/// [`TOO_LARGE`], or 2 when the read failed), the body (empty unless read), and the rest.
-type AfterRead = dyn Fn(Env, RawContext, u32, Uint8Array, Head) -> JsValue;
+/// [`TOO_LARGE`], or 2 when the read failed), the body (empty unless read), the method, the URL
+/// and the four header values (see [`Headers::of`]).
+type AfterRead = dyn Fn(Env, RawContext, u32, Uint8Array, String, String, String) -> JsValue;
 
 /// The body was read.
 const READ: u32 = 0;
@@ -80,7 +70,15 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: RawContext) -> JsValue {
 }
 
 /// Continues a request once `shim.js` has read it.
-fn after_read(env: Env, ctx: RawContext, outcome: u32, body: Uint8Array, head: Head) -> JsValue {
+fn after_read(
+    env: Env,
+    ctx: RawContext,
+    outcome: u32,
+    body: Uint8Array,
+    method: String,
+    url: String,
+    headers: String,
+) -> JsValue {
     let body = match outcome {
         READ => Body::Read(body.to_vec()),
         TOO_LARGE => Body::TooLarge,
@@ -88,15 +86,15 @@ fn after_read(env: Env, ctx: RawContext, outcome: u32, body: Uint8Array, head: H
         // this code does not know.
         _ => Body::Unreadable,
     };
-    let url = head.url();
+    let [authorization, content_type, origin, ray] = Headers::of(&headers).0;
     let request = Request {
         route: Route::of(ims_core::request_url::path(&url)),
-        method: head.method(),
+        method,
         url,
-        authorization: head.authorization().map(Sensitive::new),
-        content_type: head.content_type(),
-        origin: head.origin(),
-        ray: head.ray(),
+        authorization: authorization.map(Sensitive::new),
+        content_type,
+        origin,
+        ray,
         body,
     };
     let ctx = worker::Context::new(ctx);
@@ -106,9 +104,54 @@ fn after_read(env: Env, ctx: RawContext, outcome: u32, body: Uint8Array, head: H
     })
 }
 
-/// The runtime's `Response` for a reply.
+/// The values of `Authorization`, `Content-Type`, `Origin` and `cf-ray`, as `shim.js` sends
+/// them: each `=value` or empty (absent), joined by `\n`, which no header value can hold.
+struct Headers([Option<String>; 4]);
+
+impl Headers {
+    fn of(joined: &str) -> Self {
+        let mut parts = joined.split('\n');
+        Self(std::array::from_fn(|_| {
+            parts
+                .next()
+                .and_then(|part| part.strip_prefix('='))
+                .map(str::to_owned)
+        }))
+    }
+}
+
+/// The runtime's `Response` for a reply. An answer whose headers are all fixed ones gets a
+/// number per status and head (kept in the isolate's state), so that its init is made once.
 fn to_response(reply: Reply) -> web_sys::Response {
     let fixed = reply.fixed_headers();
     let (status, head, body) = reply.into_parts();
-    respond(status, &head, &body, fixed)
+    if !fixed {
+        return respond(status, &head, &body);
+    }
+    let isolate = Isolate::current();
+    let mut answers = isolate.fixed_answers.borrow_mut();
+    let (id, first) = match answers.iter().position(|(s, h)| *s == status && *h == head) {
+        Some(id) => (id, false),
+        None => {
+            answers.push((status, head.clone()));
+            (answers.len() - 1, true)
+        }
+    };
+    let id = u32::try_from(id).unwrap_or(u32::MAX);
+    respond_kept(id, status, if first { &head } else { "" }, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_read_back_present_empty_or_absent() {
+        let [authorization, content_type, origin, ray] = Headers::of("=Bearer k\n\n=\n=a=b").0;
+        assert_eq!(authorization.as_deref(), Some("Bearer k"));
+        assert_eq!(content_type, None);
+        assert_eq!(origin.as_deref(), Some(""), "sent, but empty");
+        assert_eq!(ray.as_deref(), Some("a=b"));
+        assert_eq!(Headers::of("").0, [None, None, None, None]);
+    }
 }

@@ -17,24 +17,25 @@
  * @param {object} env the Worker's bindings, handed on unchanged
  * @param {object} ctx the ExecutionContext, handed on unchanged
  * @param {number} max the largest body accepted
- * @param {(env: object, ctx: object, outcome: number, body: Uint8Array, head: Head)
- *   => Response | Promise<Response>} next
+ * @param {(env: object, ctx: object, outcome: number, body: Uint8Array, method: string,
+ *   url: string, headers: string) => Response | Promise<Response>} next
  *   called with what became of the body (`READ`, `TOO_LARGE`: over `max`, `FAILED`: the read
- *   failed), the body (empty unless read), and the rest of what the Worker reads
+ *   failed), the body (empty unless read), the method, the URL, and the values of the
+ *   `Authorization`, `Content-Type`, `Origin` and `cf-ray` headers in one string: each is
+ *   `=value`, or empty when the header is absent, joined by `\n` (which no header value holds),
+ *   so that they cross into the Worker as one string
  * @returns {Response | Promise<Response>}
  */
 export function readRequest(request, env, ctx, max, next) {
   const headers = request.headers;
-  /** @type {Head} */
-  const head = {
-    method: request.method,
-    url: request.url,
-    authorization: headers.get("authorization"),
-    contentType: headers.get("content-type"),
-    origin: headers.get("origin"),
-    ray: headers.get("cf-ray"),
-  };
-  const done = (outcome, body) => next(env, ctx, outcome, body, head);
+  const method = request.method;
+  const url = request.url;
+  const read = HEADERS.map((name) => {
+    const value = headers.get(name);
+    return value === null ? "" : "=" + value;
+  });
+  const head = read.join("\n");
+  const done = (outcome, body) => next(env, ctx, outcome, body, method, url, head);
   const failed = () => done(FAILED, NOTHING);
   if (request.body === null) return done(READ, NOTHING);
   const declared = headers.get("content-length");
@@ -49,12 +50,8 @@ export function readRequest(request, env, ctx, max, next) {
   );
 }
 
-/**
- * @typedef {{ method: string, url: string, authorization: string | null,
- *   contentType: string | null, origin: string | null, ray: string | null }} Head
- *   the method, the URL and the values of the `Authorization`, `Content-Type`, `Origin` and
- *   `cf-ray` headers
- */
+/** The headers the Worker reads, in the order `next` gets them (src/edge/mod.rs). */
+const HEADERS = ["authorization", "content-type", "origin", "cf-ray"];
 
 /**
  * Reads `stream` into one buffer of `max + 1` bytes (a BYOB reader fills it in place); `null`
@@ -90,43 +87,56 @@ const FALLBACK_INIT = { status: 500, headers: { "content-type": "application/jso
 /**
  * Builds a Response in one call: workers-rs's `Response` makes a `Headers` object and calls `set`
  * once per header, then a `ResponseInit` and a `Uint8Array`, each a call across the Wasm boundary.
- * The init object of each distinct status and header set is made once and kept (`INITS`): the
- * Worker answers with few of them (a token, a handful of errors), and `new Response` copies what
- * it needs from the init, so one init serves every answer (see BENCHMARKS.md).
  * @param {number} status the HTTP status
  * @param {string} head the headers as `name\nvalue\nname\nvalue...`, "" for none
  * @param {Uint8Array} body a view of the body in the Wasm memory (copied here), empty for none
- * @param {boolean} fixed true when every header value is a fixed one (the init may be kept)
  * @returns {Response}
  */
-export function respond(status, head, body, fixed) {
+export function respond(status, head, body) {
+  return make(body, made(status, head));
+}
+
+/**
+ * `respond` for an answer whose headers are all fixed ones: its init is made once and kept as
+ * answer `id` (the Worker numbers them, and sends the status and head only the first time). The
+ * Worker answers with few such sets (a token, a handful of errors), and `new Response` copies
+ * what it needs from the init, so one init serves every such answer (see BENCHMARKS.md).
+ * @param {number} id @param {number} status @param {string} head @param {Uint8Array} body
+ * @returns {Response}
+ */
+export function respondKept(id, status, head, body) {
+  let init = INITS[id];
+  if (init === undefined) {
+    init = made(status, head);
+    INITS[id] = init;
+  }
+  return make(body, init);
+}
+
+/** @param {Uint8Array} body @param {ResponseInit | null} init null: refused headers @returns {Response} */
+function make(body, init) {
   // The runtime keeps the bytes it is given without copying them: the view of the Wasm memory
   // must be copied here.
   const content = body.length === 0 ? null : body.slice();
+  if (init === null) return new Response(FALLBACK_BODY, FALLBACK_INIT);
   try {
-    return new Response(content, fixed ? kept(status, head) : made(status, head));
+    return new Response(content, init);
   } catch {
     return new Response(FALLBACK_BODY, FALLBACK_INIT);
   }
 }
 
-/** Init objects of answers whose headers are all fixed ones, by status and head. */
-const INITS = new Map();
+/** Init objects of answers whose headers are all fixed ones, by the Worker's number. */
+const INITS = [];
 
-/** @param {number} status @param {string} head @returns {ResponseInit} */
-function kept(status, head) {
-  const id = status + "\n" + head;
-  let init = INITS.get(id);
-  if (init === undefined) {
-    init = made(status, head);
-    INITS.set(id, init);
-  }
-  return init;
-}
-
-/** @param {number} status @param {string} head @returns {ResponseInit} */
+/** @param {number} status @param {string} head @returns {ResponseInit | null} null: refused */
 function made(status, head) {
-  return { status, headers: new Headers(pairs(head)) };
+  try {
+    return { status, headers: new Headers(pairs(head)) };
+  } catch {
+    // A header value the runtime refuses: the answer is the fallback.
+    return null;
+  }
 }
 
 /** @param {string} head @returns {[string, string][]} */

@@ -13,6 +13,7 @@ use ims_core::memo::Bounded;
 use ims_core::policy::CachedToken;
 use ims_core::ScopeSet;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Most entries per memo.
@@ -48,23 +49,34 @@ impl<T> Parsed<T> {
     }
 }
 
-/// Cache keys by credential name, client id and scope set.
-pub struct CacheKeys(Bounded<(String, String, ScopeSet), Rc<str>>);
+/// Cache keys by credential name and client id, then scope set (looked up without a copy of
+/// either).
+pub struct CacheKeys(HashMap<(String, String), Bounded<ScopeSet, Rc<str>>>);
 
 impl CacheKeys {
     /// An empty memo.
     pub fn new() -> Self {
-        Self(Bounded::new(MAX_ENTRIES))
+        Self(HashMap::new())
     }
 
     /// The cache key of `credential`'s (`client_id`'s) token for `scopes`.
     pub fn key(&mut self, credential: &str, client_id: &str, scopes: &ScopeSet) -> Rc<str> {
-        let id = (credential.to_owned(), client_id.to_owned(), scopes.clone());
-        if let Some(key) = self.0.get(&id) {
+        let kept = self
+            .0
+            .iter_mut()
+            .find(|((name, id), _)| name == credential && id == client_id);
+        let keys = match kept {
+            Some((_, keys)) => keys,
+            None => self
+                .0
+                .entry((credential.to_owned(), client_id.to_owned()))
+                .or_insert_with(|| Bounded::new(MAX_ENTRIES)),
+        };
+        if let Some(key) = keys.get(scopes) {
             return Rc::clone(key);
         }
         let key: Rc<str> = ims_core::cache_key::cache_key(credential, client_id, scopes).into();
-        Rc::clone(self.0.insert(id, key))
+        Rc::clone(keys.insert(scopes.clone(), key))
     }
 }
 

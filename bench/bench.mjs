@@ -1,4 +1,4 @@
-// `make bench-worker` (and the second half of `make bench`): the Worker's numbers of issue 6,
+// `make bench-worker` (and the second half of `make bench`): the Worker's numbers,
 // every comparison measured side by side in this one run, on loopback.
 //
 // 1. Cache-hit throughput and p50 latency of `POST /v1/token` at 64 connections (wrk), the
@@ -387,7 +387,7 @@ log("");
 await fake.stop();
 
 // ---------------------------------------------------------------------------------------
-// 4. The npm package (issue 4)
+// 4. The npm package
 // ---------------------------------------------------------------------------------------
 let packageOut = null;
 if (process.env.BENCH_SKIP_PACKAGE === "1") {

@@ -1,4 +1,4 @@
-# API fuzzing (issue 6): schemathesis (PyPI, pinned with hashes in tests/api-fuzz/requirements.txt,
+# API fuzzing: schemathesis (PyPI, pinned with hashes in tests/api-fuzz/requirements.txt,
 # installed into the git-ignored .tools/schemathesis-venv when missing) against the /openapi.json
 # the Worker serves under `wrangler dev --local`, with the fake Adobe behind it. Included by the
 # root Makefile; uses its ENV prefix. Needs build/ and target/debug/fake-adobe (make build

@@ -1,4 +1,4 @@
-# The Worker's benchmarks and load test (issue 6). Included by the root Makefile after
+# The Worker's benchmarks and load test. Included by the root Makefile after
 # mk/package.mk; uses the root's ENV prefix and `build`, `fake-adobe` targets and package.mk's
 # `package`, `package-tools`. `make bench` (mk/package.mk) runs the npm package's bench, then
 # bench-worker with that output (BENCH_PACKAGE_RESULT), so it runs once.

@@ -1,4 +1,4 @@
-# The npm package ims-broker-core: the core compiled to WebAssembly (issue 4).
+# The npm package ims-broker-core: the core compiled to WebAssembly.
 # Included by the root Makefile; uses its ENV prefix and `bootstrap` target.
 #
 #   make package        build crates/ims-wasm + packages/ims-broker-core -> dist/ims-broker-core-<version>.tgz

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# API fuzzing (issue 6): schemathesis against the /openapi.json served by the Worker under
+# API fuzzing: schemathesis against the /openapi.json served by the Worker under
 # `wrangler dev --local`, with the fake Adobe behind it. Needs build/ (make build) and
 # target/debug/fake-adobe (make fake-adobe). See docs/api-fuzzing.md.
 #

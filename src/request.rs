@@ -28,8 +28,9 @@ pub struct Request {
     pub body: Body,
 }
 
-/// A request's body as the adapter left it.
-#[derive(Debug, PartialEq, Eq)]
+/// A request's body as the adapter left it. Its `Debug` shows only the length: an
+/// `/oauth/token` form holds the caller's key.
+#[derive(PartialEq, Eq)]
 pub enum Body {
     /// Read whole: at most [`MAX_BODY`] bytes (empty when there was none).
     Read(Vec<u8>),
@@ -40,6 +41,17 @@ pub enum Body {
     Unreadable,
     /// Already handed to the handler by [`Request::take_body`].
     Taken,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read(bytes) => write!(f, "Read([{} bytes, redacted])", bytes.len()),
+            Self::TooLarge => f.write_str("TooLarge"),
+            Self::Unreadable => f.write_str("Unreadable"),
+            Self::Taken => f.write_str("Taken"),
+        }
+    }
 }
 
 impl Request {
@@ -256,8 +268,12 @@ mod tests {
 
     #[test]
     fn the_key_never_shows_in_debug() {
-        let shown = format!("{:?}", request(Body::Taken, None));
-        assert!(!shown.contains("ibk_secret"), "{shown}");
+        let form = b"grant_type=client_credentials&client_id=a&client_secret=ibk_form".to_vec();
+        let shown = format!("{:?}", request(Body::Read(form), None));
+        assert!(
+            !shown.contains("ibk_secret") && !shown.contains("ibk_form"),
+            "{shown}"
+        );
         assert!(shown.contains("Sensitive([redacted])"), "{shown}");
     }
 

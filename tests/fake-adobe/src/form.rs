@@ -33,9 +33,10 @@ impl std::error::Error for FormError {}
 /// Decodes one form component: `+` becomes a space and `%XX` the byte `XX`.
 pub fn decode_component(raw: &[u8]) -> Result<String, FormError> {
     // Every `%` must start an escape: the text after each one begins with two hex digits.
-    let escapes_ok = raw.split(|&b| b == b'%').skip(1).all(|rest| {
-        rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit()
-    });
+    let escapes_ok = raw
+        .split(|&b| b == b'%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit());
     if !escapes_ok {
         return Err(FormError::BadEscape);
     }

@@ -23,10 +23,10 @@
 use std::thread;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::http::{reason_phrase, Reply, Request, Response};
-use crate::json::{array_of_rendered, object_of_rendered, ordered_object};
 use crate::router::method_not_allowed;
 use crate::state::{
     lock, now_ms, ApiCallRecord, ApiOp, ClientSecret, FaultKind, FaultTarget, SecretError, Shared,
@@ -185,28 +185,57 @@ fn usages(s: &ClientSecret) -> Value {
     }
 }
 
-/// One entry of the list answer (never the value).
-pub fn list_entry(s: &ClientSecret) -> String {
-    ordered_object(&[
-        ("uuid", Value::from(s.uuid.clone())),
-        ("created_at", Value::from(s.created_at_ms.to_string())),
-        ("created_at_str", Value::from(format_time(s.created_at_ms))),
-        ("expires_at", Value::from(PERMANENT)),
-        ("expires_at_str", Value::from(PERMANENT)),
-        ("secret_usages", usages(s)),
-    ])
+/// One entry of the list answer (never the value); fields in Adobe's order.
+#[derive(Debug, Serialize)]
+pub struct ListEntry {
+    uuid: String,
+    created_at: String,
+    created_at_str: String,
+    expires_at: &'static str,
+    expires_at_str: &'static str,
+    secret_usages: Value,
+}
+
+/// The list answer.
+#[derive(Debug, Serialize)]
+pub struct ListAnswer {
+    client_id: String,
+    client_secrets: Vec<ListEntry>,
 }
 
 /// The answer to a successful add (the only place a value is ever returned).
-pub fn add_answer(s: &ClientSecret) -> String {
-    ordered_object(&[
-        ("uuid", Value::from(s.uuid.clone())),
-        ("client_secret", Value::from(s.value.clone())),
-        ("created_at", Value::from(s.created_at_ms.to_string())),
-        ("expires_at", Value::from(PERMANENT)),
-        ("expires_at_str", Value::from(PERMANENT)),
-        ("secret_usages", Value::Null),
-    ])
+#[derive(Debug, Serialize)]
+pub struct AddAnswer {
+    uuid: String,
+    client_secret: String,
+    created_at: String,
+    expires_at: &'static str,
+    expires_at_str: &'static str,
+    secret_usages: Option<Value>,
+}
+
+/// One entry of the list answer for `s`.
+pub fn list_entry(s: &ClientSecret) -> ListEntry {
+    ListEntry {
+        uuid: s.uuid.clone(),
+        created_at: s.created_at_ms.to_string(),
+        created_at_str: format_time(s.created_at_ms),
+        expires_at: PERMANENT,
+        expires_at_str: PERMANENT,
+        secret_usages: usages(s),
+    }
+}
+
+/// The add answer for the new secret `s`.
+pub fn add_answer(s: &ClientSecret) -> AddAnswer {
+    AddAnswer {
+        uuid: s.uuid.clone(),
+        client_secret: s.value.clone(),
+        created_at: s.created_at_ms.to_string(),
+        expires_at: PERMANENT,
+        expires_at_str: PERMANENT,
+        secret_usages: None,
+    }
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -265,24 +294,25 @@ fn answer(st: &mut State, req: &Request, op: ApiOp, path: &ApiPath, now: u64) ->
     };
     match op {
         ApiOp::List => {
-            let items: Vec<String> = st
+            let client_secrets = st
                 .clients
                 .get(&client_id)
                 .map(|c| c.secrets.iter().map(list_entry).collect())
                 .unwrap_or_default();
-            let body = object_of_rendered(&[
-                ("client_id", Value::from(client_id).to_string()),
-                ("client_secrets", array_of_rendered(&items)),
-            ]);
+            let body = ListAnswer {
+                client_id,
+                client_secrets,
+            };
             Outcome {
-                resp: Response::json(200, body),
+                resp: Response::json_value(200, &body),
                 uuid: None,
                 applied: false,
             }
         }
         ApiOp::Add => match st.add_secret(&client_id, None) {
             Ok(s) => Outcome {
-                resp: Response::json(201, add_answer(&s)).with_header("Cache-Control", "no-store"),
+                resp: Response::json_value(201, &add_answer(&s))
+                    .with_header("Cache-Control", "no-store"),
                 uuid: Some(s.uuid),
                 applied: true,
             },
@@ -563,6 +593,31 @@ mod tests {
         assert_eq!(
             body(&r),
             json!({"error_code":"401013","message":"Oauth token is not valid"})
+        );
+    }
+
+    #[test]
+    fn answers_keep_adobes_key_order() {
+        let mut s = ClientSecret {
+            uuid: "0123456789abcdef0123456789abcdef".to_owned(),
+            value: "p8e-value".to_owned(),
+            created_at_ms: 1_682_448_485_000,
+            last_used_at_ms: None,
+        };
+        let add = serde_json::to_string(&add_answer(&s)).expect("add");
+        assert_eq!(
+            add,
+            r#"{"uuid":"0123456789abcdef0123456789abcdef","client_secret":"p8e-value","created_at":"1682448485000","expires_at":"PERMANENT","expires_at_str":"PERMANENT","secret_usages":null}"#
+        );
+        s.last_used_at_ms = Some(1_682_448_486_000);
+        let list = serde_json::to_string(&ListAnswer {
+            client_id: "c".to_owned(),
+            client_secrets: vec![list_entry(&s)],
+        })
+        .expect("list");
+        assert_eq!(
+            list,
+            r#"{"client_id":"c","client_secrets":[{"uuid":"0123456789abcdef0123456789abcdef","created_at":"1682448485000","created_at_str":"Tue, Apr 25 2023 18:48:05.000 UTC","expires_at":"PERMANENT","expires_at_str":"PERMANENT","secret_usages":[{"grant_type":"client_credentials","last_used_at":"1682448486000"}]}]}"#
         );
     }
 

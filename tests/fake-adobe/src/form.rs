@@ -1,10 +1,14 @@
 //! `application/x-www-form-urlencoded` body parsing: `&`-separated `name=value` pairs, `+` means
 //! space, `%XX` escapes are decoded, and the decoded bytes must be UTF-8.
 //!
-//! Stricter than the WHATWG parser on purpose: a malformed `%` escape is an error rather than a
-//! literal `%`, so a broker that forgets to encode its parameters is caught.
+//! Stricter than the WHATWG parser (`form_urlencoded::parse`) on purpose: a malformed `%` escape
+//! is an error rather than a literal `%`, and bytes that do not decode to UTF-8 are an error
+//! rather than U+FFFD, so a broker that forgets to encode its parameters is caught. The decoding
+//! itself is `percent-encoding`'s, the encoding `form_urlencoded`'s.
 
 use std::fmt;
+
+use percent_encoding::percent_decode;
 
 /// Why a form body could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,41 +30,24 @@ impl fmt::Display for FormError {
 
 impl std::error::Error for FormError {}
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Decodes one form component: `+` becomes a space and `%XX` the byte `XX`.
 pub fn decode_component(raw: &[u8]) -> Result<String, FormError> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = raw.get(i + 1).copied().and_then(hex_val);
-                let lo = raw.get(i + 2).copied().and_then(hex_val);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => return Err(FormError::BadEscape),
-                }
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    // Every `%` must start an escape: the text after each one begins with two hex digits.
+    let escapes_ok = raw
+        .split(|&b| b == b'%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit());
+    if !escapes_ok {
+        return Err(FormError::BadEscape);
     }
-    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| FormError::NotUtf8)
 }
 
 /// Parses a whole body into `(name, value)` pairs in order, duplicates kept.
@@ -82,29 +69,12 @@ pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     Ok(pairs)
 }
 
-/// Encodes one form component (the inverse of [`decode_component`]): unreserved characters
-/// stay, space becomes `+`, everything else is `%XX`.
-pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Encodes `pairs` as a form body.
+/// Encodes `pairs` as a form body: unreserved characters stay, space becomes `+`, everything
+/// else is `%XX` (the inverse of [`parse`]).
 pub fn encode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{}={}", encode_component(n), encode_component(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]

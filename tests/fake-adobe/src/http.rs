@@ -369,9 +369,11 @@ impl Response {
         Response::new(status).with_body(JSON_CONTENT_TYPE, body.into().into_bytes())
     }
 
-    /// A JSON response rendering `value`.
-    pub fn json_value(status: u16, value: &serde_json::Value) -> Response {
-        Response::json(status, value.to_string())
+    /// A JSON response rendering `value` (a `serde_json::Value` or a `Serialize` struct, whose
+    /// fields keep their declared order).
+    pub fn json_value(status: u16, value: &impl serde::Serialize) -> Response {
+        // Serializing plain structs and `Value`s into a String cannot fail.
+        Response::json(status, serde_json::to_string(value).unwrap_or_default())
     }
 
     /// Adds a header.

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::form;
 use crate::http::{Reply, Request, Response};
-use crate::json::ordered_object;
 use crate::jwt::{self, TokenClaims};
 use crate::state::{lock, now_ms, CallRecord, FaultKind, FaultTarget, IssuedToken, Shared, State};
 
@@ -190,6 +190,16 @@ fn hints(req: &Request) -> (Option<String>, Option<String>) {
     (find("client_id"), find("scope"))
 }
 
+/// The 200 answer, fields in IMS's order.
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    /// Absent when the config says `omit_expires_in`; any JSON value when it overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<Value>,
+}
+
 /// Issues a token for `grant` and renders the 200 answer.
 fn issue(st: &mut State, grant: &Grant, at_ms: u64) -> Response {
     let cfg = &st.config;
@@ -211,18 +221,19 @@ fn issue(st: &mut State, grant: &Grant, at_ms: u64) -> Response {
         expires_in_claim: &claim,
         lifetime_ms,
     });
-    let mut pairs = vec![
-        ("access_token", Value::String(token.clone())),
-        ("token_type", Value::from("bearer")),
-    ];
-    if !cfg.omit_expires_in {
-        let v = cfg
-            .expires_in_value
+    let expires_in = (!cfg.omit_expires_in).then(|| {
+        cfg.expires_in_value
             .clone()
-            .unwrap_or_else(|| Value::from(cfg.expires_in));
-        pairs.push(("expires_in", v));
-    }
-    let body = ordered_object(&pairs);
+            .unwrap_or_else(|| Value::from(cfg.expires_in))
+    });
+    let body = TokenAnswer {
+        access_token: &token,
+        token_type: "bearer",
+        expires_in,
+    };
+    let resp = Response::json_value(200, &body)
+        .with_header("Cache-Control", "no-store")
+        .with_header("Pragma", "no-cache");
     st.record_issued(IssuedToken {
         access_token: token,
         client_id: grant.client_id.clone(),
@@ -232,9 +243,7 @@ fn issue(st: &mut State, grant: &Grant, at_ms: u64) -> Response {
     });
     st.mark_secret_used(&grant.client_id, &grant.secret_uuid, at_ms);
     st.token_successes += 1;
-    Response::json(200, body)
-        .with_header("Cache-Control", "no-store")
-        .with_header("Pragma", "no-cache")
+    resp
 }
 
 /// The answer an injected fault dictates (`slow` is handled by the caller).
@@ -501,6 +510,11 @@ mod tests {
         assert_eq!(body["token_type"], "bearer");
         assert_eq!(body["expires_in"], 86399);
         let tok = body["access_token"].as_str().expect("token");
+        assert_eq!(
+            String::from_utf8(resp.body.clone()).expect("utf8"),
+            format!(r#"{{"access_token":"{tok}","token_type":"bearer","expires_in":86399}}"#),
+            "IMS's key order"
+        );
         let claims = jwt::decode_payload(tok).expect("claims");
         assert_eq!(claims["scope"], "openid,AdobeID");
         assert_eq!(claims["expires_in"], "86399000");

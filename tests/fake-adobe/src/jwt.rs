@@ -3,9 +3,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::json::ordered_object;
 use crate::rng;
 
 /// The JOSE header of every token, exactly as rendered.
@@ -32,28 +32,46 @@ pub struct TokenClaims<'a> {
     pub lifetime_ms: u64,
 }
 
+/// The payload's claims, in Adobe's order.
+#[derive(Serialize)]
+struct Payload<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    client_id: &'a str,
+    user_id: &'a str,
+    #[serde(rename = "as")]
+    authz_server: &'static str,
+    aa_id: &'a str,
+    ctp: u8,
+    pac: String,
+    rtid: String,
+    moi: String,
+    rtea: String,
+    scope: &'a str,
+    created_at: String,
+    expires_in: &'a str,
+}
+
 /// Renders the payload JSON, claims in Adobe's order.
 pub fn payload_json(c: &TokenClaims<'_>) -> String {
-    let s = |v: String| Value::String(v);
-    ordered_object(&[
-        ("id", s(format!("{}_{}_ue1", c.created_at_ms, rng::hex(12)))),
-        ("type", s("access_token".to_owned())),
-        ("client_id", s(c.client_id.to_owned())),
-        ("user_id", s(c.tech_account_id.to_owned())),
-        ("as", s("ims-na1".to_owned())),
-        ("aa_id", s(c.tech_account_id.to_owned())),
-        ("ctp", Value::from(0)),
-        ("pac", s(format!("{}_{}", c.client_id, rng::hex(4)))),
-        ("rtid", s(format!("{}_{}", c.created_at_ms, rng::hex(8)))),
-        ("moi", s(rng::hex(4))),
-        (
-            "rtea",
-            s(c.created_at_ms.saturating_add(c.lifetime_ms).to_string()),
-        ),
-        ("scope", s(c.scope.to_owned())),
-        ("created_at", s(c.created_at_ms.to_string())),
-        ("expires_in", s(c.expires_in_claim.to_owned())),
-    ])
+    let payload = Payload {
+        id: format!("{}_{}_ue1", c.created_at_ms, rng::hex(12)),
+        kind: "access_token",
+        client_id: c.client_id,
+        user_id: c.tech_account_id,
+        authz_server: "ims-na1",
+        aa_id: c.tech_account_id,
+        ctp: 0,
+        pac: format!("{}_{}", c.client_id, rng::hex(4)),
+        rtid: format!("{}_{}", c.created_at_ms, rng::hex(8)),
+        moi: rng::hex(4),
+        rtea: c.created_at_ms.saturating_add(c.lifetime_ms).to_string(),
+        scope: c.scope,
+        created_at: c.created_at_ms.to_string(),
+        expires_in: c.expires_in_claim,
+    };
+    serde_json::to_string(&payload).unwrap_or_default()
 }
 
 /// Mints a new, unique token.

@@ -13,7 +13,6 @@ pub mod control;
 pub mod form;
 pub mod http;
 pub mod ims;
-pub mod json;
 pub mod jwt;
 pub mod rng;
 pub mod router;

@@ -1,36 +1,14 @@
-//! Random ids from std only: SipHash keyed by the process's random `RandomState`, over a counter.
+//! The random values the fake hands out (secret uuids and values, token ids and signatures,
+//! `x-debug-id`), drawn from `rand`'s thread-local generator in the formats Adobe uses.
 //!
-//! Not cryptographically reviewed, but unpredictable enough for a test fake and every value is
-//! distinct (a keyed PRF over a strictly increasing counter).
+//! Nothing needs a reproducible sequence, so there is no seed: every value is fresh.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-static KEYS: OnceLock<RandomState> = OnceLock::new();
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Returns the next random 64-bit value.
-pub fn next_u64() -> u64 {
-    let keys = KEYS.get_or_init(RandomState::new);
-    let mut hasher = keys.build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
+use rand::distr::{Alphanumeric, SampleString};
+use rand::RngExt;
 
 /// Fills `buf` with random bytes.
 pub fn fill(buf: &mut [u8]) {
-    for chunk in buf.chunks_mut(8) {
-        let bytes = next_u64().to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
-    }
+    rand::rng().fill(buf);
 }
 
 /// Returns `n_bytes` random bytes as lowercase hex (`2 * n_bytes` characters).
@@ -42,20 +20,12 @@ pub fn hex(n_bytes: usize) -> String {
 
 /// Returns `n` random ASCII letters and digits.
 pub fn alphanumeric(n: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..n)
-        .map(|_| {
-            // 62 does not divide 2^64; the bias (< 2^-58) does not matter for a test fake.
-            let i = usize::try_from(next_u64() % 62).unwrap_or(0);
-            char::from(ALPHABET[i])
-        })
-        .collect()
+    Alphanumeric.sample_string(&mut rand::rng(), n)
 }
 
-/// Returns a random version-4-shaped UUID string, e.g. for `x-debug-id`.
+/// Returns a random version-4 UUID string, e.g. for `x-debug-id`.
 pub fn uuid() -> String {
-    let mut b = [0u8; 16];
-    fill(&mut b);
+    let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -81,7 +51,9 @@ mod tests {
         let id = uuid();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
         assert_eq!(hex(5).len(), 10);
+        assert!(hex(5).bytes().all(|b| b.is_ascii_hexdigit()));
         let a = alphanumeric(32);
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));

@@ -30,14 +30,16 @@ impl fmt::Display for FormError {
 
 impl std::error::Error for FormError {}
 
+/// Whether every `%` in `raw` starts an escape, i.e. is followed by two hex digits.
+pub fn well_formed_escapes(raw: &[u8]) -> bool {
+    raw.split(|&b| b == b'%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit())
+}
+
 /// Decodes one form component: `+` becomes a space and `%XX` the byte `XX`.
 pub fn decode_component(raw: &[u8]) -> Result<String, FormError> {
-    // Every `%` must start an escape: the text after each one begins with two hex digits.
-    let escapes_ok = raw
-        .split(|&b| b == b'%')
-        .skip(1)
-        .all(|rest| rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit());
-    if !escapes_ok {
+    if !well_formed_escapes(raw) {
         return Err(FormError::BadEscape);
     }
     let spaced: Vec<u8> = raw
@@ -137,6 +139,15 @@ mod tests {
         assert_eq!(p("a=%4"), Err(FormError::BadEscape));
         assert_eq!(p("a=%zz"), Err(FormError::BadEscape));
         assert_eq!(p("a=%FF"), Err(FormError::NotUtf8));
+    }
+
+    #[test]
+    fn escape_checks() {
+        assert!(well_formed_escapes(b"a%20b%e2%82%ACc"));
+        assert!(well_formed_escapes(b"no escapes"));
+        for bad in [&b"%"[..], b"%4", b"a%%41", b"%4g", b"x%"] {
+            assert!(!well_formed_escapes(bad), "{bad:?}");
+        }
     }
 
     #[test]

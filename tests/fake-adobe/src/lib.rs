@@ -1,11 +1,12 @@
 //! `fake-adobe`: a fake of Adobe IMS and of the I/O Management API's client-secret endpoints,
 //! for integration tests.
 //!
-//! The server listens on 127.0.0.1 only, speaks a minimal HTTP/1.1 (see [`http`]), keeps all of
-//! its state in one [`state::State`] behind a single mutex, and routes every request through
-//! [`router::route`]. Endpoint handlers live in [`ims`] (the token endpoint), [`console`] (list,
-//! add and delete client secrets) and [`control`] (the test-only `/__fake/` API). New Adobe APIs
-//! are added as a module plus a few lines in the router.
+//! The server listens on 127.0.0.1 only, speaks HTTP/1.1 through hyper (see [`server`]; the
+//! handlers see the plain request and response model of [`http`]), keeps all of its state in one
+//! [`state::State`] behind a single mutex, and routes every request through [`router::route`].
+//! Endpoint handlers live in [`ims`] (the token endpoint), [`console`] (list, add and delete
+//! client secrets) and [`control`] (the test-only `/__fake/` API). New Adobe APIs are added as a
+//! module plus a few lines in the router.
 
 pub mod cli;
 pub mod console;

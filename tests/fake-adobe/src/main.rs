@@ -61,6 +61,8 @@ fn main() -> ExitCode {
             server::log("cannot write the listening line to stdout");
         }
     }
-    server::serve(&listener, &shared);
+    if let Err(e) = server::serve(listener, shared) {
+        server::log(&format!("cannot serve: {e}"));
+    }
     ExitCode::FAILURE
 }

@@ -33,12 +33,18 @@ pub struct WorkerPlatform {
 
 impl WorkerPlatform {
     /// The platform of this isolate: the `TOKENS` namespace, the store keys and the credentials'
-    /// objects (when bound).
+    /// objects (a binding every deployment needs: only the objects know the secrets).
     pub fn of(isolate: &Rc<Isolate>, env: &Env) -> Result<Self, ConfigError> {
+        let objects = CredentialObjects::of(env).ok_or_else(|| ConfigError::Missing {
+            setting: format!(
+                "Durable Object binding {}",
+                crate::credential_client::BINDING
+            ),
+        })?;
         Ok(Self {
             kv: isolate.kv(env)?,
             keys: isolate.keys(env)?,
-            coordinator: CredentialObjects::of(env).map(|o| (Rc::new(o), Rc::clone(isolate))),
+            coordinator: Some((Rc::new(objects), Rc::clone(isolate))),
             refusal: Rc::default(),
         })
     }

@@ -57,26 +57,14 @@ impl ObjectRotation<'_> {
     }
 
     /// Runs the rotation (starting one when `start` and none is unfinished) as far as it goes
-    /// now; the record is saved after every step. Logs the start, each step, errors, and
-    /// counts the outcome.
+    /// now; the record is saved after every step. Counts the outcome (the hooks below log).
     pub async fn run(&self, state: &mut CredentialState, start: bool) -> Result<Outcome, ApiError> {
         // Misconfiguration (no org/credential id, an unreadable stored secret) is answered at
         // once and changes nothing.
         self.management(state)?;
         let id = start.then(crate::random::id);
-        let before = state.rotation.as_ref().map(|r| r.id.clone());
         let outcome =
             rotation_runner::run(self, state, id.as_deref(), self.cfg.rotation_grace_ms).await?;
-        let now = state.rotation.as_ref().map(|r| r.id.clone());
-        if now.is_some() && now != before {
-            crate::log::event(
-                "rotation_started",
-                Fields::new()
-                    .str("credential", &self.cred.name)
-                    .opt_str("rotation", now.as_deref()),
-                None,
-            );
-        }
         let label = match &outcome {
             Outcome::Idle => None,
             Outcome::Done => Some("done"),
@@ -85,20 +73,6 @@ impl ObjectRotation<'_> {
         };
         if let Some(label) = label {
             crate::telemetry::metrics(|m| m.rotation(label));
-        }
-        if outcome == Outcome::Failed {
-            let error = state.rotation.as_ref().and_then(|r| r.last_error.as_ref());
-            let message = error.map(|e| e.message.clone()).unwrap_or_default();
-            crate::log::event(
-                "rotation_error",
-                Fields::new()
-                    .str("level", "error")
-                    .str("credential", &self.cred.name)
-                    .str("error", &message)
-                    .opt_str("step", error.map(|e| e.step.as_str())),
-                None,
-            );
-            crate::telemetry::rotation(&self.cred.name, &format!("error: {message}"));
         }
         Ok(outcome)
     }
@@ -190,6 +164,30 @@ impl RotationPlatform for ObjectRotation<'_> {
                 .opt_str("next", state.rotation.as_ref().map(|r| r.step.as_str())),
             None,
         );
+    }
+
+    fn started(&self, state: &CredentialState) {
+        crate::log::event(
+            "rotation_started",
+            Fields::new()
+                .str("credential", &self.cred.name)
+                .opt_str("rotation", state.rotation.as_ref().map(|r| r.id.as_str())),
+            None,
+        );
+    }
+
+    fn step_failed(&self, state: &CredentialState, error: &str) {
+        let step = state.rotation.as_ref().map(|r| r.step.as_str());
+        crate::log::event(
+            "rotation_error",
+            Fields::new()
+                .str("level", "error")
+                .str("credential", &self.cred.name)
+                .str("error", error)
+                .opt_str("step", step),
+            None,
+        );
+        crate::telemetry::rotation(&self.cred.name, &format!("error: {error}"));
     }
 
     fn pending_store_failed(&self, uuid: &str, deleted_again: bool, error: &str) {

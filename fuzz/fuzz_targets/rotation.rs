@@ -1,18 +1,24 @@
-//! The rotation state machine (`ims_core::rotation`) driven the way the Worker drives it
-//! (`src/rotation.rs`), against a model of Adobe, with faults and operator actions at arbitrary
-//! points.
+//! The real rotation runner (`ims_core::rotation_runner::run`) driven through a fuzz-controlled
+//! `RotationPlatform`: a model of Adobe, the durable record, faults and operator actions at
+//! arbitrary points.
 //!
 //! The model:
 //! - Adobe holds a set of secrets and, like Adobe, refuses a third one.
 //! - KV holds the credential's record as JSON; the runner keeps its own copy in memory, exactly
 //!   like the Worker, so a lost write or a crash leaves KV behind the run.
 //! - A run (`s`: rotate, starting a rotation if none is unfinished; `r`: resume, as the cron
-//!   does) takes the lease, loads the record, then plans and executes up to 12 steps, each step
-//!   listing Adobe first. Every I/O operation of a run (KV read or write, lease, list, add,
-//!   delete, mint) is a numbered checkpoint where a fault or an operator action can be injected.
-//! - Secret values: the value of secret `sN` is sealed as `sealed:sN`; the bootstrap Worker
-//!   secret is the value of the secret Adobe held at the start (`s0`). A mint succeeds when the
-//!   secret whose value is used is still at Adobe, and records its use (`last_used_at`).
+//!   does) loads the record (as the Worker does before calling the runner), then calls
+//!   `rotation_runner::run`, which plans and executes up to 12 steps, each listing Adobe first.
+//!   Runs never overlap (the Worker serializes the runs of a credential). Every I/O operation of
+//!   a run (the record's load, every save, list, add, delete, mint) is a numbered checkpoint
+//!   where a fault or an operator action can be injected.
+//! - Secret values: the value of secret `sN` is `value:sN`, sealed as `sealed:sN`; the bootstrap
+//!   Worker secret is the value of the secret Adobe held at the start (`s0`). A mint succeeds
+//!   when the secret whose value is used is still at Adobe, and records its use
+//!   (`last_used_at`).
+//! - A crash: the operation takes effect, then its future never completes; the run is polled
+//!   once with a no-op waker (nothing else in the model waits) and dropped, so nothing after that
+//!   point runs, exactly like a Worker that died.
 //!
 //! Input: a script of one-byte commands (unknown bytes are skipped):
 //! - `s` / `r`: a run with / without `start`;
@@ -21,41 +27,44 @@
 //!   `may_delete` allows it, checked against the record in KV, as `DELETE …/secrets/{uuid}`);
 //! - `a`: the operator adds a secret in the Developer Console (Adobe refuses a third);
 //! - `u<i>`: another client uses Adobe's secret `i mod len`;
-//! - `@<p><k>`: in the next run, at checkpoint `p`, inject `k`: `x` the operation fails without
-//!   effect; `l` it takes effect but the answer is lost (an error); `k` it takes effect and the
-//!   Worker dies right after; `d<i>`, `a`, `u<i>`: that operator/other-client action happens
-//!   just before the operation (concurrently with the run); `D<i><gap>`: the operator's delete
-//!   as the Worker's handler does it, checked against KV here and executed `gap` checkpoints
-//!   later, while the run goes on.
+//! - `@<p><k>`: in the next run, at checkpoint `p` (0 is the record's load, then the runner's
+//!   calls in order), inject `k`: `x` the operation fails without effect; `l` it takes effect
+//!   but the answer is lost (an error); `k` it takes effect and the Worker dies right after;
+//!   `d<i>`, `a`, `u<i>`: that operator/other-client action happens just before the operation
+//!   (concurrently with the run); `D<i><gap>`: the operator's delete as the Worker's handler
+//!   does it, checked against KV here and executed `gap` checkpoints later, while the run goes
+//!   on.
 //!
 //! Invariants, checked after every checkpoint and every command:
 //! - Adobe never holds more than 2 secrets;
 //! - the active slot's secret (of the record in KV and of the run's copy) is at Adobe: the
 //!   broker always has a usable secret; a bootstrap slot's recorded uuid is the real one;
-//! - the planner never asks to delete the active secret (or the pending one);
+//! - the runner never deletes the active secret (or the pending one), nor the last secret the
+//!   broker can use, and seals a new secret's own value;
 //! - `may_delete` never allows deleting the active or pending secret;
-//! - the record in KV always parses.
+//! - the record in KV always parses; a run that did not fail leaves its copy saved.
 //!
 //! When a `D` delete executes although `may_delete` would refuse it by then (the handler's
 //! check-then-act race), the active secret may be gone: from then on only the weak invariant is
 //! expected: some secret the broker knows (active, pending, previous, bootstrap) is at Adobe,
-//! and the planner never deletes the last of them.
+//! and the runner never deletes the last of them.
 //!
-//! Liveness, checked at the end (unless the race removed the active secret): with faults and operators gone, resuming finishes any
-//! unfinished rotation, and a fresh rotation then completes, leaving exactly the new active
-//! secret at Adobe.
+//! Liveness, checked at the end (unless the race removed the active secret): with faults and
+//! operators gone, resuming finishes any unfinished rotation, and a fresh rotation then
+//! completes, leaving exactly the new active secret at Adobe.
 #![no_main]
 
-use ims_core::io_api::SecretInfo;
-use ims_core::rotation::{
-    identify_by_usage, Action, CredentialState, Slot, Source, DEFAULT_GRACE_MS,
-};
+use ims_core::io_api::{NewSecret, SecretInfo};
+use ims_core::rotation::{CredentialState, Slot, Source, DEFAULT_GRACE_MS};
+use ims_core::rotation_runner::{self, Outcome, RotationPlatform};
+use ims_core::ClientSecret;
 use libfuzzer_sys::fuzz_target;
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 const GRACE_MS: u64 = DEFAULT_GRACE_MS;
-/// Same bound as the Worker's runner.
-const MAX_STEPS: usize = 12;
 /// Longest script interpreted (keeps each execution short).
 const MAX_COMMANDS: usize = 200;
 
@@ -106,11 +115,18 @@ struct World {
     /// Adobe) is expected to hold from then on.
     raced: bool,
     runs: u32,
+    /// The current run died (its future is dropped).
+    crashed: bool,
     trace: String,
 }
 
 fn sealed(uuid: &str) -> String {
     format!("sealed:{uuid}")
+}
+
+/// The plaintext of secret `uuid`.
+fn value(uuid: &str) -> String {
+    format!("value:{uuid}")
 }
 
 impl World {
@@ -128,6 +144,7 @@ impl World {
             delayed: Vec::new(),
             raced: false,
             runs: 0,
+            crashed: false,
             trace: String::new(),
         };
         w.bootstrap = w.create_at_adobe();
@@ -376,14 +393,6 @@ impl World {
         }
     }
 
-    fn lease(&mut self, memory: &CredentialState) -> Result<(), Stop> {
-        match self.checkpoint("lease", memory) {
-            Some(Fault::Kill) => Err(Stop::Crash),
-            Some(_) => Err(Stop::Error("busy".into())),
-            None => Ok(()),
-        }
-    }
-
     /// The management token: minted (through the cache) with any secret the broker knows.
     fn management(&self, state: &CredentialState) -> Result<(), Stop> {
         if self.usable(state, None) {
@@ -403,23 +412,18 @@ impl World {
         }
     }
 
-    fn mint(&mut self, state: &CredentialState, pending: bool) -> Result<(), Stop> {
+    fn mint(&mut self, state: &CredentialState, slot: &Slot) -> Result<(), Stop> {
         let fault = self.checkpoint(
-            if pending {
-                "mint pending"
-            } else {
+            if slot == &state.active {
                 "mint active"
+            } else {
+                "mint pending"
             },
             state,
         );
         if fault == Some(Fault::Fail) {
             return Err(Stop::Error("IMS unavailable".into()));
         }
-        let slot = if pending {
-            state.pending.as_ref().unwrap_or(&state.active)
-        } else {
-            &state.active
-        };
         let value = self.value_of(slot);
         let accepted = match self.adobe.iter_mut().find(|s| s.uuid == value) {
             Some(s) => {
@@ -436,7 +440,7 @@ impl World {
         }
     }
 
-    fn add(&mut self, state: &CredentialState) -> Result<(String, u64), Stop> {
+    fn add(&mut self, state: &CredentialState) -> Result<NewSecret, Stop> {
         let fault = self.checkpoint("add", state);
         self.management(state)?;
         if fault == Some(Fault::Fail) {
@@ -453,11 +457,33 @@ impl World {
         match fault {
             Some(Fault::Kill) => Err(Stop::Crash),
             Some(_) => Err(Stop::Error("add answer lost".into())),
-            None => Ok((uuid, self.now)),
+            None => Ok(NewSecret {
+                client_secret: ClientSecret::new(value(&uuid)),
+                uuid,
+                created_at_ms: self.now,
+            }),
+        }
+    }
+
+    /// What the runner asks to delete: never the active secret (of its copy or of KV), never
+    /// the pending one, never the last one the broker can use. Checked when the runner asks,
+    /// before the concurrent actions of the delete's checkpoint.
+    fn check_delete(&self, state: &CredentialState, uuid: &str) {
+        for s in [state, &self.kv_state] {
+            if uuid == self.value_of(&s.active) || s.active.uuid.as_deref() == Some(uuid) {
+                self.fail(&format!("the runner deletes the active secret {uuid}"));
+            }
+        }
+        if state.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) {
+            self.fail(&format!("the runner deletes the pending secret {uuid}"));
+        }
+        if !self.usable(state, Some(uuid)) {
+            self.fail(&format!("the runner deletes the last usable secret {uuid}"));
         }
     }
 
     fn delete(&mut self, state: &CredentialState, uuid: &str) -> Result<(), Stop> {
+        self.check_delete(state, uuid);
         let fault = self.checkpoint("delete", state);
         self.management(state)?;
         if fault == Some(Fault::Fail) {
@@ -473,159 +499,152 @@ impl World {
         }
     }
 
-    // ---- the runner: src/rotation.rs ------------------------------------------------------
-
-    fn check_action(&self, action: &Action, state: &CredentialState) {
-        let (Action::DeleteUnused(uuid) | Action::Retire(uuid)) = action else {
-            return;
-        };
-        for s in [state, &self.kv_state] {
-            if *uuid == self.value_of(&s.active) || s.active.uuid.as_deref() == Some(uuid) {
-                self.fail(&format!(
-                    "the planner asks to delete the active secret: {action:?}"
-                ));
-            }
-        }
-        if state.pending.as_ref().and_then(|p| p.uuid.as_deref()) == Some(uuid) {
-            self.fail(&format!(
-                "the planner asks to delete the pending secret: {action:?}"
-            ));
-        }
-        if !self.usable(state, Some(uuid)) {
-            self.fail(&format!(
-                "the planner asks to delete the last usable secret: {action:?}"
-            ));
-        }
-    }
-
-    fn step(&mut self, state: &mut CredentialState) -> Result<bool, Stop> {
-        let adobe = self.list(state)?;
-        let action = state
-            .plan(&adobe, self.now)
-            .map_err(|e| Stop::Error(e.to_string()))?;
-        self.log(format_args!("   plan: {action:?}"));
-        self.check_action(&action, state);
-        match action {
-            Action::Identify(uuid) => {
-                state.identified(&uuid, self.now);
-                self.save(state)?;
-            }
-            Action::Probe => {
-                let probe = self.now;
-                self.mint(state, false)?;
-                let listed = self.list(state)?;
-                let uuid = identify_by_usage(&listed, probe)
-                    .ok_or_else(|| Stop::Error("ambiguous".into()))?;
-                state.identified(&uuid, self.now);
-                self.save(state)?;
-            }
-            Action::DeleteUnused(uuid) => {
-                self.delete(state, &uuid)?;
-                state.deleted_unused(&uuid, self.now);
-                self.save(state)?;
-            }
-            Action::Add => {
-                state.adding(self.now);
-                self.save(state)?;
-                let (uuid, created_at) = self.add(state)?;
-                state.added(&uuid, sealed(&uuid), created_at, self.now);
-                if let Err(e) = self.save(state) {
-                    if matches!(e, Stop::Crash) {
-                        return Err(e);
-                    }
-                    // The Worker deletes the secret it could not store.
-                    if let Err(Stop::Crash) = self.delete(state, &uuid) {
-                        return Err(Stop::Crash);
-                    }
-                    return Err(e);
-                }
-            }
-            Action::Test => {
-                self.mint(state, true)?;
-                state.tested(self.now);
-                self.save(state)?;
-            }
-            Action::Promote => {
-                state.promote(self.now, GRACE_MS);
-                self.save(state)?;
-            }
-            Action::WaitUntil(_) | Action::Done => return Ok(false),
-            Action::Retire(uuid) => {
-                self.delete(state, &uuid)?;
-                state.retired(self.now);
-                self.save(state)?;
-            }
-            Action::Skip => {
-                state.skip(self.now);
-                self.save(state)?;
-            }
-        }
-        Ok(state.rotating())
-    }
-
-    fn run(&mut self, start: bool) {
-        self.run_inner(start);
+    /// Ends a run: the delayed deletes happen, the run's faults are gone.
+    fn end_run(&mut self) {
         self.run_delayed(None);
         self.faults.clear();
     }
+}
 
-    fn run_inner(&mut self, start: bool) {
-        self.runs += 1;
-        self.checkpoint = 0;
-        self.faults = std::mem::take(&mut self.scheduled);
-        let runs = self.runs;
-        self.log(format_args!("run {runs} (start: {start})"));
-        let blank = self.persisted();
-        // run_guarded: a first read of the record, then the lease, then the record again.
-        if self.kv_read(&blank).is_err() || self.lease(&blank).is_err() {
-            return;
-        }
-        let Ok(mut state) = self.kv_read(&blank) else {
-            return;
-        };
-        if start && state.start(&format!("r{}", self.runs), self.now) && self.save(&state).is_err()
-        {
-            return;
-        }
-        for _ in 0..MAX_STEPS {
-            if !state.rotating() || self.lease(&state).is_err() {
-                break;
-            }
-            match self.step(&mut state) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(Stop::Crash) => {
-                    self.log(format_args!("   crash"));
-                    return;
-                }
-                Err(Stop::Error(message)) => {
-                    self.log(format_args!("   error: {message}"));
-                    state.failed(message, self.now);
-                    let _ = self.save(&state);
-                    break;
-                }
+/// The Worker as the runner sees it: every call is one of the model's checkpoints.
+struct Broker<'a>(&'a RefCell<World>);
+
+impl Broker<'_> {
+    /// One operation; a crash makes it never complete (the run is then dropped).
+    async fn io<T>(&self, op: impl FnOnce(&mut World) -> Result<T, Stop>) -> Result<T, String> {
+        let result = op(&mut self.0.borrow_mut());
+        match result {
+            Ok(v) => Ok(v),
+            Err(Stop::Error(message)) => Err(message),
+            Err(Stop::Crash) => {
+                self.0.borrow_mut().crashed = true;
+                std::future::pending().await
             }
         }
-        self.faults.clear();
     }
 
-    fn finish(&mut self, what: &str) -> CredentialState {
-        for _ in 0..8 {
-            if !self.persisted().rotating() {
-                break;
-            }
-            self.now += GRACE_MS + 1;
-            self.run(false);
-            self.check(None);
-        }
-        let state = self.persisted();
-        if state.rotating() {
-            self.fail(&format!(
-                "{what}: the rotation does not finish without faults"
-            ));
-        }
-        state
+    fn log(&self, what: std::fmt::Arguments<'_>) {
+        self.0.borrow_mut().log(what);
     }
+}
+
+impl RotationPlatform for Broker<'_> {
+    type Error = String;
+
+    fn now_ms(&self) -> u64 {
+        self.0.borrow().now
+    }
+
+    async fn list(&self, state: &CredentialState) -> Result<Vec<SecretInfo>, String> {
+        self.io(|w| w.list(state)).await
+    }
+
+    async fn add(&self, state: &CredentialState) -> Result<NewSecret, String> {
+        self.io(|w| w.add(state)).await
+    }
+
+    async fn delete(&self, state: &CredentialState, uuid: &str) -> Result<(), String> {
+        self.io(|w| w.delete(state, uuid)).await
+    }
+
+    async fn mint_with(&self, state: &CredentialState, slot: &Slot) -> Result<(), String> {
+        self.io(|w| w.mint(state, slot)).await
+    }
+
+    fn seal(&self, uuid: &str, secret: &ClientSecret) -> String {
+        if secret.secret() != value(uuid) {
+            self.0
+                .borrow()
+                .fail(&format!("sealed another value for {uuid}"));
+        }
+        sealed(uuid)
+    }
+
+    async fn save(&self, state: &CredentialState) -> Result<(), String> {
+        self.io(|w| w.save(state)).await
+    }
+
+    fn stepped(&self, state: &CredentialState) {
+        let step = state.rotation.as_ref().map(|r| r.step.as_str());
+        self.log(format_args!("   stepped, next: {step:?}"));
+    }
+
+    fn pending_store_failed(&self, uuid: &str, deleted_again: bool, error: &str) {
+        self.log(format_args!(
+            "   storing {uuid} failed ({error}), deleted again: {deleted_again}"
+        ));
+    }
+
+    fn step_failed(&self, _state: &CredentialState, error: &str) {
+        self.log(format_args!("   error: {error}"));
+    }
+}
+
+/// One run as the Worker does it: load the record, then `rotation_runner::run`.
+fn run(cell: &RefCell<World>, start: bool) {
+    let (mut state, id) = {
+        let mut w = cell.borrow_mut();
+        w.runs += 1;
+        w.checkpoint = 0;
+        w.crashed = false;
+        w.faults = std::mem::take(&mut w.scheduled);
+        let runs = w.runs;
+        w.log(format_args!("run {runs} (start: {start})"));
+        let blank = w.persisted();
+        match w.kv_read(&blank) {
+            Ok(state) => (state, format!("r{runs}")),
+            Err(_) => {
+                w.end_run();
+                return;
+            }
+        }
+    };
+    let broker = Broker(cell);
+    let outcome = {
+        let run = rotation_runner::run(&broker, &mut state, start.then_some(id.as_str()), GRACE_MS);
+        let mut run = std::pin::pin!(run);
+        match run.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(outcome) => Some(outcome),
+            Poll::Pending => None,
+        }
+    };
+    let mut w = cell.borrow_mut();
+    match outcome {
+        None if w.crashed => w.log(format_args!("   crash")),
+        None => w.fail("the run waits on nothing"),
+        Some(outcome) => {
+            w.log(format_args!("   outcome: {outcome:?}"));
+            w.check(Some(&state));
+            if matches!(
+                outcome,
+                Ok(Outcome::Idle | Outcome::Done | Outcome::Waiting { .. })
+            ) && w.kv_state != state
+            {
+                w.fail("a run that did not fail left its record unsaved");
+            }
+        }
+    }
+    w.end_run();
+}
+
+/// Resumes without faults until the rotation is finished.
+fn finish(cell: &RefCell<World>, what: &str) -> CredentialState {
+    for _ in 0..8 {
+        if !cell.borrow().persisted().rotating() {
+            break;
+        }
+        cell.borrow_mut().now += GRACE_MS + 1;
+        run(cell, false);
+        cell.borrow().check(None);
+    }
+    let w = cell.borrow();
+    let state = w.persisted();
+    if state.rotating() {
+        w.fail(&format!(
+            "{what}: the rotation does not finish without faults"
+        ));
+    }
+    state
 }
 
 /// `ROTATION_TRACE=1` prints every execution's trace (to see what an input does).
@@ -643,7 +662,7 @@ impl Drop for World {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut w = World::new();
+    let cell = RefCell::new(World::new());
     let mut bytes = data.iter().copied();
     let mut next = move || bytes.next();
     let mut commands = 0;
@@ -653,17 +672,18 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
         match c {
-            b's' => w.run(true),
-            b'r' => w.run(false),
-            b't' => w.now += u64::from(next().unwrap_or(1)) * 60_000,
-            b'T' => w.now += GRACE_MS + 1,
+            b's' => run(&cell, true),
+            b'r' => run(&cell, false),
+            b't' => cell.borrow_mut().now += u64::from(next().unwrap_or(1)) * 60_000,
+            b'T' => cell.borrow_mut().now += GRACE_MS + 1,
             b'd' => {
                 let i = next().unwrap_or(0);
-                w.operator_delete(i);
+                cell.borrow_mut().operator_delete(i);
             }
-            b'a' => w.operator_add(),
+            b'a' => cell.borrow_mut().operator_add(),
             b'u' => {
                 let i = next().unwrap_or(0);
+                let mut w = cell.borrow_mut();
                 w.now += 1;
                 w.other_use(i);
             }
@@ -685,30 +705,39 @@ fuzz_target!(|data: &[u8]| {
                     b'u' => Fault::OtherUse(next().unwrap_or(0)),
                     _ => continue,
                 };
-                w.scheduled.push((p, fault));
+                cell.borrow_mut().scheduled.push((p, fault));
             }
             _ => continue,
         }
-        w.check(None);
+        cell.borrow().check(None);
     }
     // Liveness: no more faults or operators.
-    w.scheduled.clear();
-    if w.raced && !w.at_adobe(&w.value_of(&w.kv_state.active)) {
+    cell.borrow_mut().scheduled.clear();
+    let active_gone = {
+        let w = cell.borrow();
+        w.raced && !w.at_adobe(&w.value_of(&w.kv_state.active))
+    };
+    if active_gone {
         // The handler's race deleted the active secret: the broker must stop, keeping what
         // still works, until an operator steps in. Resuming must not make it worse.
         for _ in 0..4 {
-            w.now += GRACE_MS + 1;
-            w.run(false);
-            w.check(None);
+            cell.borrow_mut().now += GRACE_MS + 1;
+            run(&cell, false);
+            cell.borrow().check(None);
         }
         return;
     }
-    w.log(format_args!("-- liveness: resume without faults"));
-    let before = w.finish("resuming");
-    w.log(format_args!("-- liveness: a fresh rotation"));
-    w.now += 1;
-    w.run(true);
-    let after = w.finish("a fresh rotation");
+    cell.borrow_mut()
+        .log(format_args!("-- liveness: resume without faults"));
+    let before = finish(&cell, "resuming");
+    {
+        let mut w = cell.borrow_mut();
+        w.log(format_args!("-- liveness: a fresh rotation"));
+        w.now += 1;
+    }
+    run(&cell, true);
+    let after = finish(&cell, "a fresh rotation");
+    let w = cell.borrow();
     let old = w.value_of(&before.active);
     let new = w.value_of(&after.active);
     if old == new || w.adobe.len() != 1 || w.adobe[0].uuid != new {

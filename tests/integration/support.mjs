@@ -559,9 +559,15 @@ async function fakeControl(fake, method, p, body) {
 
 /** The fake's test-only view of a client's secrets: `{secrets: [{uuid, client_secret, created_at_ms, last_used_at_ms}], max_secrets_seen}`. */
 export const fakeClientSecrets = (fake, clientId) => fakeControl(fake, "GET", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`);
-/** Adds a secret at the fake behind the broker's back (random value unless given); answers its view. */
-export const fakeAddSecret = (fake, clientId, value) =>
-  fakeControl(fake, "POST", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`, value === undefined ? {} : { client_secret: value });
+/**
+ * Adds a secret at the fake behind the broker's back (random value unless given, random uuid
+ * unless given, e.g. to recreate what Adobe held at a capture); answers its view.
+ */
+export const fakeAddSecret = (fake, clientId, value, uuid) =>
+  fakeControl(fake, "POST", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`, {
+    ...(value === undefined ? {} : { client_secret: value }),
+    ...(uuid === undefined ? {} : { uuid }),
+  });
 /** Deletes a secret at the fake behind the broker's back. */
 export const fakeDeleteSecret = (fake, clientId, uuid) => fakeControl(fake, "DELETE", `/__fake/clients/${encodeURIComponent(clientId)}/secrets/${uuid}`);
 

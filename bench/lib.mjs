@@ -122,6 +122,18 @@ function modules(scriptPath) {
   return { modules: list, modulesRoot: dir };
 }
 
+/**
+ * The Durable Object binding a broker build needs, by the class its entry exports: the
+ * credential object (`CREDENTIAL_OBJECTS`), or the per-cache-key `REFRESHER` of builds before it
+ * (so that old builds can be measured side by side). None for other Workers.
+ */
+function durableObjectsOf(script) {
+  const entry = fs.readFileSync(script, "utf8");
+  if (/\bCredentialObject\b/.test(entry)) return { durableObjects: { CREDENTIAL_OBJECTS: "CredentialObject" } };
+  if (/\bRefresher\b/.test(entry)) return { durableObjects: { REFRESHER: "Refresher" } };
+  return {};
+}
+
 /** Miniflare (v4-style) options of one Worker with its own direct socket on 127.0.0.1. */
 export function workerOptions({ name, script, bindings = {}, kv }) {
   if (!fs.existsSync(script)) throw new Error(`${script} missing (build it first)`);
@@ -131,6 +143,7 @@ export function workerOptions({ name, script, bindings = {}, kv }) {
     compatibilityDate: compatibilityDate(),
     bindings,
     ...(kv ? { kvNamespaces: { TOKENS: kv } } : {}),
+    ...durableObjectsOf(script),
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }

@@ -95,9 +95,6 @@ pub enum ApiError {
     /// An operator's read endpoint called by a caller that is neither admin nor viewer (403).
     #[error("this endpoint is for admin and viewer callers")]
     OperatorsOnly,
-    /// `ROTATION_TEST_CRASH` stopped a rotation run at this point (tests only; 500).
-    #[error("rotation stopped at {0} (ROTATION_TEST_CRASH)")]
-    SimulatedCrash(String),
     /// The credential has never been rotated (404).
     #[error("this credential has no rotation yet")]
     NoRotation,
@@ -135,7 +132,6 @@ impl ApiError {
             Self::AdminOnly => "forbidden",
             Self::UnknownSecret(_) => "unknown_secret",
             Self::NoRotation => "no_rotation",
-            Self::SimulatedCrash(_) => "simulated_crash",
             Self::Upstream(e) => e.code(),
         }
     }
@@ -160,7 +156,6 @@ impl ApiError {
             Self::Conflict(_) => 409,
             Self::AdminOnly => 403,
             Self::UnknownSecret(_) | Self::NoRotation => 404,
-            Self::SimulatedCrash(_) => 500,
             Self::Upstream(e) => e.http_status(),
         }
     }

@@ -27,6 +27,9 @@ pub struct BrokerConfig {
     pub io_api_base_url: String,
     /// Wait between promote and retire (`ROTATION_GRACE_S`, default 600 s), ms.
     pub rotation_grace_ms: u64,
+    /// How long after a rotation run starts its object's alarm resumes it, should the object
+    /// have stopped mid-step (`ROTATION_RESUME_S`, default 60 s), ms.
+    pub rotation_resume_ms: u64,
     /// Rotate a secret older than this many days (`ROTATE_AFTER_DAYS`); `None`: never.
     pub rotate_after_days: Option<u64>,
     /// Which requests get a log line of their own (`LOG_REQUESTS`).
@@ -104,6 +107,8 @@ fn parse(get: impl Fn(&str) -> Option<String>) -> Result<BrokerConfig, ConfigErr
         settings,
         io_api_base_url: io_api_base_url.trim().to_owned(),
         rotation_grace_ms: number(get("ROTATION_GRACE_S"), "ROTATION_GRACE_S", 600)? * 1000,
+        rotation_resume_ms: number(get("ROTATION_RESUME_S"), "ROTATION_RESUME_S", 60)?.max(1)
+            * 1000,
         rotate_after_days,
         log_mode: ims_core::hit_summary::LogMode::parse(get("LOG_REQUESTS").as_deref())?,
         kv_timeout_ms: number(get("KV_TIMEOUT_MS"), "KV_TIMEOUT_MS", DEFAULT_KV_TIMEOUT_MS)?,

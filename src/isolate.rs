@@ -5,9 +5,9 @@
 //! request parses only the settings it needs, and a setting that fails to parse is not kept, so
 //! every request that needs it reports the error. Beside the settings, the isolate keeps what
 //! the broker's rules need across requests: the token cache (memory level, single flights,
-//! cooldowns), each caller's budget of new scope sets, the last secrets record read per
-//! credential and the highest record versions seen, the counters and recent events, the log's
-//! hit summary, and the rotations running here. There are no other per-isolate statics.
+//! cooldowns), each caller's budget of new scope sets, the last secrets record learnt per
+//! credential from its Durable Object, the counters and recent events, and the log's hit
+//! summary. There are no other per-isolate statics.
 
 use crate::config::{self, BrokerConfig};
 use crate::platform::kv::Kv;
@@ -19,16 +19,15 @@ use ims_core::events::EventLog;
 use ims_core::hit_summary::HitSummary;
 use ims_core::memo::Bounded;
 use ims_core::metrics::Metrics;
-use ims_core::record::Versions;
 use ims_core::rotation::CredentialState;
 use ims_core::token_body::TokenBody;
 use ims_core::{ConfigError, TokenCache};
 use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 use worker::Env;
 
-/// The KV namespace that holds cached tokens, secrets records and event batches.
+/// The KV namespace that holds cached tokens and event batches.
 pub const TOKENS_BINDING: &str = "TOKENS";
 
 /// Most cache keys whose last hit is remembered (`GET /v1/credentials/{name}/tokens`).
@@ -50,16 +49,15 @@ pub struct Isolate {
     pub cache_keys: RefCell<CacheKeys>,
     /// Tokens' values as JSON strings (speed only, see `crate::platform::memo`).
     pub quoted_tokens: RefCell<QuotedTokens>,
-    /// The `REFRESHER` objects' own token cache. Objects may share an isolate with ordinary
+    /// The credentials' objects' own token cache. Objects may share an isolate with ordinary
     /// requests, so they must not share those requests' single flights: a request's flight
     /// waits for the object.
     pub object_cache: Rc<TokenCache>,
     /// Each caller's budget of new scope sets.
     pub budget: RefCell<MissBudget>,
-    /// The last secrets record read or written per credential, and when (ms).
+    /// The last secrets record learnt per credential from its object, and when (ms): what a miss
+    /// mints with when the object cannot be reached.
     pub records: RefCell<HashMap<String, (u64, Rc<CredentialState>)>>,
-    /// The highest secrets record version read or written, per record.
-    pub versions: RefCell<Versions>,
     /// Request, cache and IMS counters.
     pub metrics: RefCell<Metrics>,
     /// Recent events, and which of them are written to KV yet.
@@ -68,8 +66,6 @@ pub struct Isolate {
     pub hits: RefCell<Bounded<String, (&'static str, u64)>>,
     /// Plain cache hits counted for the next `requests_summary` log line.
     pub summary: RefCell<HitSummary>,
-    /// Credentials whose rotation step runs in this isolate now.
-    pub rotating: RefCell<HashSet<String>>,
     /// The status and headers of every answer with fixed headers sent so far; the index is its
     /// number for `crate::edge` (speed only: `shim.js` then makes its init once).
     pub fixed_answers: RefCell<Vec<(u16, String)>>,
@@ -96,12 +92,10 @@ impl Isolate {
             object_cache: Rc::new(TokenCache::new()),
             budget: RefCell::new(MissBudget::new()),
             records: RefCell::new(HashMap::new()),
-            versions: RefCell::new(Versions::default()),
             metrics: RefCell::new(Metrics::new(crate::platform::now_ms())),
             events: RefCell::new(EventLog::default()),
             hits: RefCell::new(Bounded::new(MAX_HITS)),
             summary: RefCell::new(HitSummary::default()),
-            rotating: RefCell::new(HashSet::new()),
             fixed_answers: RefCell::new(Vec::new()),
             entry_next: OnceCell::new(),
         }

@@ -6,9 +6,10 @@
 //! - [`edge`]: the `fetch` export; reads the request once and decides its route;
 //! - [`routes`]: which handler serves which route, errors as HTTP answers, the log line;
 //! - [`handlers`]: one module per endpoint family;
-//! - services: [`tokens`], [`secrets`], [`rotation`], [`management`], [`refresher`] (the
-//!   Durable Object), [`scheduled`], [`telemetry`], [`auth`], [`runtime`] (`ims-core`'s platform
-//!   traits) and [`coordinator`] (asking the Durable Object);
+//! - services: [`tokens`], [`credential_object`] (the Durable Object that owns each
+//!   credential's secrets record, rotations, deletes and minting), [`rotation`],
+//!   [`record_store`], [`secrets`], [`management`], [`scheduled`], [`telemetry`], [`auth`],
+//!   [`runtime`] (`ims-core`'s platform traits) and [`credential_client`] (asking the object);
 //! - below them: the request and its context ([`request`], [`context`]), the isolate's state
 //!   ([`isolate`]), settings ([`config`]), answers ([`reply`], [`api_error`]), [`log`], and the
 //!   runtime's own calls ([`platform`]).
@@ -17,7 +18,8 @@ mod api_error;
 mod auth;
 mod config;
 mod context;
-mod coordinator;
+mod credential_client;
+mod credential_object;
 mod edge;
 mod handlers;
 mod isolate;
@@ -25,7 +27,7 @@ mod log;
 mod management;
 mod platform;
 mod random;
-mod refresher;
+mod record_store;
 mod reply;
 mod request;
 mod rotation;
@@ -38,7 +40,7 @@ mod tokens;
 
 use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
-/// The `scheduled` event (Cron Trigger): pre-warms tokens and runs due rotations.
+/// The `scheduled` event (Cron Trigger): pre-warms tokens and wakes the credentials' objects.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     scheduled::run(&env).await;

@@ -1,56 +1,65 @@
 //! `ims-core`'s platform traits implemented with the Workers runtime for the token cache: the
-//! clock, `fetch`, the refresh coordinator (the `REFRESHER` Durable Object), and KV, where every
-//! value is sealed with the store key (reading KV alone yields no token) and a failed or
-//! unreadable entry is logged and treated as a miss.
+//! clock, `fetch`, the coordinator (the credential's Durable Object, which mints for every
+//! isolate and teaches each the current secrets), and KV, where every value is sealed with the
+//! store key (reading KV alone yields no token) and a failed or unreadable entry is logged and
+//! treated as a miss.
 
+use crate::api_error::ApiError;
+use crate::credential_client::{Asked, CredentialObjects, UNAVAILABLE_RETRY_S};
 use crate::isolate::Isolate;
 use crate::log::Fields;
 use crate::platform::kv::Kv;
 use ims_core::cache::Coordinator;
-use ims_core::cache::{Minted, TokenSpec};
+use ims_core::cache::{Failure, Minted, TokenSpec};
 use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use ims_core::platform::{Clock, TokenStore};
-use ims_core::ConfigError;
+use ims_core::{ConfigError, ImsError};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{Delay, Env, ObjectNamespace};
+use worker::{Delay, Env};
 
 /// The Workers runtime, as seen by the token cache.
 #[derive(Clone)]
 pub struct WorkerPlatform {
     kv: Kv,
     keys: Rc<StoreKeys>,
-    coordinator: Option<ObjectNamespace>,
+    /// The credentials' objects and the isolate that learns from them; `None` inside an object.
+    coordinator: Option<(Rc<CredentialObjects>, Rc<Isolate>)>,
+    /// Why the credential's object refused the last ask, for the caller's answer.
+    refusal: Rc<RefCell<Option<ApiError>>>,
 }
 
 impl WorkerPlatform {
-    /// Wraps the `TOKENS` KV namespace, the store keys, and the refresh coordinator (the
-    /// `REFRESHER` Durable Object namespace, when bound).
-    pub fn new(kv: Kv, keys: Rc<StoreKeys>, coordinator: Option<ObjectNamespace>) -> Self {
-        Self {
-            kv,
-            keys,
-            coordinator,
-        }
+    /// The platform of this isolate: the `TOKENS` namespace, the store keys and the credentials'
+    /// objects (a binding every deployment needs: only the objects know the secrets).
+    pub fn of(isolate: &Rc<Isolate>, env: &Env) -> Result<Self, ConfigError> {
+        let objects = CredentialObjects::of(env).ok_or_else(|| ConfigError::Missing {
+            setting: format!(
+                "Durable Object binding {}",
+                crate::credential_client::BINDING
+            ),
+        })?;
+        Ok(Self {
+            kv: isolate.kv(env)?,
+            keys: isolate.keys(env)?,
+            coordinator: Some((Rc::new(objects), Rc::clone(isolate))),
+            refusal: Rc::default(),
+        })
     }
 
-    /// The platform of this isolate: the `TOKENS` namespace, the store keys and the refresh
-    /// coordinator (when bound).
-    pub fn of(isolate: &Isolate, env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            isolate.kv(env)?,
-            isolate.keys(env)?,
-            env.durable_object(crate::coordinator::BINDING).ok(),
-        ))
-    }
-
-    /// The same platform minting by itself: what the coordinator itself uses.
+    /// The same platform minting by itself: what a credential's object uses.
     pub fn local(self) -> Self {
         Self {
             coordinator: None,
             ..self
         }
+    }
+
+    /// The error the credential's object answered instead of a token, if it did (taken).
+    pub fn take_refusal(&self) -> Option<ApiError> {
+        self.refusal.borrow_mut().take()
     }
 
     /// The KV namespace.
@@ -89,8 +98,33 @@ impl HttpClient for WorkerPlatform {
 }
 
 impl Coordinator for WorkerPlatform {
+    /// Asks the credential's object, and learns the record it answers with. When the object
+    /// cannot be reached: `None` (mint here with the secrets learnt last) or, when none were
+    /// learnt, `credential_unavailable`.
     async fn mint_elsewhere(&self, spec: &TokenSpec) -> Option<Minted> {
-        crate::coordinator::ask(self.coordinator.as_ref()?, spec).await
+        let (objects, isolate) = self.coordinator.as_ref()?;
+        let unavailable = || {
+            Err(Failure {
+                error: ImsError::CredentialUnavailable {
+                    retry_after_s: Some(UNAVAILABLE_RETRY_S),
+                },
+                upstream: None,
+            })
+        };
+        match objects.token(spec).await {
+            Ok(Asked::Answered(minted, record)) => {
+                if let Some(record) = record {
+                    crate::secrets::learn(isolate, &spec.credential, *record);
+                }
+                Some(minted)
+            }
+            Ok(Asked::Refused(e)) => {
+                self.refusal.replace(Some(e));
+                Some(unavailable())
+            }
+            Err(()) if spec.secrets.is_empty() => Some(unavailable()),
+            Err(()) => None,
+        }
     }
 }
 

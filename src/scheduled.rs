@@ -1,22 +1,21 @@
-//! The Cron Trigger: keeps tokens warm and secrets rotated without any caller waiting.
+//! The Cron Trigger: keeps tokens warm without any caller waiting.
 //!
 //! For every usable credential:
 //! - **pre-warm**: its default-scope token is fetched through the cache; if it is past 23/24 of
 //!   its usable life (or missing), it is refreshed now, so callers never wait on IMS;
-//! - **rotation**: an unfinished rotation is resumed (this is how a retire step runs once its
-//!   grace period has passed); with `ROTATE_AFTER_DAYS` set, a rotation starts when the active
-//!   secret is older than that.
+//! - **wake its object**: the credential's Durable Object reads its record (importing it from
+//!   KV after an upgrade, sealing it again under `STORE_KEY` when a previous key sealed it) and
+//!   sets its alarm if it needs one. Rotations themselves run on the object's alarms, not here.
 //!
-//! And, while `STORE_KEY_PREVIOUS` is set, a pass over everything sealed in KV (token entries and
-//! secrets records) that seals again under `STORE_KEY` what a previous key sealed, and says in a
-//! `store_key_sweep` line (and event) how many entries still need the previous key: at 0 it can
-//! be dropped.
+//! And, while `STORE_KEY_PREVIOUS` is set, a pass over the token entries in KV that seals again
+//! under `STORE_KEY` what a previous key sealed, and says in a `store_key_sweep` line (and
+//! event) how many entries (token entries, and records whose object could not be woken) still
+//! need the previous key: at 0 it can be dropped.
 
 use crate::config::BrokerConfig;
+use crate::credential_client::CredentialObjects;
 use crate::isolate::Isolate;
 use crate::log::Fields;
-use crate::management::Management;
-use crate::rotation;
 use crate::runtime::WorkerPlatform;
 use crate::secrets;
 use ims_core::cache::TokenSpec;
@@ -24,8 +23,6 @@ use ims_core::credentials::Credential;
 use ims_core::TokenCache;
 use std::rc::Rc;
 use worker::Env;
-
-const DAY_MS: u64 = 86_400_000;
 
 /// Runs the scheduled work for every credential; failures are logged, never thrown.
 pub async fn run(env: &Env) {
@@ -38,13 +35,29 @@ pub async fn run(env: &Env) {
         Ok(p) => p,
         Err(e) => return log_error("config", &e.to_string()),
     };
+    let objects = CredentialObjects::of(env);
     let cache = Rc::clone(&isolate.cache);
+    let mut records = Vec::new();
     for cred in cfg.credentials.usable() {
-        prewarm(env, &platform, &cfg, &cache, cred).await;
-        rotate_if_due(env, &platform, &cfg, &cache, cred).await;
+        prewarm(env, &isolate, &platform, &cfg, &cache, cred).await;
+        records.push(wake(objects.as_ref(), cred).await);
     }
     if platform.keys().has_previous() {
-        store_key_sweep(&platform).await;
+        store_key_sweep(&platform, records).await;
+    }
+}
+
+/// Wakes the credential's object (see the module's doc).
+async fn wake(objects: Option<&CredentialObjects>, cred: &Credential) -> Swept {
+    let Some(objects) = objects else {
+        return Swept::Current;
+    };
+    match objects.record(&cred.name).await {
+        Ok(_) => Swept::Current,
+        Err(e) => {
+            log_error(&cred.name, &e.to_string());
+            Swept::Remaining
+        }
     }
 }
 
@@ -62,10 +75,10 @@ enum Swept {
     Remaining,
 }
 
-/// Seals again under `STORE_KEY` every token entry and secrets record that a key of
-/// `STORE_KEY_PREVIOUS` sealed, and logs how many still need a previous key.
-async fn store_key_sweep(platform: &WorkerPlatform) {
-    let mut swept = Vec::new();
+/// Seals again under `STORE_KEY` every token entry that a key of `STORE_KEY_PREVIOUS` sealed,
+/// and logs how many entries (these, and `records`: the objects woken) still need a previous key.
+async fn store_key_sweep(platform: &WorkerPlatform, records: Vec<Swept>) {
+    let mut swept = records;
     let kv = platform.kv();
     match kv
         .list(ims_core::cache_key::TOKEN_KEY_PREFIX, SWEEP_TOKENS)
@@ -74,14 +87,6 @@ async fn store_key_sweep(platform: &WorkerPlatform) {
         Ok(keys) => {
             for key in keys {
                 swept.push(sweep_token(platform, &key).await);
-            }
-        }
-        Err(_) => swept.push(Swept::Remaining),
-    }
-    match kv.list("state:", 100).await {
-        Ok(keys) => {
-            for key in keys {
-                swept.push(sweep_record(platform, &key).await);
             }
         }
         Err(_) => swept.push(Swept::Remaining),
@@ -128,22 +133,6 @@ async fn sweep_token(platform: &WorkerPlatform, key: &str) -> Swept {
     }
 }
 
-/// One secrets record: loading it seals it (and its secrets) again.
-async fn sweep_record(platform: &WorkerPlatform, key: &str) -> Swept {
-    let needs = |raw: &Option<String>| {
-        raw.as_deref()
-            .is_some_and(|text| ims_core::record::needs_previous_key(platform.keys(), key, text))
-    };
-    if !needs(&platform.kv().get(key).await.ok().flatten()) {
-        return Swept::Current;
-    }
-    let _ = secrets::load(platform, key.trim_start_matches("state:")).await;
-    match platform.kv().get(key).await {
-        Ok(raw) if !needs(&raw) => Swept::Resealed,
-        _ => Swept::Remaining,
-    }
-}
-
 fn log_error(credential: &str, error: &str) {
     crate::log::event(
         "scheduled_error",
@@ -157,15 +146,13 @@ fn log_error(credential: &str, error: &str) {
 
 async fn prewarm(
     env: &Env,
+    isolate: &Isolate,
     platform: &WorkerPlatform,
     cfg: &BrokerConfig,
     cache: &TokenCache,
     cred: &Credential,
 ) {
-    let secrets = match secrets::candidates(env, platform, cred).await {
-        Ok(s) => s,
-        Err(e) => return log_error(&cred.name, &e.to_string()),
-    };
+    let secrets = secrets::learnt(isolate, env, platform.keys(), cred);
     let spec = TokenSpec::new(
         &cred.name,
         &cred.client_id,
@@ -198,74 +185,5 @@ async fn prewarm(
                 .str("error", f.error.code()),
             f.upstream.as_ref(),
         ),
-    }
-}
-
-/// The active secret's age in ms, from Adobe's creation time.
-async fn active_age(
-    env: &Env,
-    platform: &WorkerPlatform,
-    cfg: &BrokerConfig,
-    cache: &TokenCache,
-    cred: &Credential,
-) -> Option<u64> {
-    let state = secrets::load(platform, &cred.name).await.ok()?;
-    let created = match state.active.created_at_ms {
-        Some(c) => c,
-        None => {
-            let known = secrets::open_slot(env, platform.keys(), cred, &state.active).ok()?;
-            let mgmt = Management::new(platform, cfg, cache, cred, vec![known]).ok()?;
-            let adobe = mgmt.list().await.ok()?;
-            let uuid = state
-                .active
-                .uuid
-                .clone()
-                .or_else(|| match adobe.as_slice() {
-                    [only] => Some(only.uuid.clone()),
-                    _ => None,
-                })?;
-            adobe.iter().find(|s| s.uuid == uuid)?.created_at_ms
-        }
-    };
-    Some(crate::platform::now_ms().saturating_sub(created))
-}
-
-async fn rotate_if_due(
-    env: &Env,
-    platform: &WorkerPlatform,
-    cfg: &BrokerConfig,
-    cache: &TokenCache,
-    cred: &Credential,
-) {
-    if cred.org_id.is_none() || cred.credential_id.is_none() {
-        return;
-    }
-    let rotating = match secrets::load(platform, &cred.name).await {
-        Ok(state) => state.rotating(),
-        Err(e) => return log_error(&cred.name, &e.to_string()),
-    };
-    let start = match cfg.rotate_after_days {
-        Some(days) if !rotating => active_age(env, platform, cfg, cache, cred)
-            .await
-            .is_some_and(|age| age > days * DAY_MS),
-        _ => false,
-    };
-    if !rotating && !start {
-        return;
-    }
-    match rotation::run(env, platform, cfg, cache, cred, start).await {
-        Ok(outcome) => crate::log::event(
-            "scheduled_rotation",
-            Fields::new()
-                .str("credential", &cred.name)
-                .bool("started", start)
-                .bool("busy", outcome.busy)
-                .opt_str(
-                    "step",
-                    outcome.state.rotation.as_ref().map(|r| r.step.as_str()),
-                ),
-            None,
-        ),
-        Err(e) => log_error(&cred.name, &e.to_string()),
     }
 }

@@ -1,125 +1,43 @@
 //! The client secrets the broker can read for each credential: the bootstrap Worker secret and
-//! the rotated ones, kept in one record per credential in KV (`state:<credential>`, a
-//! [`CredentialState`] sealed as a whole with `STORE_KEY`, see [`ims_core::record`]).
-//!
-//! - Reading: a record that does not open (altered, moved, renumbered, or sealed with a key that
-//!   is not configured), or one older than a version this isolate already read or wrote (an old
-//!   record put back), is an error naming `STORE_KEY`, never a silent reset. A record written
-//!   before records were sealed is read once and written back sealed (logged
-//!   `secrets_record_upgraded`). A record, or a secret in it, sealed under a key of
-//!   `STORE_KEY_PREVIOUS` is written back under `STORE_KEY` (logged `store_key_resealed`).
-//! - Minting reads the record through a short per-isolate memo ([`MEMO_MS`]); a rotation in this
-//!   isolate updates the memo at once, other isolates see it within [`MEMO_MS`], and meanwhile
-//!   still hold a secret Adobe accepts (the previous one lives on for the grace period, and
-//!   `invalid_client` falls back to the next known secret). When KV cannot be read, the last
-//!   record this isolate read is used (logged `secrets_record_stale`) rather than failing.
+//! the rotated ones, sealed with `STORE_KEY` in the credential's record. The record lives in the
+//! credential's Durable Object (`crate::credential_object`, storage in `crate::record_store`);
+//! an isolate learns it only from the object's answers and keeps the last one it learnt
+//! ([`learn`], [`learnt`]) for one purpose: minting when the object cannot be reached.
 
 use crate::api_error::ApiError;
 use crate::config;
 use crate::isolate::Isolate;
 use crate::log::Fields;
-use crate::runtime::WorkerPlatform;
 use ims_core::credentials::Credential;
 use ims_core::envelope::StoreKeys;
-use ims_core::record::{self, RecordError, Stored};
+use ims_core::record::slot_aad;
 use ims_core::rotation::{CredentialState, Slot, Source};
 use ims_core::{ClientSecret, ConfigError};
 use std::rc::Rc;
 use worker::Env;
 
-/// How long an isolate trusts its copy of a credential's record for minting, ms.
-pub const MEMO_MS: u64 = 30_000;
-
-/// The KV key of a credential's record.
-pub fn state_key(credential: &str) -> String {
-    format!("state:{credential}")
+/// Keeps the record the credential's object answered with, as this isolate's last learnt copy.
+pub fn learn(isolate: &Isolate, credential: &str, state: CredentialState) {
+    let now = crate::platform::now_ms();
+    isolate
+        .records
+        .borrow_mut()
+        .insert(credential.to_owned(), (now, Rc::new(state)));
 }
 
-use ims_core::record::slot_aad;
-
-/// Reads a credential's record from KV (a default one if none is stored), bypassing the memo,
-/// and refreshes the memo. Upgrades a record from before sealing, and re-seals one sealed under
-/// a previous store key.
-pub async fn load(
-    platform: &WorkerPlatform,
-    credential: &str,
-) -> Result<CredentialState, ApiError> {
-    let key = state_key(credential);
-    let text =
-        platform.kv().get(&key).await.map_err(|e| {
-            ApiError::Storage(format!("reading {credential}'s secrets record: {e}"))
-        })?;
-    let Some(text) = text else {
-        let state = CredentialState::default();
-        remember(credential, state.clone());
-        return Ok(state);
+/// The secrets of the record this isolate last learnt from the credential's object, active
+/// first; empty when it learnt none (or they cannot be opened, which is logged).
+pub fn learnt(
+    isolate: &Isolate,
+    env: &Env,
+    keys: &StoreKeys,
+    cred: &Credential,
+) -> Vec<ClientSecret> {
+    let kept = isolate.records.borrow().get(&cred.name).cloned();
+    let Some((_, state)) = kept else {
+        return Vec::new();
     };
-    let stored = record::open(platform.keys(), &key, &text)
-        .and_then(|stored| {
-            let isolate = Isolate::current();
-            let accepted = isolate.versions.borrow_mut().accept(&key, &stored);
-            accepted.map(|()| stored)
-        })
-        .map_err(|e| rejected(credential, &e))?;
-    let mut state = stored.state().clone();
-    let resealed_slots = platform.keys().has_previous()
-        && record::reseal_secrets(
-            platform.keys(),
-            credential,
-            &mut state,
-            crate::random::bytes,
-        )
-        .map_err(|(uuid, e)| unopenable(&uuid, &e))?;
-    let why = match &stored {
-        Stored::Legacy(_) => Some("secrets_record_upgraded"),
-        Stored::Sealed {
-            stale_key: true, ..
-        } => Some("store_key_resealed"),
-        Stored::Sealed { .. } if resealed_slots => Some("store_key_resealed"),
-        Stored::Sealed { .. } => None,
-    };
-    match why {
-        // Written back at once; if that fails the record is still usable, and the next read
-        // tries again.
-        Some(what) => match save(platform, credential, &state).await {
-            Ok(()) => crate::log::event(
-                what,
-                Fields::new()
-                    .str("credential", credential)
-                    .str("kind", "secrets_record"),
-                None,
-            ),
-            Err(e) => {
-                crate::log::event(
-                    "secrets_record_write_failed",
-                    Fields::new()
-                        .str("level", "warn")
-                        .str("credential", credential)
-                        .str("error", &e.to_string()),
-                    None,
-                );
-                remember(credential, state.clone());
-            }
-        },
-        None => remember(credential, state.clone()),
-    }
-    Ok(state)
-}
-
-/// The error for a record that cannot be used: names `STORE_KEY`, logged with the reason.
-fn rejected(credential: &str, e: &RecordError) -> ApiError {
-    crate::log::event(
-        "secrets_record_rejected",
-        Fields::new()
-            .str("level", "error")
-            .str("credential", credential)
-            .str("error", &e.to_string()),
-        None,
-    );
-    ApiError::Misconfigured(ConfigError::Invalid {
-        setting: "STORE_KEY".into(),
-        reason: format!("the secrets record of credential {credential:?} was refused: {e}"),
-    })
+    known(env, keys, cred, &state).unwrap_or_default()
 }
 
 fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {
@@ -127,77 +45,6 @@ fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {
         setting: "STORE_KEY".into(),
         reason: format!("the stored secret {uuid} cannot be opened: {e}"),
     })
-}
-
-/// Writes a credential's record, sealed as the next version, and refreshes this isolate's memo.
-pub async fn save(
-    platform: &WorkerPlatform,
-    credential: &str,
-    state: &CredentialState,
-) -> Result<(), ApiError> {
-    let key = state_key(credential);
-    let isolate = Isolate::current();
-    let version = isolate.versions.borrow().next(&key);
-    let text = record::seal(
-        platform.keys(),
-        &key,
-        state,
-        version,
-        crate::random::bytes(),
-    );
-    platform
-        .kv()
-        .put(&key, &text, None)
-        .await
-        .map_err(|e| ApiError::Storage(format!("writing {credential}'s secrets record: {e}")))?;
-    isolate.versions.borrow_mut().wrote(&key, version);
-    remember(credential, state.clone());
-    Ok(())
-}
-
-fn remember(credential: &str, state: CredentialState) {
-    let now = crate::platform::now_ms();
-    Isolate::current()
-        .records
-        .borrow_mut()
-        .insert(credential.to_owned(), (now, Rc::new(state)));
-}
-
-/// The record, from the memo when it is recent; when KV cannot be read, the last one this
-/// isolate read (logged `secrets_record_stale`).
-pub async fn current(
-    platform: &WorkerPlatform,
-    credential: &str,
-) -> Result<Rc<CredentialState>, ApiError> {
-    let now = crate::platform::now_ms();
-    let isolate = Isolate::current();
-    let kept = isolate.records.borrow().get(credential).cloned();
-    if let Some((at, state)) = &kept {
-        if now.saturating_sub(*at) < MEMO_MS {
-            return Ok(Rc::clone(state));
-        }
-    }
-    match load(platform, credential).await {
-        Ok(state) => Ok(isolate
-            .records
-            .borrow()
-            .get(credential)
-            .map_or_else(|| Rc::new(state), |(_, kept)| Rc::clone(kept))),
-        Err(ApiError::Storage(error)) => {
-            let (at, state) = kept.ok_or(ApiError::Storage(error.clone()))?;
-            crate::log::event(
-                "secrets_record_stale",
-                Fields::new()
-                    .str("level", "warn")
-                    .str("credential", credential)
-                    .u64("age_s", now.saturating_sub(at) / 1000)
-                    .str("error", &error),
-                None,
-            );
-            Ok(state)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// The plaintext of a slot: the Worker secret for the bootstrap slot, else the sealed value.
@@ -277,20 +124,18 @@ pub fn known(
     }
 }
 
-/// [`known`] for the current record (through the memo).
-pub async fn candidates(
-    env: &Env,
-    platform: &WorkerPlatform,
-    cred: &Credential,
-) -> Result<Vec<ClientSecret>, ApiError> {
-    let state = current(platform, &cred.name).await?;
-    known(env, platform.keys(), cred, &state)
-}
-
-/// Marks this isolate's copy of a credential's record as old, so that the next mint reads KV
-/// (and still has it, should KV fail).
-pub fn forget(credential: &str) {
-    if let Some((at, _)) = Isolate::current().records.borrow_mut().get_mut(credential) {
-        *at = 0;
-    }
+/// Says in the log that the active secret was refused and another known secret worked.
+pub fn log_fallback(credential: &str, index: usize) {
+    crate::log::event(
+        "secret_fallback",
+        Fields::new()
+            .str("level", "warn")
+            .str("credential", credential)
+            .u64("secret_index", index as u64)
+            .str(
+                "reason",
+                "the active secret got invalid_client; another known secret was accepted",
+            ),
+        None,
+    );
 }

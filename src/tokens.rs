@@ -8,12 +8,12 @@ use crate::context::Ctx;
 use crate::isolate::Isolate;
 use crate::log::Fields;
 use crate::runtime::WorkerPlatform;
+use crate::secrets::log_fallback;
 use ims_core::cache::{Served, TokenSpec};
-use ims_core::cache_key::TokenUse;
 use ims_core::callers::Caller;
 use ims_core::credentials::{Credential, DEFAULT_CREDENTIAL};
 use ims_core::policy::CachedToken;
-use ims_core::{ImsError, ScopeError, ScopeSet, TokenCache};
+use ims_core::{ScopeError, ScopeSet};
 use std::rc::Rc;
 
 /// A token handed to a caller.
@@ -125,17 +125,15 @@ async fn not_in_memory(
         return Ok(served);
     }
     c.isolate.budget.borrow_mut().spend(&caller.id, key, now);
-    let (result, _) = mint_with_current_secrets(
-        &c.env,
-        &platform,
-        cache,
-        cfg,
-        cred,
-        TokenUse::Callers,
+    let secrets = crate::secrets::learnt(&c.isolate, &c.env, platform.keys(), cred);
+    let spec = TokenSpec::new(
+        &cred.name,
+        &cred.client_id,
+        secrets,
         scopes.clone(),
-    )
-    .await?;
-    match result {
+        &cfg.token_url,
+    );
+    match cache.mint_for(&platform, &cfg.settings, &spec).await {
         Ok(served) => {
             if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
                 log_fallback(&cred.name, up.secret_index);
@@ -143,6 +141,9 @@ async fn not_in_memory(
             Ok(served)
         }
         Err(failure) => {
+            if let Some(refusal) = platform.take_refusal() {
+                return Err(refusal);
+            }
             c.log.upstream = failure.upstream;
             Err(failure.error.into())
         }
@@ -153,7 +154,7 @@ async fn not_in_memory(
 /// and logs what happened.
 async fn background_refresh(
     env: &worker::Env,
-    isolate: &Isolate,
+    isolate: &Rc<Isolate>,
     cfg: &BrokerConfig,
     cred: &Credential,
     scopes: ScopeSet,
@@ -172,13 +173,7 @@ async fn background_refresh(
             return crate::log::event("background_refresh", fields, None);
         }
     };
-    let secrets = match crate::secrets::candidates(env, &platform, cred).await {
-        Ok(s) => s,
-        Err(e) => {
-            let fields = fields.bool("ok", false).str("error", e.code());
-            return crate::log::event("background_refresh", fields, None);
-        }
-    };
+    let secrets = crate::secrets::learnt(isolate, env, platform.keys(), cred);
     let spec = TokenSpec::new(&cred.name, &cred.client_id, secrets, scopes, &cfg.token_url);
     let outcome = cache.refresh(&platform, &cfg.settings, &spec).await;
     if let Some(up) = outcome
@@ -206,57 +201,4 @@ async fn background_refresh(
         let error = outcome.as_ref().err().map(|f| f.error.code());
         crate::telemetry::upstream(&spec.credential, Some(&spec.scopes.to_comma()), call, error);
     }
-}
-
-/// Says in the log that the active secret was refused and another known secret worked.
-pub fn log_fallback(credential: &str, index: usize) {
-    crate::log::event(
-        "secret_fallback",
-        Fields::new()
-            .str("level", "warn")
-            .str("credential", credential)
-            .u64("secret_index", index as u64)
-            .str(
-                "reason",
-                "the active secret got invalid_client; another known secret was accepted",
-            ),
-        None,
-    );
-}
-
-/// Mints a token of `use_` for `cred` and `scopes` through `cache` (a request that found none in
-/// memory or KV). If every secret this isolate knows is refused (`invalid_client` from its own
-/// IMS call), another isolate may have rotated since this one read the secrets record: the
-/// record is re-read and, if it changed, the mint is tried once more. Returns the spec used.
-pub async fn mint_with_current_secrets(
-    env: &worker::Env,
-    platform: &WorkerPlatform,
-    cache: &TokenCache,
-    cfg: &BrokerConfig,
-    cred: &Credential,
-    use_: TokenUse,
-    scopes: ScopeSet,
-) -> Result<(Result<Served, ims_core::cache::Failure>, TokenSpec), ApiError> {
-    let secrets = crate::secrets::candidates(env, platform, cred).await?;
-    let mut spec = TokenSpec::of_use(
-        use_,
-        &cred.name,
-        &cred.client_id,
-        secrets,
-        scopes,
-        &cfg.token_url,
-    );
-    let mut result = cache.mint_for(platform, &cfg.settings, &spec).await;
-    if let Err(f) = &result {
-        if matches!(f.error, ImsError::InvalidClient { .. }) && f.upstream.is_some() {
-            crate::secrets::forget(&cred.name);
-            let fresh = crate::secrets::candidates(env, platform, cred).await?;
-            if fresh != spec.secrets {
-                spec.secrets = fresh;
-                cache.clear_cooldown(&spec.key);
-                result = cache.mint_for(platform, &cfg.settings, &spec).await;
-            }
-        }
-    }
-    Ok((result, spec))
 }

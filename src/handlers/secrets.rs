@@ -6,25 +6,25 @@
 //! - `POST /v1/credentials/{name}/secrets/rotate`: starts or resumes the rotation.
 //! - `GET /v1/credentials/{name}/rotation`: the current or last rotation.
 //! - `DELETE /v1/credentials/{name}/secrets/{uuid}`: deletes a secret at Adobe, refusing (409)
-//!   the active one, the only one, and any while a rotation step is running (it holds the
-//!   rotation lease for the check and the delete).
+//!   the active one, the pending one, the only one, and any while a rotation run is at work.
+//!
+//! The caller is checked here; everything about the credential's secrets is then asked of the
+//! credential's Durable Object (`crate::credential_client`), which holds the one record and
+//! runs every change, so an operator never sees a stale copy.
 
 use crate::api_error::ApiError;
 use crate::auth;
 use crate::config::BrokerConfig;
 use crate::context::Ctx;
-use crate::log::Fields;
-use crate::management::Management;
+use crate::credential_client::CredentialObjects;
 use crate::reply::Reply;
 use crate::request::Request;
-use crate::rotation;
 use crate::runtime::WorkerPlatform;
-use crate::secrets;
 use ims_core::cache_key::TokenUse;
 use ims_core::callers::Caller;
 use ims_core::credentials::Credential;
 use ims_core::policy::Freshness;
-use ims_core::rotation::{DeleteRefusal, Rotation, Source, Step};
+use ims_core::rotation::{Rotation, Source, Step};
 use ims_core::time::rfc3339;
 use serde::Serialize;
 use std::rc::Rc;
@@ -62,42 +62,16 @@ fn admin_credential(
     Ok((cfg, cred))
 }
 
-/// What the secret endpoints work with: an admin caller's credential, its secrets record, and
-/// the means to call the I/O Management API for it.
-struct Admin {
-    cfg: Rc<BrokerConfig>,
-    cred: Credential,
-    platform: WorkerPlatform,
-    cache: Rc<ims_core::TokenCache>,
-    state: ims_core::rotation::CredentialState,
-    known: Vec<ims_core::ClientSecret>,
-}
-
-impl Admin {
-    async fn new(req: &Request, c: &mut Ctx, name: &str, access: Access) -> Result<Self, ApiError> {
-        let (cfg, cred) = admin_credential(req, c, name, access)?;
-        let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
-        let state = secrets::load(&platform, &cred.name).await?;
-        let known = secrets::known(&c.env, platform.keys(), &cred, &state)?;
-        Ok(Self {
-            cfg,
-            cred,
-            platform,
-            cache: Rc::clone(&c.isolate.cache),
-            state,
-            known,
+/// The credentials' objects; without the binding, every secrets call is unavailable.
+fn objects(c: &Ctx) -> Result<CredentialObjects, ApiError> {
+    CredentialObjects::of(&c.env).ok_or_else(|| {
+        ApiError::Misconfigured(ims_core::ConfigError::Missing {
+            setting: format!(
+                "Durable Object binding {}",
+                crate::credential_client::BINDING
+            ),
         })
-    }
-
-    fn management(&self) -> Result<Management<'_>, ApiError> {
-        Management::new(
-            &self.platform,
-            &self.cfg,
-            &self.cache,
-            &self.cred,
-            self.known.clone(),
-        )
-    }
+    })
 }
 
 /// A rotation as shown to operators. Members in alphabetical order, as operators have always
@@ -186,11 +160,10 @@ struct SecretView<'a> {
 
 /// `GET /v1/credentials/{name}/secrets`.
 pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(req, c, name, Access::Read).await?;
-    let (cred, state) = (&admin.cred, &admin.state);
-    let mgmt = admin.management()?;
-    let adobe = mgmt.list().await?;
-    let active = state.active_uuid(&adobe);
+    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let answer = objects(c)?.secrets(&cred.name).await?;
+    let (state, adobe) = (&answer.record, &answer.adobe);
+    let active = state.active_uuid(adobe);
     let view = SecretsView {
         active_source: match state.active.source {
             Source::Bootstrap => "worker_secret",
@@ -204,7 +177,7 @@ pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiEr
                 active: active.as_deref() == Some(s.uuid.as_str()),
                 created_at: rfc3339(s.created_at_ms),
                 last_used_at: s.last_used_at_ms.map(rfc3339),
-                role: state.role(&s.uuid, &adobe),
+                role: state.role(&s.uuid, adobe),
                 uuid: &s.uuid,
             })
             .collect(),
@@ -214,53 +187,29 @@ pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiEr
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
 pub async fn rotate(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (cfg, cred) = admin_credential(req, c, name, Access::Change)?;
-    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
-    let cache = Rc::clone(&c.isolate.cache);
-    let outcome = rotation::run(&c.env, &platform, &cfg, &cache, &cred, true).await?;
-    let Some(r) = outcome.state.rotation.as_ref() else {
+    let (_, cred) = admin_credential(req, c, name, Access::Change)?;
+    let answer = objects(c)?.rotate(&cred.name).await?;
+    let Some(r) = answer.record.rotation.as_ref() else {
         return Err(ApiError::Conflict(
             "another run is starting a rotation of this credential; call again in a moment".into(),
         ));
     };
     let status = if r.step == Step::Done { 200 } else { 202 };
-    Ok(Reply::json(status, &RotationView::of(r, Some(outcome.busy))).no_store())
+    Ok(Reply::json(status, &RotationView::of(r, Some(answer.busy))).no_store())
 }
 
 /// `GET /v1/credentials/{name}/rotation`.
 pub async fn status(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
     let (_, cred) = admin_credential(req, c, name, Access::Read)?;
-    let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
-    let state = secrets::load(&platform, &cred.name).await?;
+    let state = objects(c)?.record(&cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
     Ok(Reply::json(200, &RotationView::of(r, None)).no_store())
 }
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
 pub async fn delete(req: &Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
-    let admin = Admin::new(req, c, name, Access::Change).await?;
-    let cred = &admin.cred;
-    let mgmt = admin.management()?;
-    // Under the rotation lease, on the record as it is then: a rotation cannot promote or test
-    // the secret between the check and the delete.
-    rotation::exclusive(&c.env, &admin.platform, cred, async |state| {
-        let adobe = mgmt.list().await?;
-        state
-            .may_delete(uuid, &adobe)
-            .map_err(|refusal| match refusal {
-                DeleteRefusal::Unknown(u) => ApiError::UnknownSecret(u),
-                other => ApiError::Conflict(other.to_string()),
-            })?;
-        mgmt.delete(uuid).await
-    })
-    .await?;
-    crate::log::event(
-        "secret_deleted",
-        Fields::new()
-            .str("credential", &cred.name)
-            .str("uuid", uuid),
-        None,
-    );
+    let (_, cred) = admin_credential(req, c, name, Access::Change)?;
+    objects(c)?.delete(&cred.name, uuid).await?;
     Ok(Reply::empty(204))
 }
 

@@ -61,6 +61,14 @@ pub enum ImsError {
     /// The connection failed or broke. Retryable.
     #[error("could not reach IMS: {0}")]
     Network(String),
+    /// No client secret of the credential can be used here: its authority (the credential's
+    /// Durable Object) could not be reached and this isolate has learnt no secret from it. IMS
+    /// was not called. Not retried; `retry_after_s` says when to ask again.
+    #[error("the credential's secrets cannot be reached")]
+    CredentialUnavailable {
+        /// Seconds to wait before asking again.
+        retry_after_s: Option<u64>,
+    },
 }
 
 impl ImsError {
@@ -74,6 +82,7 @@ impl ImsError {
             Self::BadResponse { .. } => "upstream_bad_response",
             Self::Timeout(_) => "upstream_timeout",
             Self::Network(_) => "upstream_unreachable",
+            Self::CredentialUnavailable { .. } => "credential_unavailable",
         }
     }
 
@@ -81,7 +90,7 @@ impl ImsError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::InvalidScope { .. } => 400,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::CredentialUnavailable { .. } => 503,
             Self::Timeout(_) => 504,
             _ => 502,
         }
@@ -95,14 +104,15 @@ impl ImsError {
             | Self::Rejected { debug_id, .. }
             | Self::Unavailable { debug_id, .. }
             | Self::BadResponse { debug_id, .. } => debug_id.as_deref(),
-            Self::Timeout(_) | Self::Network(_) => None,
+            Self::Timeout(_) | Self::Network(_) | Self::CredentialUnavailable { .. } => None,
         }
     }
 
     /// Seconds Adobe asked us to wait, if it did.
     pub fn retry_after_s(&self) -> Option<u64> {
         match self {
-            Self::Unavailable { retry_after_s, .. } => *retry_after_s,
+            Self::Unavailable { retry_after_s, .. }
+            | Self::CredentialUnavailable { retry_after_s } => *retry_after_s,
             _ => None,
         }
     }
@@ -114,7 +124,7 @@ impl ImsError {
             | Self::Unavailable { status, .. }
             | Self::BadResponse { status, .. } => Some(*status),
             Self::InvalidClient { .. } | Self::InvalidScope { .. } => Some(400),
-            Self::Timeout(_) | Self::Network(_) => None,
+            Self::Timeout(_) | Self::Network(_) | Self::CredentialUnavailable { .. } => None,
         }
     }
 
@@ -143,6 +153,9 @@ impl ImsError {
             Self::BadResponse { .. } => "Adobe IMS sent an unusable answer".into(),
             Self::Timeout(_) => "Adobe IMS did not answer in time".into(),
             Self::Network(_) => "Adobe IMS could not be reached".into(),
+            Self::CredentialUnavailable { .. } => {
+                "the credential's client secrets cannot be reached now; try again later".into()
+            }
         }
     }
 }
@@ -199,6 +212,9 @@ impl ImsError {
             },
             "upstream_timeout" => Self::Timeout(0),
             "upstream_unreachable" => Self::Network(w.description),
+            "credential_unavailable" => Self::CredentialUnavailable {
+                retry_after_s: w.retry_after_s,
+            },
             _ => Self::BadResponse {
                 status,
                 reason: "reported by the coordinator",

@@ -10,8 +10,9 @@ use crate::jwt::Millis;
 use crate::record_json::from_object;
 use crate::secret::{AccessToken, ClientSecret};
 use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Adobe's production I/O Management API.
 pub const DEFAULT_IO_API_BASE_URL: &str = "https://api.adobe.io";
@@ -42,7 +43,7 @@ pub struct CredentialRef {
 }
 
 /// A client secret as listed (no value).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretInfo {
     /// Adobe's id for the secret.
     pub uuid: String,
@@ -64,7 +65,8 @@ pub struct NewSecret {
 }
 
 /// A failed management call. Never carries a secret or token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IoApiError {
     /// Non-2xx answer; `code`/`message` from Adobe's gateway body when present.
     #[error("I/O Management API answered {status}{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
@@ -82,7 +84,7 @@ pub enum IoApiError {
     },
     /// A 2xx answer that is not the documented shape.
     #[error("I/O Management API sent an unusable answer: {0}")]
-    BadResponse(&'static str),
+    BadResponse(Cow<'static, str>),
     /// No answer (network error or timeout).
     #[error("I/O Management API could not be reached: {0}")]
     Transport(String),
@@ -248,13 +250,19 @@ struct ListAnswer {
 /// Parses the list answer.
 pub fn parse_list(response: &HttpResponse) -> Result<Vec<SecretInfo>, IoApiError> {
     check(response)?;
-    let body: Value =
-        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    let body: Value = serde_json::from_slice(&response.body)
+        .map_err(|_| IoApiError::BadResponse(Cow::Borrowed("not JSON")))?;
     object::<ListAnswer>(body)
         .and_then(|a| a.client_secrets?.ok())
-        .ok_or(IoApiError::BadResponse("no client_secrets list"))?
+        .ok_or(IoApiError::BadResponse(Cow::Borrowed(
+            "no client_secrets list",
+        )))?
         .into_iter()
-        .map(|v| info(v).ok_or(IoApiError::BadResponse("a secret without uuid")))
+        .map(|v| {
+            info(v).ok_or(IoApiError::BadResponse(Cow::Borrowed(
+                "a secret without uuid",
+            )))
+        })
         .collect()
 }
 
@@ -269,19 +277,19 @@ struct AddAnswer {
 /// Parses the add answer, wrapping the plaintext at once.
 pub fn parse_add(response: &HttpResponse) -> Result<NewSecret, IoApiError> {
     check(response)?;
-    let body: Value =
-        serde_json::from_slice(&response.body).map_err(|_| IoApiError::BadResponse("not JSON"))?;
+    let body: Value = serde_json::from_slice(&response.body)
+        .map_err(|_| IoApiError::BadResponse(Cow::Borrowed("not JSON")))?;
     let added: Option<AddAnswer> = object(body);
     let (uuid, secret, created_at) = added.map_or((None, None, None), |a| {
         (a.uuid, a.client_secret, a.created_at)
     });
     let uuid = uuid
         .and_then(Lenient::ok)
-        .ok_or(IoApiError::BadResponse("no uuid"))?;
+        .ok_or(IoApiError::BadResponse(Cow::Borrowed("no uuid")))?;
     let secret = secret
         .and_then(Lenient::ok)
         .filter(|s| !s.is_empty())
-        .ok_or(IoApiError::BadResponse("no client_secret"))?;
+        .ok_or(IoApiError::BadResponse(Cow::Borrowed("no client_secret")))?;
     Ok(NewSecret {
         uuid,
         client_secret: ClientSecret::new(secret),

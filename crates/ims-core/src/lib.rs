@@ -12,6 +12,8 @@
 //! - [`retry`]: attempts, backoff, `Retry-After`.
 //! - [`cache`]: the two-level cache with single-flight and background refresh.
 //! - [`callers`], [`credentials`]: configuration parsed from Worker vars and secrets.
+//! - [`rotation`], [`rotation_runner`]: the secret rotation's state machine and the order of
+//!   effects that drives it.
 #![forbid(unsafe_code)]
 
 pub mod budget;
@@ -39,6 +41,7 @@ pub mod record_json;
 pub mod request_url;
 pub mod retry;
 pub mod rotation;
+pub mod rotation_runner;
 pub mod scope;
 pub mod secret;
 pub mod time;

@@ -92,7 +92,7 @@ function standIn(base) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("without the option the TOKENS binding is plain KV and there is no kvFaults", async (t) => {
-  const w = await startWorker({ scriptPath: standInScript(), noRefresher: true, label: "kv-wrapper-off" });
+  const w = await startWorker({ scriptPath: standInScript(), noObjects: true, label: "kv-wrapper-off" });
   t.after(() => w.stop());
   assert.equal(w.kvFaults, undefined);
   const s = standIn(w.url);
@@ -105,7 +105,7 @@ describe("one broker behind the wrapper (kvWrapper: true)", () => {
   let w;
   let s;
   before(async () => {
-    w = await startWorker({ scriptPath: standInScript(), noRefresher: true, kvWrapper: true, label: "kv-wrapper" });
+    w = await startWorker({ scriptPath: standInScript(), noObjects: true, kvWrapper: true, label: "kv-wrapper" });
     s = standIn(w.url);
   });
   after(() => w?.stop());
@@ -231,7 +231,7 @@ test("two locations: a write is visible at once where made, stale elsewhere unti
   const TTL = 300;
   const fleet = await startBrokerFleet(2, {
     scriptPath: standInScript(),
-    withoutRefresher: true,
+    noObjects: true,
     kvLocations: ["a", "b"],
     kvCacheTtlMs: TTL,
     label: "kv-wrapper-locations",

@@ -1,9 +1,9 @@
-// Issue 3, test 4: concurrent rotate calls → one rotation. Two broker instances (separate
-// workerd processes sharing KV, like two edge locations) each get a rotate call at the same
-// instant (the race for the lease), then one more each while the winner is inside its add,
-// which the fake slows down (fault `slow` on `add`). Exactly one call runs the rotation; the
-// others answer `busy: true` (202) and do nothing; Adobe sees one add, never more than 2
-// secrets, and the rotation's events list each step once.
+// Concurrent rotate calls → one rotation. Two broker isolates (separate Workers in one workerd,
+// like two edge locations, sharing KV and the credential's one object) each get a rotate call at
+// the same instant, then one more each while the run is inside its add, which the fake slows
+// down (fault `slow` on `add`). The object runs one rotation run at a time: exactly one call
+// runs the rotation; the others answer `busy: true` (202) and do nothing; Adobe sees one add,
+// never more than 2 secrets, and the rotation's events list each step once.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
@@ -26,9 +26,7 @@ let a;
 let b;
 before(async () => {
   env = await rotationEnv(null, { label: "concurrent", vars: { ROTATION_GRACE_S: "0" } });
-  // One after the other: workerd instances starting at once on one KV dir can hit SQLITE_BUSY.
-  a = await env.broker({ label: "concurrent-a" });
-  b = await env.broker({ label: "concurrent-b" });
+  [a, b] = await env.fleet(2, { label: "concurrent" });
   // Warm both isolates up (Wasm compile, config parse).
   for (const w of [a, b]) expectToken(await v1Token(w, env.keys.user, {}), "warm-up");
 });
@@ -41,9 +39,9 @@ test("4. concurrent rotate calls on two brokers → one rotation, one add; the o
   const api0 = (await fake.stats()).api_calls;
   await fake.faults([{ target: "add", kind: "slow", ms: 1500, count: 1 }]);
 
-  // Two calls at the same instant, one per broker: the race for the lease.
+  // Two calls at the same instant, one per isolate: both reach the one object.
   const first = [rotate(a, keys.admin), rotate(b, keys.admin)];
-  // Two more while the winner is inside its (slow) add: the lease is held, the rotation recorded.
+  // Two more while the run is inside its (slow) add: the run is at work, the rotation recorded.
   await sleep(400);
   const during = await rotationStatus(a, keys.admin);
   const late = await Promise.all([rotate(a, keys.admin), rotate(b, keys.admin)]);
@@ -84,9 +82,8 @@ test("4. concurrent rotate calls on two brokers → one rotation, one add; the o
   assert.ok(!held.secrets.some((s) => s.uuid === boot.uuid));
   assert.ok(held.max_secrets_seen <= 2, `max_secrets_seen ${held.max_secrets_seen}`);
 
-  // Both brokers agree on the one rotation; the winner mints with the new secret. (Whether the
-  // other broker, whose isolate read the record before the rotation, keeps minting once the old
-  // secret is retired is test 5.2's subject.)
+  // Both isolates agree on the one rotation (they read it from the object); the winner mints
+  // with the new secret.
   for (const w of [a, b]) {
     const st = await rotationStatus(w, keys.admin);
     assert.equal(st.json.id, win.json.id);
@@ -97,6 +94,6 @@ test("4. concurrent rotate calls on two brokers → one rotation, one add; the o
   assert.equal((await fake.stats()).calls.slice(from).at(-1).secret_uuid, newUuid);
 });
 
-test("4.1 (test 8, this file) the Worker logs hold no secret value and no token", async () => {
+test("4.1 the Worker logs hold no secret value and no token", async () => {
   await assertLogsClean(env.fake, env.workers, "concurrent");
 });

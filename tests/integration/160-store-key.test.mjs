@@ -1,24 +1,28 @@
-// Issue 3, test 6: what KV holds, and STORE_KEY.
-//   6.1 After a rotation and token requests, no KV key or value contains a client secret (any the
-//       fake ever held: bootstrap, rotated, deleted) or an access token the fake issued (nor a
-//       JWT's payload or signature). The record `state:<credential>` is sealed as a whole (no uuid
-//       in clear) and holds the active secret as a sealed envelope (`v1.<kid>.<nonce>.<ct>`,
-//       AES-256-GCM, associated data `secret:<credential>:<uuid>`) that opens, with Node's own
-//       crypto and the key, to the very value Adobe holds; token entries are sealed too (AAD =
-//       the KV key).
+// What KV and the credential objects hold, and STORE_KEY.
+//   6.1 After a rotation and token requests, no KV key or value, and no file of the local state
+//       (KV and the objects' storage), contains a client secret (any the fake ever held:
+//       bootstrap, rotated, deleted) or an access token the fake issued (nor a JWT's payload or
+//       signature). KV holds no secrets record and no lease (the record lives in the credential's
+//       object); the object's record holds the active secret as a sealed envelope
+//       (`v1.<kid>.<nonce>.<ct>`, AES-256-GCM, associated data `secret:<credential>:<uuid>`) that
+//       opens, with Node's own crypto and the key, to the very value Adobe holds; token entries
+//       are sealed too (AAD = the KV key).
 //   6.2 A broker with a WRONG STORE_KEY on the same KV: a sealed token entry is a miss (logged
 //       `kv_entry_unreadable`, a new token minted: the token handed out is one IMS issued, never
 //       a garbled one); where the only secret Adobe accepts is sealed in KV, the secrets
 //       endpoints, the rotation and the token path answer 500 `misconfigured` naming STORE_KEY to
 //       an admin (a generic description to anyone else), and nothing is changed at Adobe or in
-//       the record.
+//       the object's record.
 //   6.3 STORE_KEY changed to a new key with the old one in STORE_KEY_PREVIOUS (a list): tokens
-//       are served from KV without IMS calls, the rotated secret is still used, and the record and
-//       its secret are sealed again under the new key when first read; a new rotation seals
-//       with the new key.
+//       are served from KV without IMS calls, the rotated secret is still used, and the object's
+//       record has its secret sealed again under the new key when first read; a new rotation
+//       seals with the new key.
+// (Brokers started one after the other on one KV dir also share the objects' stored records.)
 //   6.4 A missing or malformed STORE_KEY → 500 misconfigured naming STORE_KEY (to an admin).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, test } from "node:test";
 
 import { TEST_STORE_KEY, tempDir } from "./harness.mjs";
@@ -31,8 +35,8 @@ import {
   jsonLogs,
   kvDump,
   listSecrets,
-  openRecord,
   openSealed,
+  readRecord,
   readStoredToken,
   storeKeyId,
   requestLogs,
@@ -68,7 +72,7 @@ test("6.1 KV after a rotation and token requests: no plaintext secret or token; 
 
   const dump = await kvDump(a);
   const names = Object.keys(dump);
-  assert.ok(names.includes("state:default"), names.join(", "));
+  assert.deepEqual(names.filter((n) => /^(state|lease):/.test(n)), [], `no record or lease in KV: ${names.join(", ")}`);
   const tokenKeys = names.filter((n) => n.startsWith("token:v1:"));
   assert.ok(tokenKeys.length >= 3, `token entries (default, keep, fresh, management): ${names.join(", ")}`);
 
@@ -81,13 +85,22 @@ test("6.1 KV after a rotation and token requests: no plaintext secret or token; 
   const texts = { "KV key names": names.join("\n") };
   for (const [k, v] of Object.entries(dump)) texts[`KV value of ${k}`] = v;
   assert.deepEqual(findLeaks(texts, values), [], "plaintext in KV");
+  // At rest: every file of the local state (KV blobs, the objects' SQLite storage).
+  const files = {};
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) files[`file ${path.relative(a.kvPersistDir, p)}`] = fs.readFileSync(p).toString("latin1");
+    }
+  };
+  walk(a.kvPersistDir);
+  assert.ok(Object.keys(files).length > 0, "the local state has files");
+  assert.deepEqual(findLeaks(files, values), [], "plaintext in the local state (KV and the objects' storage)");
 
-  // The record: sealed as a whole; inside, JSON whose secret values are envelopes; the active
-  // one opens to Adobe's value.
-  assert.ok(!dump["state:default"].includes(activeUuid), "no uuid in clear in the record");
-  assert.throws(() => openRecord(dump["state:default"], "default", WRONG_KEY), "another key does not open the record");
-  assert.throws(() => openRecord(dump["state:default"], "keep"), "another credential's key does not open it");
-  const { state } = openRecord(dump["state:default"], "default");
+  // The record, from the object: JSON whose secret values are envelopes; the active one opens to
+  // Adobe's value.
+  const state = await readRecord(a, "default");
   assert.equal(state.active.uuid, activeUuid);
   assert.match(state.active.sealed, ENVELOPE);
   const [adobeActive] = (await fakeClientSecrets(fake, creds.default.clientId)).secrets;
@@ -106,7 +119,7 @@ test("6.1 KV after a rotation and token requests: no plaintext secret or token; 
 
 test("6.2 a wrong STORE_KEY: token entries are misses (never a garbled token); sealed secrets → 500 misconfigured naming STORE_KEY", async () => {
   const { fake, keys, creds } = env;
-  const stateBefore = await a.kv.get("state:default");
+  const stateBefore = await readRecord(a, "default");
   const apiBefore = (await fake.stats()).api_calls;
   const b = await env.broker({ secrets: { STORE_KEY: WRONG_KEY }, label: "store-key-wrong" });
 
@@ -142,9 +155,9 @@ test("6.2 a wrong STORE_KEY: token entries are misses (never a garbled token); s
   // Nothing changed: no add/delete at Adobe, the record as it was.
   const apiAfter = (await fake.stats()).api_calls;
   assert.deepEqual({ add: apiAfter.add, delete: apiAfter.delete }, { add: apiBefore.add, delete: apiBefore.delete });
-  assert.equal(await a.kv.get("state:default"), stateBefore, "the record is untouched");
   assert.deepEqual((await fakeClientSecrets(fake, creds.default.clientId)).secrets.map((s) => s.uuid), [activeUuid]);
   await b.stop();
+  assert.deepEqual(await readRecord(a, "default"), stateBefore, "the record is untouched");
 });
 
 test("6.3 STORE_KEY changed with the old key in STORE_KEY_PREVIOUS: everything stays readable; new seals use the new key", async () => {
@@ -168,20 +181,20 @@ test("6.3 STORE_KEY changed with the old key in STORE_KEY_PREVIOUS: everything s
   assert.equal(list.status, 200, list.text);
   assert.deepEqual({ active_uuid: list.json.active_uuid, active_source: list.json.active_source }, { active_uuid: activeUuid, active_source: "kv" });
 
-  // Read once, the record and its secret were sealed again under the new key: the previous key
-  // is no longer needed for them.
+  // Read once, the object's record has its secret sealed again under the new key: the previous
+  // key is no longer needed for it.
   assert.ok(jsonLogs(c).some((l) => l.msg === "store_key_resealed" && l.credential === "default"), "store_key_resealed logged");
-  const resealedText = await c.kv.get("state:default");
-  const resealed = openRecord(resealedText, "default", NEW_KEY).state;
-  assert.throws(() => openRecord(resealedText, "default"), "no longer opens with the old key");
+  const resealed = await readRecord(c, "default");
   assert.equal(ENVELOPE.exec(resealed.active.sealed)[1], storeKeyId(NEW_KEY), "the active secret sealed under the new key");
   assert.equal(resealed.active.uuid, activeUuid);
+  assert.throws(() => openSealed(`secret:default:${activeUuid}`, resealed.active.sealed), "no longer opens with the old key");
+  assert.equal(await c.kv.get("state:default"), null, "and KV holds no record");
 
   // A rotation under the new key: the new secret is sealed with it.
   const r = await rotate(c, keys.admin);
   assert.equal(r.status, 200, r.text);
   const newUuid = r.json.events.find((e) => e.what === "promoted").uuid;
-  const { state } = openRecord(await c.kv.get("state:default"), "default", NEW_KEY);
+  const state = await readRecord(c, "default");
   const kid = ENVELOPE.exec(state.active.sealed)[1];
   assert.equal(kid, storeKeyId(NEW_KEY), "sealed under the new key id");
   const [adobe] = (await fakeClientSecrets(fake, creds.default.clientId)).secrets;
@@ -206,6 +219,6 @@ test("6.4 a missing or malformed STORE_KEY → 500 misconfigured naming STORE_KE
   }
 });
 
-test("6.x (test 8, this file) the Worker logs hold no secret value and no token", async () => {
+test("6.x the Worker logs hold no secret value and no token", async () => {
   await assertLogsClean(env.fake, env.workers, "store-key");
 });

@@ -6,12 +6,17 @@
 //     from KV, without a call to IMS;
 //   - lists every stored token entry, callers' and its own management tokens, on the operators'
 //     token listing, as it did then;
-//   - opens every secrets record: each credential's rotation reads as it did then, and the secrets
-//     listing names the same active secret and where it comes from;
+//   - opens every secrets record: each credential's object imports its KV record (`state:<name>`)
+//     on first access and then deletes it and the rotation lease (`lease:<name>`) from KV; each
+//     rotation reads as it did then, and the secrets listing names the same active secret and
+//     where it comes from;
 //   - mints a new token of each credential with the secret it used then (for a rotated credential
 //     the secret stored sealed in its record: the fake Adobe no longer accepts the bootstrap one);
-//   - honours a rotation lease left behind: a rotate call is busy and changes nothing;
-//   - lists every stored event on GET /v1/metrics.
+//   - lists every stored event on GET /v1/metrics;
+//   - resumes a rotation left half-done (a lease still held in KV then, which no longer means
+//     anything: the object runs one rotation at a time): a rotate call finishes the imported
+//     rotation without repeating its add, with the pending secret it had stored.
+// Adobe holds the fixture's secrets under the fixture's uuids, so that records and Adobe agree.
 // Expected values come from the fixture file, never from copies here.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -25,7 +30,10 @@ import {
   adminCall,
   fakeAddSecret,
   fakeClientSecrets,
+  fakeDeleteSecret,
+  jsonLogs,
   listSecrets,
+  readRecord,
   oauthToken,
   requestLogs,
   rotate,
@@ -83,11 +91,19 @@ for (const file of FIXTURES) {
         all_issued_tokens: observed.requests.map((r) => r.answer.access_token),
       }) + "\n");
 
-      // Adobe holds what it held at the capture (under new uuids: the fake makes its own).
-      const clients = Object.fromEntries(Object.entries(adobe).map(([id, list]) => [id, list[0].client_secret]));
+      // Adobe holds what it held at the capture, under the same uuids: each client starts with a
+      // placeholder secret, which goes once the first captured one is there.
+      const clients = Object.fromEntries(Object.keys(adobe).map((id) => [id, `placeholder-${id}`]));
       const args = settings.credentials.flatMap((c) => ["--credential", `${c.org_id}:${c.credential_id}:${c.client_id}`]);
       fake = await startFake({ clients, args });
-      for (const [id, list] of Object.entries(adobe)) for (const s of list.slice(1)) await fakeAddSecret(fake, id, s.client_secret);
+      for (const [id, list] of Object.entries(adobe)) {
+        const [placeholder] = (await fakeClientSecrets(fake, id)).secrets;
+        await fakeAddSecret(fake, id, list[0].client_secret, list[0].uuid);
+        await fakeDeleteSecret(fake, id, placeholder.uuid);
+        for (const s of list.slice(1)) await fakeAddSecret(fake, id, s.client_secret, s.uuid);
+        const held = (await fakeClientSecrets(fake, id)).secrets.map((s) => [s.uuid, s.client_secret]);
+        assert.deepEqual(held, list.map((s) => [s.uuid, s.client_secret]), `${id}: Adobe holds what it held at the capture`);
+      }
 
       w = await startWorker({ fake, label: `stored-${file}`, vars: settings.vars, secrets: settings.secrets });
       // Before the first request: exactly the fixture's keys. An expiration still ahead is kept;
@@ -145,13 +161,25 @@ for (const file of FIXTURES) {
       }
     });
 
-    test("the secrets records open: every rotation reads as at the capture", async () => {
+    test("the secrets records open: each object imports its KV record, then KV holds no record or lease; every rotation reads as at the capture", async () => {
       assert.ok(keysOf("state").length > 0);
       for (const key of keysOf("state")) {
         const name = key.slice("state:".length);
         const r = await rotationStatus(w, adminKey, name);
         assert.equal(r.status, 200, `${name}: ${r.text}`);
         assert.deepEqual(r.json, observed.rotation[name], `${name}'s rotation`);
+        // Imported: the object holds it, KV no longer does (nor the lease of the previous version).
+        assert.equal(await w.kv.get(key), null, `${key} deleted from KV after the import`);
+        assert.equal(await w.kv.get(`lease:${name}`), null, `lease:${name} deleted from KV after the import`);
+        const record = await readRecord(w, name);
+        assert.equal(record.rotation?.id, observed.rotation[name].id, `${name}: the object holds the imported rotation`);
+        await waitFor(() => jsonLogs(w).some((l) => l.msg === "secrets_record_imported" && l.credential === name), { what: `secrets_record_imported for ${name}` });
+      }
+      for (const key of keysOf("lease")) assert.equal(await w.kv.get(key), null, `${key} deleted from KV`);
+      // Imported once each, though the record was read several times.
+      for (const key of keysOf("state")) {
+        const name = key.slice("state:".length);
+        assert.equal(jsonLogs(w).filter((l) => l.msg === "secrets_record_imported" && l.credential === name).length, 1, `${name} imported once`);
       }
     });
 
@@ -169,24 +197,6 @@ for (const file of FIXTURES) {
         }
       }
       assert.ok(n > 0);
-    });
-
-    test("a stored rotation lease holds: rotate answers busy and changes nothing", async () => {
-      assert.ok(keysOf("lease").length > 0);
-      const imsCalls = await tokenCalls(fake);
-      for (const key of keysOf("lease")) {
-        const name = key.slice("lease:".length);
-        const before = (await fake.stats()).api_calls;
-        const r = await rotate(w, adminKey, name);
-        assert.ok([200, 202].includes(r.status), `${name}: ${r.status} ${r.text}`);
-        assert.equal(r.json.busy, true, `${name}: busy ${r.text}`);
-        const { busy: _busy, ...view } = r.json;
-        assert.deepEqual(view, observed.rotation[name], `${name}: the stored rotation, unchanged`);
-        assert.deepEqual((await fake.stats()).api_calls, before, `${name}: no call to the I/O Management API`);
-        assert.equal(await w.kv.get(key), stored.get(key).value, `${key} unchanged`);
-        assert.equal(await w.kv.get(`state:${name}`), stored.get(`state:${name}`).value, `state:${name} unchanged`);
-      }
-      assert.equal(await tokenCalls(fake), imsCalls, "no call to IMS");
     });
 
     test("a new token of each credential is minted with the secret it was minted with at the capture", async () => {
@@ -221,6 +231,71 @@ for (const file of FIXTURES) {
       }
       const calls = (await fake.stats()).calls;
       assert.deepEqual(calls.filter((c) => c.outcome !== "ok"), [], "no IMS call refused (no secret tried that Adobe does not hold)");
+    });
+
+    // Last: it changes the credential's secrets (the tests above check them as captured).
+    test("a rotation left half-done (its lease still held then) is resumed by a rotate call and completes without a second add", async () => {
+      assert.ok(keysOf("lease").length > 0);
+      for (const key of keysOf("lease")) {
+        const name = key.slice("lease:".length);
+        const captured = observed.rotation[name];
+        assert.equal(captured.in_progress, true, `${name}: the fixture's rotation is half-done`);
+        const clientId = configured[name].client_id;
+        const identified = captured.events.find((e) => e.what === "identified")?.uuid;
+        const added = captured.events.find((e) => e.what === "added")?.uuid;
+        assert.ok(identified && added, JSON.stringify(captured.events));
+        const before = (await fake.stats()).api_calls;
+        const imsFrom = (await fake.stats()).calls.length;
+
+        const r = await rotate(w, adminKey, name);
+        assert.ok([200, 202].includes(r.status), `${name}: ${r.status} ${r.text}`);
+        assert.equal(r.json.busy, false, `${name}: the lease of the previous version does not hold any more: ${r.text}`);
+        assert.equal(r.json.id, captured.id, `${name}: the captured rotation is resumed, not a new one started`);
+        const st = await waitFor(async () => {
+          const s = await rotationStatus(w, adminKey, name);
+          return s.status === 200 && s.json.step === "done" ? s : null;
+        }, { timeoutMs: 15_000, intervalMs: 200, what: `${name}'s rotation to finish` });
+        assert.equal(st.json.id, captured.id);
+        assert.equal(st.json.last_error, null, st.text);
+        // The captured events, then the rest of the rotation, each once.
+        assert.deepEqual(st.json.events.slice(0, captured.events.length), captured.events, `${name}: the captured events kept`);
+        assert.deepEqual(
+          st.json.events.slice(captured.events.length).map((e) => [e.what, e.uuid]),
+          [["tested", added], ["promoted", added], ["retired", identified]],
+          `${name}: test, promote and retire, once each: ${JSON.stringify(st.json.events)}`,
+        );
+        const after = (await fake.stats()).api_calls;
+        assert.equal(after.add - before.add, 0, `${name}: no second add (the pending secret stored then is used)`);
+        assert.equal(after.delete - before.delete, 1, `${name}: one delete, the retired bootstrap secret`);
+        const held = await fakeClientSecrets(fake, clientId);
+        assert.deepEqual(held.secrets.map((s) => s.uuid), [added], `${name}: Adobe holds the new secret only`);
+        assert.ok(held.max_secrets_seen <= 2, `max_secrets_seen ${held.max_secrets_seen}`);
+        assert.equal(await w.kv.get(key), null, `${key} stays deleted`);
+        assert.equal(await w.kv.get(`state:${name}`), null, `state:${name} stays deleted`);
+
+        // The test step minted with the secret the captured rotation had stored sealed as pending,
+        // which is the value Adobe created then.
+        const resumeCalls = (await fake.stats()).calls.slice(imsFrom).filter((c) => c.client_id === clientId);
+        assert.ok(resumeCalls.some((c) => c.outcome === "ok" && c.secret_uuid === added), `${name}: the test step minted with the stored pending secret: ${JSON.stringify(resumeCalls)}`);
+        assert.deepEqual(resumeCalls.filter((c) => c.outcome !== "ok"), [], `${name}: no IMS call refused`);
+        const pendingValue = adobe[clientId].find((s) => s.uuid === added).client_secret;
+        assert.equal(held.secrets[0].client_secret, pendingValue, `${name}: the promoted secret is the one stored then`);
+        // Tokens still: the default scopes (cached or minted), and a scope set never asked for yet,
+        // which needs IMS and the promoted secret.
+        assert.equal((await v1Token(w, auth("svc"), { credential: name })).status, 200);
+        const names = configured[name].scopes.split(",");
+        const asked = new Set((await fake.stats()).calls.filter((c) => c.client_id === clientId).map((c) => c.scope.split(",").sort().join(",")));
+        for (const e of observed.tokens[name]?.entries ?? []) asked.add(e.scope.split(",").sort().join(","));
+        const sets = [...names.map((x) => [x]), ...names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b]))];
+        const unasked = sets.find((set) => !asked.has([...set].sort().join(",")));
+        if (unasked) {
+          const from = (await fake.stats()).calls.length;
+          const got = await v1Token(w, auth("svc"), { credential: name, scopes: unasked });
+          assert.equal(got.status, 200, got.text);
+          const calls = (await fake.stats()).calls.slice(from).filter((c) => c.client_id === clientId);
+          assert.deepEqual(calls.map((c) => [c.outcome, c.secret_uuid]), [["ok", added]], `${name}: minted with the promoted secret`);
+        }
+      }
     });
   });
 }

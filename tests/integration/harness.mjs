@@ -407,6 +407,15 @@ function normaliseClients(clients) {
  * @property {KvFaults} [kvFaults]   only with the `kvWrapper` / `kvLocations` options: the KV
  *   wrapper's control API (faults, call counts, edge-cache TTL); see `KvFaults`
  * @property {import("miniflare").Miniflare} mf  the underlying Miniflare instance (escape hatch)
+ * @property {string} [objectScript]  the Worker that defines the credential objects ("ims-broker",
+ *   or "ims-broker-0" in a fleet); absent when the broker has none (`noObjects`,
+ *   `unreachableObject`)
+ * @property {(name: string) => Promise<any>} [credentialObject]  a stub of credential `name`'s
+ *   object (`idFromName(name)`), e.g. `(await w.credentialObject("default")).fetch(
+ *   "https://credential-object/default/record")`; see support.mjs `readRecord`
+ * @property {(name: string) => Promise<void>} [evictObject]  evicts credential `name`'s object
+ *   (`mf.unsafeEvictDurableObject`): its memory is dropped, a request it was serving fails, its
+ *   storage and alarm stay; the next request or the alarm re-creates it
  * @property {() => Promise<void>} stop   dispose Miniflare / workerd (idempotent)
  */
 
@@ -442,6 +451,9 @@ function normaliseClients(clients) {
  *   - compatibility date from wrangler.toml,
  *   - the static assets of wrangler.toml's [assets] (www/: the console, /openapi.json), served
  *     before the Worker as on Cloudflare (see `assetsOptions`),
+ *   - the `CREDENTIAL_OBJECTS` Durable Object namespace (class `CredentialObject`, SQLite-backed,
+ *     persisted under `kvPersistDir` too): one object per credential, the authority for its
+ *     secrets record, rotations and minting (see `evictObject`, support.mjs `readRecord`),
  *   - every log line captured (see WORKER_LOG_FILE).
  *
  * Variables: the `[vars]` of wrangler.toml are the defaults, overridden by `vars`.
@@ -469,6 +481,8 @@ function normaliseClients(clients) {
  *   Broker i (of startWorkers / startBrokerFleet) is in `kvLocations[i % kvLocations.length]`.
  * @param {number} [opts.kvCacheTtlMs]   the wrapper's edge-cache lifetime from the start
  *   (default 60000; also settable later with `kvFaults.setCacheTtl`)
+ * @param {boolean} [opts.noObjects]     no CREDENTIAL_OBJECTS binding (for a stand-in script
+ *   that does not export `CredentialObject`)
  * @returns {Promise<WorkerHandle>}
  *
  * e.g. `const w = await startWorker({ fake, kvWrapper: true, ... });
@@ -489,6 +503,10 @@ export async function startWorker(opts = {}) {
  * With `kvWrapper` / `kvLocations` every instance has its own wrapper Worker (own faults,
  * counts and edge cache; instance i is in location `kvLocations[i % n]`), all forwarding to the
  * shared namespace.
+ * The credential objects' storage is persisted in the same directory, but each process runs its
+ * OWN object instances over it (memory, in-flight runs and alarms are not shared): brokers that
+ * must reach one and the same credential object at the same time belong in ONE Miniflare
+ * (`startBrokerFleet`); instances started one after the other see the objects' stored records.
  *
  * @param {number} count
  * @param {Parameters<typeof startWorker>[0]} [opts]
@@ -502,7 +520,7 @@ export async function startWorkers(count, opts = {}) {
     for (let i = 0; i < count; i++) {
       const label = count === 1 ? base : `${base}-${i}`;
       const workers = withKvWrapper([brokerWorkerOptions(opts)], opts, i);
-      handles.push(await launch({ label, kvPersistDir, workers, kvCacheTtlMs: opts.kvCacheTtlMs }));
+      handles.push(await launch({ label, kvPersistDir, workers, kvCacheTtlMs: opts.kvCacheTtlMs, objectScript: opts.noObjects ? undefined : "ims-broker" }));
     }
   } catch (e) {
     await Promise.all(handles.map((h) => h.stop()));
@@ -535,34 +553,59 @@ export async function startCallerExample({ brokerUrl, brokerKey, vars = {}, labe
 /**
  * Start `count` broker Workers in ONE Miniflare (each Worker is its own isolate, with its own
  * memory cache and single flight, like isolates in different locations) that share the TOKENS
- * KV namespace and ONE `REFRESHER` Durable Object namespace (the one of the first Worker) — the
- * global single flight of issue 6. Same options as `startWorker`; with `kvWrapper` / `kvLocations` the
- * brokers share ONE wrapper Worker (one `kvFaults` for all; broker i's binding is in location
- * `kvLocations[i % n]`, so e.g. `kvLocations: ["a", "b"]` puts brokers 0 and 1 in different
- * locations with separate edge caches).
+ * KV namespace and ONE `CREDENTIAL_OBJECTS` Durable Object namespace (the one of the first
+ * Worker, `ims-broker-0`): one credential object per credential for all of them, as on Cloudflare.
+ * Same options as `startWorker`; with `kvWrapper` / `kvLocations` the brokers share ONE wrapper
+ * Worker (one `kvFaults` for all; broker i's binding is in location `kvLocations[i % n]`, so e.g.
+ * `kvLocations: ["a", "b"]` puts brokers 0 and 1 in different locations with separate edge caches).
+ *
+ * Extra options:
+ *   - `noObjects: true`: no CREDENTIAL_OBJECTS binding at all (for stand-in scripts that do not
+ *     export the class);
+ *   - `unreachableObject: true`: CREDENTIAL_OBJECTS is bound to a `CredentialObject` class of a
+ *     separate script whose every fetch throws, i.e. an object that cannot be reached;
+ *   - `objectSwitch: true`: CREDENTIAL_OBJECTS is bound to a pass-through `CredentialObject` of a
+ *     separate script that forwards each request to the real object (ims-broker-0's, named by
+ *     the first path segment of the internal URL, `https://credential-object/<name>/…`) until
+ *     `handle.setObjectReachable(false)`, after which every fetch throws (and again forwards after
+ *     `setObjectReachable(true)`): isolates that learnt a credential's secrets, then lose its
+ *     object.
  * @param {number} count
- * @param {Parameters<typeof startWorker>[0]} [opts]
- * @returns {Promise<WorkerHandle & {urls: string[], fetchAt: (i: number, path: string, init?: RequestInit) => Promise<Response>}>}
+ * @param {Parameters<typeof startWorker>[0] & {noObjects?: boolean, unreachableObject?: boolean, objectSwitch?: boolean}} [opts]
+ * @returns {Promise<WorkerHandle & {urls: string[], fetchAt: (i: number, path: string, init?: RequestInit) => Promise<Response>,
+ *   brokerAt: (i: number) => WorkerHandle, setObjectReachable?: (reachable: boolean) => Promise<void>}>}
  */
 export async function startBrokerFleet(count, opts = {}) {
   const label = opts.label ?? `fleet-${++instanceCounter}`;
   const workers = Array.from({ length: count }, (_, i) => {
-    const w = brokerWorkerOptions({ ...opts, noRefresher: true });
+    const w = brokerWorkerOptions({ ...opts, noObjects: true });
     w.name = `ims-broker-${i}`;
-    if (!opts.withoutRefresher) {
-      w.durableObjects = { REFRESHER: i === 0 ? "Refresher" : { className: "Refresher", scriptName: "ims-broker-0" } };
+    if (!opts.noObjects) {
+      w.durableObjects = { CREDENTIAL_OBJECTS: i === 0 ? CREDENTIAL_OBJECT_CLASS : { className: "CredentialObject", scriptName: "ims-broker-0" } };
     }
     w.kvNamespaces = { TOKENS: KV_NAMESPACE_ID };
     return w;
   });
-  if (opts.brokenRefresher) {
-    // A REFRESHER whose every request fails: the brokers must fall back to their own flights.
-    for (const w of workers) w.durableObjects = { REFRESHER: { className: "Refresher", scriptName: "broken-refresher" } };
+  if (opts.unreachableObject) {
+    // A credential object whose every request fails: the brokers serve cached tokens, mint with
+    // the secrets they last learnt from the object, or answer 503 credential_unavailable.
+    for (const w of workers) w.durableObjects = { CREDENTIAL_OBJECTS: { className: "CredentialObject", scriptName: "unreachable-object" } };
     workers.push({
-      name: "broken-refresher",
+      name: "unreachable-object",
       modules: true,
-      script: "export class Refresher { async fetch() { throw new Error('refresher down'); } }\nexport default { fetch() { return new Response('no'); } };",
-      durableObjects: { REFRESHER: "Refresher" },
+      script: "export class CredentialObject { async fetch() { throw new Error('credential object down'); } async alarm() {} }\nexport default { fetch() { return new Response('no'); } };",
+      durableObjects: { CREDENTIAL_OBJECTS: "CredentialObject" },
+    });
+  } else if (opts.objectSwitch) {
+    // The real objects stay in ims-broker-0 (its own binding keeps the class exported there); every
+    // broker reaches them through the switch.
+    for (const w of workers) w.durableObjects = { ...(w.name === "ims-broker-0" ? { REAL_CREDENTIAL_OBJECTS: CREDENTIAL_OBJECT_CLASS } : {}), CREDENTIAL_OBJECTS: { className: "CredentialObject", scriptName: "object-switch" } };
+    workers.push({
+      name: "object-switch",
+      modules: true,
+      script: OBJECT_SWITCH_SCRIPT,
+      durableObjects: { CREDENTIAL_OBJECTS: "CredentialObject", REAL: { className: "CredentialObject", scriptName: "ims-broker-0" } },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     });
   }
   const handle = await launch({
@@ -570,11 +613,54 @@ export async function startBrokerFleet(count, opts = {}) {
     kvPersistDir: opts.kvPersistDir ?? tempDir("ims-broker-kv-"),
     workers: withKvWrapper(workers, opts),
     kvCacheTtlMs: opts.kvCacheTtlMs,
+    objectScript: opts.noObjects || opts.unreachableObject ? undefined : "ims-broker-0",
+    // Behind the switch, ims-broker-0's own CREDENTIAL_OBJECTS is the switch: read the real ones.
+    objectBinding: opts.objectSwitch ? "REAL_CREDENTIAL_OBJECTS" : "CREDENTIAL_OBJECTS",
   });
   const urls = [];
   for (const w of workers.filter((w) => w.name.startsWith("ims-broker-"))) urls.push(trimSlash((await handle.mf.unsafeGetDirectURL(w.name)).href));
-  return { ...handle, urls, fetchAt: (i, p, init) => recordedFetch(urls[i], p, init) };
+  const fetchAt = (i, p, init) => recordedFetch(urls[i], p, init);
+  const out = {
+    ...handle,
+    urls,
+    fetchAt,
+    // One broker of the fleet as a handle of its own (url, fetch); logs, kv, mf, … are the fleet's.
+    brokerAt: (i) => ({ ...handle, url: urls[i], fetch: (p, init) => fetchAt(i, p, init) }),
+  };
+  if (opts.objectSwitch) {
+    const switchUrl = trimSlash((await handle.mf.unsafeGetDirectURL("object-switch")).href);
+    out.setObjectReachable = async (reachable) => {
+      const res = await fetch(`${switchUrl}/${reachable ? "up" : "down"}`, { method: "POST" });
+      if (!res.ok) throw new Error(`object switch -> ${res.status}: ${await res.text()}`);
+    };
+  }
+  return out;
 }
+
+/**
+ * The pass-through credential object of `startBrokerFleet({objectSwitch: true})`. One isolate runs
+ * the script's default export and its objects, so the module-level flag is the switch.
+ */
+const OBJECT_SWITCH_SCRIPT = `
+let down = false;
+export class CredentialObject {
+  constructor(ctx, env) { this.env = env; }
+  async fetch(request) {
+    if (down) throw new Error("credential object down");
+    const name = decodeURIComponent(new URL(request.url).pathname.split("/")[1] ?? "");
+    return this.env.REAL.get(this.env.REAL.idFromName(name)).fetch(request);
+  }
+  async alarm() {}
+}
+export default {
+  async fetch(request) {
+    const p = new URL(request.url).pathname;
+    if (p === "/down") down = true;
+    else if (p === "/up") down = false;
+    return new Response(JSON.stringify({ down }), { headers: { "content-type": "application/json" } });
+  },
+};
+`;
 
 /**
  * Start the broker AND the caller example in ONE Miniflare instance, the caller
@@ -672,8 +758,11 @@ async function recordedFetch(base, p, init = {}) {
  */
 export const TEST_STORE_KEY = randomBytes(32).toString("base64");
 
+/** The Durable Object class of wrangler.toml's `CREDENTIAL_OBJECTS` binding (SQLite-backed). */
+const CREDENTIAL_OBJECT_CLASS = { className: "CredentialObject", useSQLite: true };
+
 /** Miniflare (v4-style) options for the broker Worker. */
-function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [], noRefresher = false } = {}) {
+function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKER_SCRIPT, compatibilityDate, compatibilityFlags = [], cronTriggers = [], noObjects = false } = {}) {
   if (!fs.existsSync(scriptPath)) {
     throw new Error(`${scriptPath} not found: run \`make build\` first`);
   }
@@ -705,9 +794,10 @@ function brokerWorkerOptions({ vars = {}, secrets = {}, fake, scriptPath = WORKE
     compatibilityFlags,
     cronTriggers,
     bindings,
-    // The global single flight (wrangler.toml's REFRESHER); `vars: {REFRESHER: null}` is not a
-    // way to drop it — pass `noRefresher: true` to start a broker without it.
-    ...(noRefresher ? {} : { durableObjects: { REFRESHER: "Refresher" } }),
+    // The credential objects (wrangler.toml's CREDENTIAL_OBJECTS, SQLite-backed): each
+    // credential's secrets record, rotations and minting. Pass `noObjects: true` to start a
+    // script without the binding (a stand-in that does not export the class).
+    ...(noObjects ? {} : { durableObjects: { CREDENTIAL_OBJECTS: CREDENTIAL_OBJECT_CLASS } }),
     kvNamespaces: { TOKENS: KV_NAMESPACE_ID },
     // wrangler.toml's [assets] (the console and /openapi.json): the direct socket and Service
     // Bindings to the broker then go through the asset router first, as on Cloudflare.
@@ -818,7 +908,7 @@ class CapturingLog extends Log {
  * handle's `kv` is the wrapper's INNER namespace (the real data, never faulted or cached) and
  * `kvFaults` its control API, with the edge-cache lifetime set to `kvCacheTtlMs` when given.
  */
-async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlMs }) {
+async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlMs, objectScript, objectBinding }) {
   const entries = [];
   const sink = (level, message) => {
     const entry = { timestamp: Date.now(), level, message: String(message), instance: label };
@@ -901,6 +991,25 @@ async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlM
     },
     kvPersistDir,
     mf,
+    ...(objectScript ? credentialObjectsHandle(mf, objectScript, objectBinding) : {}),
     stop,
+  };
+}
+
+/**
+ * The handle's view of the credential objects defined by Worker `objectScript`: `objectScript`,
+ * `credentialObject(name)` (a stub of the object named `name`, for internal requests such as
+ * `https://credential-object/<name>/record`) and `evictObject(name)` (drops the object's memory,
+ * as when Cloudflare evicts it; its storage and alarm stay, and a request or the alarm
+ * re-creates it).
+ */
+function credentialObjectsHandle(mf, objectScript, binding = "CREDENTIAL_OBJECTS") {
+  return {
+    objectScript,
+    credentialObject: async (name) => {
+      const ns = await mf.getDurableObjectNamespace(binding, objectScript);
+      return ns.get(ns.idFromName(name));
+    },
+    evictObject: (name) => mf.unsafeEvictDurableObject(objectScript, "CredentialObject", { name }),
   };
 }

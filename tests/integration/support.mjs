@@ -410,11 +410,11 @@ export async function readStoredToken(w, name) {
 }
 
 // ---------------------------------------------------------------------------------
-// Issue 3: client secrets and their rotation (tests/integration/1NN-*.test.mjs)
+// Client secrets and their rotation (tests/integration/1NN-*.test.mjs)
 // ---------------------------------------------------------------------------------
 
 // (A second import from the harness, kept here so this section only appends to the file.)
-import { startWorker, tempDir } from "./harness.mjs";
+import { startBrokerFleet, startWorker, tempDir } from "./harness.mjs";
 
 /** A random numeric id (Developer Console org / credential ids are numeric). */
 export function numericId(digits = 9) {
@@ -424,11 +424,18 @@ export function numericId(digits = 9) {
 }
 
 /**
- * Issue 3's environment: ONE fake Adobe (through `startFake`, so every secret it ever held,
+ * The rotation tests' environment: ONE fake Adobe (through `startFake`, so every secret it ever held,
  * rotated ones included, is registered for the log-hygiene test) whose clients are mapped to
  * Developer Console credentials (`--credential ORG:CRED:CLIENT`), admin and non-admin caller
  * keys, and a `broker(opts)` function starting broker instances configured for all credentials
- * (same KV dir unless told otherwise). Everything is stopped by `t.after` (or `env.stop()`).
+ * (same KV dir unless told otherwise), or `fleet(n, opts)` starting n brokers in ONE Miniflare
+ * that share one credential object per credential. Everything is stopped by `t.after` (or
+ * `env.stop()`).
+ *
+ * Brokers started by separate `broker()` calls are separate workerd processes: they share KV and
+ * the objects' stored records, but each runs its own object instances. Use `fleet` when brokers
+ * must reach the same object at the same time (concurrent rotate calls, a rotation seen from
+ * another location).
  *
  * @param {import("node:test").TestContext | null} t
  * @param {object} [opts]
@@ -451,6 +458,9 @@ export function numericId(digits = 9) {
  * @property {Record<string,string>} secrets      the brokers' base secrets
  * @property {string} kvPersistDir                the shared KV dir
  * @property {(o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string, kvWrapper?: boolean}) => Promise<import("./harness.mjs").WorkerHandle>} broker
+ * @property {(n: number, o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string, kvWrapper?: boolean}) => Promise<import("./harness.mjs").WorkerHandle[]>} fleet
+ *   n brokers in one Miniflare (`startBrokerFleet`), one handle each (own url and fetch; logs,
+ *   kv, `evictObject`, `stop` are the fleet's); the objects run with broker 0's configuration
  * @property {import("./harness.mjs").WorkerHandle[]} workers  every broker started so far
  * @property {() => Promise<void>} stop
  */
@@ -520,7 +530,19 @@ export async function rotationEnv(t, opts = {}) {
     workers.push(w);
     return w;
   };
-  return { fake, keys, creds, vars, secrets, kvPersistDir, broker, workers, stop };
+  const fleet = async (count, o = {}) => {
+    const f = await startBrokerFleet(count, {
+      fake,
+      vars: { ...vars, ...(o.vars ?? {}) },
+      secrets: { ...secrets, ...(o.secrets ?? {}) },
+      kvPersistDir: o.kvPersistDir ?? kvPersistDir,
+      label: o.label ?? `${opts.label ?? "rotation"}-fleet-${++n}`,
+      kvWrapper: o.kvWrapper,
+    });
+    workers.push(f);
+    return Array.from({ length: count }, (_, i) => f.brokerAt(i));
+  };
+  return { fake, keys, creds, vars, secrets, kvPersistDir, broker, fleet, workers, stop };
 }
 
 /** JSON body of a fake control call (throws on a non-2xx answer). */
@@ -537,9 +559,15 @@ async function fakeControl(fake, method, p, body) {
 
 /** The fake's test-only view of a client's secrets: `{secrets: [{uuid, client_secret, created_at_ms, last_used_at_ms}], max_secrets_seen}`. */
 export const fakeClientSecrets = (fake, clientId) => fakeControl(fake, "GET", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`);
-/** Adds a secret at the fake behind the broker's back (random value unless given); answers its view. */
-export const fakeAddSecret = (fake, clientId, value) =>
-  fakeControl(fake, "POST", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`, value === undefined ? {} : { client_secret: value });
+/**
+ * Adds a secret at the fake behind the broker's back (random value unless given, random uuid
+ * unless given, e.g. to recreate what Adobe held at a capture); answers its view.
+ */
+export const fakeAddSecret = (fake, clientId, value, uuid) =>
+  fakeControl(fake, "POST", `/__fake/clients/${encodeURIComponent(clientId)}/secrets`, {
+    ...(value === undefined ? {} : { client_secret: value }),
+    ...(uuid === undefined ? {} : { uuid }),
+  });
 /** Deletes a secret at the fake behind the broker's back. */
 export const fakeDeleteSecret = (fake, clientId, uuid) => fakeControl(fake, "DELETE", `/__fake/clients/${encodeURIComponent(clientId)}/secrets/${uuid}`);
 
@@ -612,7 +640,7 @@ export function findLeaks(texts, values) {
 }
 
 /**
- * Issue 3, test 8 for one file: the in-memory logs of `workers` contain no client secret the
+ * For one file: the in-memory logs of `workers` contain no client secret the
  * fake ever knew (bootstrap, added, pending, deleted) and no token it issued.
  */
 export async function assertLogsClean(fake, workers, msg = "") {
@@ -641,10 +669,15 @@ export async function kvDump(w) {
 }
 
 // ---------------------------------------------------------------------------------
-// The sealed secrets record (`state:<credential>`), opened and written the way the broker does
-// (crates/ims-core/src/record.rs): `{"version": n, "envelope": "v1.<key id>.<nonce>.<ct+tag>"}`,
-// AES-256-GCM under STORE_KEY with the associated data `state:<credential>` NUL `<version>`.
-// Tests that must look inside the record, or change it as an operator holding the key would.
+// The secrets record. It lives in the credential's object (its storage), which answers it on the
+// internal `GET https://credential-object/<name>/record` as `{"record": <CredentialState JSON>}`
+// (importing KV's record first when it has none). `readRecord` / `fetchRecord` read it there.
+//
+// Before the objects, the record was sealed in KV as `state:<credential>` (the format
+// crates/ims-core/src/record.rs reads: `{"version": n, "envelope": "v1.<key id>.<nonce>.<ct+tag>"}`,
+// AES-256-GCM under STORE_KEY with the associated data `state:<credential>` NUL `<version>`).
+// `sealRecord` / `writeRecord` write such a record, i.e. what a broker of the previous version
+// left in KV, which an object must import on its first access.
 // ---------------------------------------------------------------------------------
 
 /** The key id an envelope sealed with `storeKey` (base64) names. */
@@ -664,29 +697,62 @@ export function sealEnvelope(plaintext, aad, storeKey = TEST_STORE_KEY) {
   return `v1.${storeKeyId(storeKey)}.${nonce.toString("base64url")}.${body.toString("base64url")}`;
 }
 
-/** The sealed record text of `credential` holding `state` as `version`. */
+/** A pre-upgrade KV record text of `credential` holding `state` as `version`, sealed with `storeKey`. */
 export function sealRecord(state, credential, version, storeKey = TEST_STORE_KEY) {
   const envelope = sealEnvelope(JSON.stringify(state), `state:${credential}\0${version}`, storeKey);
   return JSON.stringify({ version, envelope });
 }
 
-/** `{version, state}` of a stored record's text (sealed), opened with `storeKey`. */
+/** `{version, state}` of a pre-upgrade KV record's text (sealed), opened with `storeKey`. */
 export function openRecord(text, credential, storeKey = TEST_STORE_KEY) {
   const { version, envelope } = JSON.parse(text);
   return { version, state: JSON.parse(openSealed(`state:${credential}\0${version}`, envelope, storeKey)) };
 }
 
-/** The record of `credential` in the KV of broker handle `w` (null when none is stored). */
-export async function readRecord(w, credential, storeKey = TEST_STORE_KEY) {
-  const text = await w.kv.get(`state:${credential}`);
-  return text === null ? null : openRecord(text, credential, storeKey).state;
+/**
+ * The internal record request to `credential`'s object on broker handle `w` (a broker started by
+ * the harness, or a fleet: its objects' Worker), as `readResponse` answers it:
+ * 200 `{"record": …}`, or the object's error (e.g. 500 `misconfigured` for a KV record it cannot
+ * import).
+ */
+export async function fetchRecord(w, credential) {
+  if (!w.credentialObject) throw new Error("this broker handle has no credential objects");
+  const stub = await w.credentialObject(credential);
+  const res = await stub.fetch(`https://credential-object/${encodeURIComponent(credential)}/record`);
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
 }
 
-/** Writes `state` as the next version of `credential`'s record, as a broker holding the key would. */
+/** The record `credential`'s object holds (its CredentialState JSON); throws unless 200. */
+export async function readRecord(w, credential) {
+  const r = await fetchRecord(w, credential);
+  if (r.status !== 200 || !r.json || typeof r.json.record !== "object") {
+    throw new Error(`record of ${credential}: ${r.status} ${r.text.slice(0, 300)}`);
+  }
+  return r.json.record;
+}
+
+/**
+ * Writes `state` as `credential`'s KV record the way the previous version did (the next version
+ * after the one in KV, sealed with `storeKey`): a record from before the upgrade, for the object
+ * to import on its first access. (Once the object holds a record it never reads KV's again.)
+ */
 export async function writeRecord(w, credential, state, storeKey = TEST_STORE_KEY) {
   const text = await w.kv.get(`state:${credential}`);
   const version = text === null ? 1 : JSON.parse(text).version + 1;
   await w.kv.put(`state:${credential}`, sealRecord(state, credential, version, storeKey));
+}
+
+/** Evicts `credential`'s object on broker handle `w` (its storage and alarm stay). */
+export async function evictObject(w, credential) {
+  if (!w.evictObject) throw new Error("this broker handle has no credential objects");
+  await w.evictObject(credential);
 }
 
 /**

@@ -34,7 +34,7 @@ fn not_found(message: impl Into<String>) -> Response {
 fn secret_error(e: SecretError) -> Response {
     match e {
         SecretError::UnknownClient | SecretError::UnknownSecret => not_found(e.to_string()),
-        SecretError::LimitReached | SecretError::DuplicateValue => {
+        SecretError::LimitReached | SecretError::DuplicateValue | SecretError::DuplicateUuid => {
             Response::json_value(409, &json!({"error": "conflict", "message": e.to_string()}))
         }
     }
@@ -397,20 +397,35 @@ pub fn client_secrets(shared: &Shared, client_id: &str) -> Response {
     )
 }
 
-/// `POST /__fake/clients/{client_id}/secrets`: `{"client_secret":"…"}` (or no body: a random
-/// value) adds a secret directly, within the 2-secret limit; answers the new secret's view.
+/// `POST /__fake/clients/{client_id}/secrets`: `{"client_secret":"…","uuid":"…"}` (both
+/// optional; no body: a random value and uuid) adds a secret directly, within the 2-secret
+/// limit; answers the new secret's view. `uuid` (32 lowercase hex characters) recreates a secret
+/// Adobe held under that uuid.
 pub fn add_client_secret(shared: &Shared, req: &Request, client_id: &str) -> Response {
     let map = match object_body(req, true) {
         Ok(m) => m,
         Err(resp) => return resp,
     };
-    let value = match check_fields(&map, &["client_secret"])
-        .and_then(|()| non_empty_string(&map, "client_secret"))
-    {
+    let fields = check_fields(&map, &["client_secret", "uuid"]).and_then(|()| {
+        Ok((
+            non_empty_string(&map, "client_secret")?,
+            non_empty_string(&map, "uuid")?,
+        ))
+    });
+    let (value, uuid) = match fields {
         Ok(v) => v,
         Err(msg) => return bad_request(msg),
     };
-    match lock(shared).add_secret(client_id, value.as_deref()) {
+    if let Some(u) = &uuid {
+        if u.len() != 32
+            || !u
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return bad_request("uuid must be 32 lowercase hex characters");
+        }
+    }
+    match lock(shared).add_secret_as(client_id, value.as_deref(), uuid.as_deref()) {
         Ok(s) => Response::json_value(200, &secret_view(&s)),
         Err(e) => secret_error(e),
     }
@@ -692,5 +707,39 @@ mod tests {
         assert_eq!(known["secrets"][0], "first");
         assert_eq!(known["secrets"][1], "second");
         assert_eq!(known["secrets"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn a_secret_can_be_added_under_a_given_uuid() {
+        let sh = shared(State::new());
+        lock(&sh).upsert_client("c", "first", None);
+        let add = |body: &str| {
+            add_client_secret(&sh, &Request::new("POST", "/x", &[], body.as_bytes()), "c")
+        };
+        let uuid = "0123456789abcdef0123456789abcdef";
+        for bad in [
+            "0123",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef0123456789abcdeg",
+        ] {
+            let body = format!(r#"{{"client_secret":"s","uuid":"{bad}"}}"#);
+            assert_eq!(add(&body).status, 400, "{bad}");
+        }
+        let added = add(&format!(r#"{{"client_secret":"second","uuid":"{uuid}"}}"#));
+        assert_eq!(added.status, 200);
+        assert_eq!(json_of(&added)["uuid"], uuid);
+        let first = json_of(&client_secrets(&sh, "c"))["secrets"][0]["uuid"]
+            .as_str()
+            .expect("uuid")
+            .to_owned();
+        assert_eq!(delete_client_secret(&sh, "c", &first).status, 200);
+        assert_eq!(
+            add(&format!(r#"{{"client_secret":"third","uuid":"{uuid}"}}"#)).status,
+            409,
+            "a uuid the client holds"
+        );
+        let view = json_of(&client_secrets(&sh, "c"));
+        assert_eq!(view["secrets"][0]["uuid"], uuid);
+        assert_eq!(view["secrets"].as_array().map(Vec::len), Some(1));
     }
 }

@@ -115,6 +115,8 @@ pub enum SecretError {
     LimitReached,
     /// The client already has a current secret with that value.
     DuplicateValue,
+    /// The client already has a current secret with that uuid.
+    DuplicateUuid,
     /// The client has no current secret with that uuid.
     UnknownSecret,
 }
@@ -125,6 +127,7 @@ impl fmt::Display for SecretError {
             SecretError::UnknownClient => "unknown client",
             SecretError::LimitReached => "maximum number of client secrets reached",
             SecretError::DuplicateValue => "the client already has this secret",
+            SecretError::DuplicateUuid => "the client already has a secret with this uuid",
             SecretError::UnknownSecret => "unknown client secret uuid",
         })
     }
@@ -446,6 +449,18 @@ impl State {
         client_id: &str,
         value: Option<&str>,
     ) -> Result<ClientSecret, SecretError> {
+        self.add_secret_as(client_id, value, None)
+    }
+
+    /// [`State::add_secret`] with the uuid given (a test recreating what Adobe held, e.g. from a
+    /// stored-values fixture) instead of a random one; refused when the client already holds a
+    /// secret with that uuid.
+    pub fn add_secret_as(
+        &mut self,
+        client_id: &str,
+        value: Option<&str>,
+        uuid: Option<&str>,
+    ) -> Result<ClientSecret, SecretError> {
         let client = self
             .clients
             .get_mut(client_id)
@@ -457,7 +472,15 @@ impl State {
         if client.secret_by_value(&value).is_some() {
             return Err(SecretError::DuplicateValue);
         }
-        let secret = ClientSecret::new(&value, now_ms());
+        if let Some(uuid) = uuid {
+            if client.secrets.iter().any(|s| s.uuid == uuid) {
+                return Err(SecretError::DuplicateUuid);
+            }
+        }
+        let mut secret = ClientSecret::new(&value, now_ms());
+        if let Some(uuid) = uuid {
+            uuid.clone_into(&mut secret.uuid);
+        }
         client.secrets.push(secret.clone());
         client.note_count();
         self.remember_secret(&value);

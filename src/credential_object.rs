@@ -313,8 +313,8 @@ impl CredentialObject {
             return;
         }
         if matches!(self.state.storage().get_alarm().await, Ok(None)) {
-            let at = crate::platform::now_ms() + if record.rotating() { 0 } else { DAY_MS };
-            self.set_alarm(at).await;
+            // At once: the alarm resumes the rotation, or checks the active secret's age.
+            self.set_alarm(crate::platform::now_ms()).await;
         }
     }
 

@@ -484,7 +484,11 @@ impl TokenCache {
                 Ok((token, upstream))
             }
             Err(failure) => {
-                self.cool_down(&spec.key, now, &failure.error, settings);
+                // A cooldown keeps a failing credential from hammering IMS. A credential whose
+                // secrets could not be had made no IMS call: the next request asks again.
+                if !matches!(failure.error, ImsError::CredentialUnavailable { .. }) {
+                    self.cool_down(&spec.key, now, &failure.error, settings);
+                }
                 drop(flight);
                 Err(failure)
             }
@@ -1029,6 +1033,64 @@ mod tests {
                 .outcome,
             CacheOutcome::Memory
         );
+    }
+
+    /// A platform whose coordinator cannot give it the credential's secrets.
+    struct Unavailable(Fake, Cell<u32>);
+    impl Clock for Unavailable {
+        fn now_ms(&self) -> u64 {
+            self.0.now_ms()
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+        async fn sleep(&self, ms: u64) {
+            self.0.sleep(ms).await;
+        }
+    }
+    impl HttpClient for Unavailable {
+        async fn send(
+            &self,
+            req: &HttpRequest,
+            timeout_ms: u64,
+        ) -> Result<HttpResponse, TransportError> {
+            self.0.send(req, timeout_ms).await
+        }
+    }
+    impl TokenStore for Unavailable {
+        async fn get(&self, key: &str) -> Option<String> {
+            self.0.get(key).await
+        }
+        async fn put(&self, key: &str, value: String, ttl_s: u64) {
+            self.0.put(key, value, ttl_s).await;
+        }
+    }
+    impl Coordinator for Unavailable {
+        async fn mint_elsewhere(&self, _spec: &TokenSpec) -> Option<Minted> {
+            self.1.set(self.1.get() + 1);
+            Some(Err(Failure {
+                error: ImsError::CredentialUnavailable {
+                    retry_after_s: Some(5),
+                },
+                upstream: None,
+            }))
+        }
+    }
+
+    #[test]
+    fn unavailable_secrets_do_not_cool_the_key_down() {
+        let (p, cache, s) = (
+            Unavailable(Fake::new(), Cell::new(0)),
+            TokenCache::new(),
+            Settings::default(),
+        );
+        for asked in 1..=3 {
+            let r = block_on(cache.get(&p, &s, &spec("openid")));
+            let code = r.err().map(|f| f.error.code());
+            assert_eq!(code, Some("credential_unavailable"));
+            assert_eq!(p.1.get(), asked, "every request asks again");
+        }
+        assert_eq!(p.0.calls.get(), 0, "no IMS call");
     }
 
     #[test]

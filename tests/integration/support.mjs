@@ -711,9 +711,10 @@ export function openRecord(text, credential, storeKey = TEST_STORE_KEY) {
 
 /**
  * The internal record request to `credential`'s object on broker handle `w` (a broker started by
- * the harness, or a fleet: its objects' Worker), as `readResponse` answers it:
- * 200 `{"record": …}`, or the object's error (e.g. 500 `misconfigured` for a KV record it cannot
- * import).
+ * the harness, or a fleet: its objects' Worker): `{status, json, text, record, error}`. The
+ * object answers `{"ok": {"record": …}}` (also accepted: `{"record": …}`), or `{"error": …}`
+ * (e.g. `{"misconfigured": …}` naming STORE_KEY for a KV record it cannot import); `record` is
+ * the CredentialState JSON, `error` the object's error (undefined when there is a record).
  */
 export async function fetchRecord(w, credential) {
   if (!w.credentialObject) throw new Error("this broker handle has no credential objects");
@@ -726,16 +727,18 @@ export async function fetchRecord(w, credential) {
   } catch {
     json = undefined;
   }
-  return { status: res.status, headers: res.headers, text, json };
+  const record = json?.ok?.record ?? json?.record;
+  const error = record && typeof record === "object" ? undefined : (json?.error ?? json);
+  return { status: res.status, headers: res.headers, text, json, record, error };
 }
 
-/** The record `credential`'s object holds (its CredentialState JSON); throws unless 200. */
+/** The record `credential`'s object holds (its CredentialState JSON); throws when it answers none. */
 export async function readRecord(w, credential) {
   const r = await fetchRecord(w, credential);
-  if (r.status !== 200 || !r.json || typeof r.json.record !== "object") {
+  if (r.status !== 200 || !r.record || typeof r.record !== "object") {
     throw new Error(`record of ${credential}: ${r.status} ${r.text.slice(0, 300)}`);
   }
-  return r.json.record;
+  return r.record;
 }
 
 /**

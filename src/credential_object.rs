@@ -313,8 +313,14 @@ impl CredentialObject {
             return;
         }
         if matches!(self.state.storage().get_alarm().await, Ok(None)) {
-            // At once: the alarm resumes the rotation, or checks the active secret's age.
-            self.set_alarm(crate::platform::now_ms()).await;
+            // An unfinished rotation (imported, or left by a run that stopped) is resumed as
+            // after a stopped run; the active secret's age is checked at once.
+            let wait = if record.rotating() {
+                s.cfg.rotation_resume_ms
+            } else {
+                0
+            };
+            self.set_alarm(crate::platform::now_ms() + wait).await;
         }
     }
 

@@ -75,26 +75,53 @@ impl<'a> Management<'a> {
         )
     }
 
-    async fn token(&self) -> Result<AccessToken, ApiError> {
-        let served = self
-            .cache
-            .get(self.platform, &self.cfg.settings, &self.token_spec())
-            .await
-            .map_err(|f| {
-                if let Some(call) = &f.upstream {
-                    crate::telemetry::upstream(
-                        &self.cred.name,
-                        Some("management"),
-                        call,
-                        Some(f.error.code()),
-                    );
-                }
-                ApiError::Upstream(f.error)
-            })?;
+    /// The management token: from the cache, or, when `fresh`, minted anew (the cached one was
+    /// refused).
+    async fn token(&self, fresh: bool) -> Result<AccessToken, ApiError> {
+        let spec = self.token_spec();
+        let settings = &self.cfg.settings;
+        let served = if fresh {
+            self.cache.forget(&spec.key);
+            self.cache.mint_for(self.platform, settings, &spec).await
+        } else {
+            self.cache.get(self.platform, settings, &spec).await
+        };
+        let served = served.map_err(|f| {
+            if let Some(call) = &f.upstream {
+                crate::telemetry::upstream(
+                    &self.cred.name,
+                    Some("management"),
+                    call,
+                    Some(f.error.code()),
+                );
+            }
+            ApiError::Upstream(f.error)
+        })?;
         if let Some(call) = &served.upstream {
             crate::telemetry::upstream(&self.cred.name, Some("management"), call, None);
         }
         Ok(served.token.access_token.clone())
+    }
+
+    /// Sends the request `make` builds with the management token. A 401 means Adobe no longer
+    /// accepts the cached token (revoked, or expired early): it is dropped, and the request sent
+    /// once more with a new one (a refused request changed nothing at Adobe).
+    async fn authorized(
+        &self,
+        make: impl Fn(&AccessToken) -> HttpRequest,
+    ) -> Result<HttpResponse, ApiError> {
+        let response = self.call(make(&self.token(false).await?)).await?;
+        if response.status != 401 {
+            return Ok(response);
+        }
+        crate::log::event(
+            "management_token_refused",
+            crate::log::Fields::new()
+                .str("level", "warn")
+                .str("credential", &self.cred.name),
+            None,
+        );
+        self.call(make(&self.token(true).await?)).await
     }
 
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -106,25 +133,24 @@ impl<'a> Management<'a> {
 
     /// The secrets Adobe holds for the credential.
     pub async fn list(&self) -> Result<Vec<SecretInfo>, ApiError> {
-        let token = self.token().await?;
         let response = self
-            .call(io_api::list_request(&self.target, &token))
+            .authorized(|token| io_api::list_request(&self.target, token))
             .await?;
         io_api::parse_list(&response).map_err(upstream)
     }
 
     /// Adds a secret; its plaintext is in the answer only.
     pub async fn add(&self) -> Result<NewSecret, ApiError> {
-        let token = self.token().await?;
-        let response = self.call(io_api::add_request(&self.target, &token)).await?;
+        let response = self
+            .authorized(|token| io_api::add_request(&self.target, token))
+            .await?;
         io_api::parse_add(&response).map_err(upstream)
     }
 
     /// Deletes a secret (already gone counts as deleted).
     pub async fn delete(&self, uuid: &str) -> Result<(), ApiError> {
-        let token = self.token().await?;
         let response = self
-            .call(io_api::delete_request(&self.target, &token, uuid))
+            .authorized(|token| io_api::delete_request(&self.target, token, uuid))
             .await?;
         io_api::parse_delete(&response).map_err(upstream)
     }

@@ -349,6 +349,12 @@ impl TokenCache {
         self.cooldowns.borrow_mut().remove(key);
     }
 
+    /// Drops the token in memory for `key`: the resource server refused it (revoked, or issued
+    /// by an IMS that no longer knows it), so the next request mints instead of serving it.
+    pub fn forget(&self, key: &str) {
+        self.memory.borrow_mut().remove(key);
+    }
+
     /// The token in memory for `key`, whatever its freshness (for inspection).
     pub fn peek(&self, key: &str) -> Option<Rc<CachedToken>> {
         self.memory.borrow().get(key).cloned()

@@ -232,6 +232,11 @@ impl CredentialObject {
         let s = self.scope(&name).await?;
         if self.running.get() {
             // The run at work sets the next alarm when it ends.
+            crate::log::event(
+                "rotation_alarm",
+                Fields::new().str("credential", &name).bool("busy", true),
+                None,
+            );
             return Ok(());
         }
         let record = self.load(&s).await?;

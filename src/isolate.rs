@@ -101,7 +101,10 @@ impl Isolate {
         }
     }
 
-    /// This isolate's state.
+    /// This isolate's state. Taken once per event by the entry points (`crate::edge`,
+    /// `crate::routes`, `crate::scheduled`, the credential object) and passed down from there
+    /// (the request context, `crate::runtime::WorkerPlatform`); the one other reader is
+    /// `crate::log`, which must write the hit summary before any other line, from anywhere.
     pub fn current() -> Rc<Isolate> {
         ISOLATE.with(Rc::clone)
     }

@@ -89,6 +89,7 @@ impl<'a> Management<'a> {
         let served = served.map_err(|f| {
             if let Some(call) = &f.upstream {
                 crate::telemetry::upstream(
+                    self.platform.isolate(),
                     &self.cred.name,
                     Some("management"),
                     call,
@@ -98,7 +99,8 @@ impl<'a> Management<'a> {
             ApiError::Upstream(f.error)
         })?;
         if let Some(call) = &served.upstream {
-            crate::telemetry::upstream(&self.cred.name, Some("management"), call, None);
+            let isolate = self.platform.isolate();
+            crate::telemetry::upstream(isolate, &self.cred.name, Some("management"), call, None);
         }
         Ok(served.token.access_token.clone())
     }

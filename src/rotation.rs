@@ -72,7 +72,7 @@ impl ObjectRotation<'_> {
             Outcome::Failed => Some("error"),
         };
         if let Some(label) = label {
-            crate::telemetry::metrics(|m| m.rotation(label));
+            crate::telemetry::metrics(self.platform.isolate(), |m| m.rotation(label));
         }
         Ok(outcome)
     }
@@ -131,13 +131,25 @@ impl RotationPlatform for ObjectRotation<'_> {
         let what = Some("rotation");
         match mint_with(self.platform, &self.cfg.settings, &spec, &secret).await {
             Ok((_, call)) => {
-                crate::telemetry::upstream(&self.cred.name, what, &call, None);
+                crate::telemetry::upstream(
+                    self.platform.isolate(),
+                    &self.cred.name,
+                    what,
+                    &call,
+                    None,
+                );
                 Ok(())
             }
             Err(f) => {
                 if let Some(call) = &f.upstream {
                     let code = Some(f.error.code());
-                    crate::telemetry::upstream(&self.cred.name, what, call, code);
+                    crate::telemetry::upstream(
+                        self.platform.isolate(),
+                        &self.cred.name,
+                        what,
+                        call,
+                        code,
+                    );
                 }
                 Err(ApiError::Upstream(f.error))
             }
@@ -154,7 +166,8 @@ impl RotationPlatform for ObjectRotation<'_> {
 
     fn stepped(&self, state: &CredentialState) {
         if let Some(r) = state.rotation.as_ref() {
-            crate::telemetry::rotation(&self.cred.name, &format!("{} → {}", r.id, r.step.as_str()));
+            let detail = format!("{} → {}", r.id, r.step.as_str());
+            crate::telemetry::rotation(self.platform.isolate(), &self.cred.name, &detail);
         }
         crate::log::event(
             "rotation_step",
@@ -187,7 +200,11 @@ impl RotationPlatform for ObjectRotation<'_> {
                 .opt_str("step", step),
             None,
         );
-        crate::telemetry::rotation(&self.cred.name, &format!("error: {error}"));
+        crate::telemetry::rotation(
+            self.platform.isolate(),
+            &self.cred.name,
+            &format!("error: {error}"),
+        );
     }
 
     fn pending_store_failed(&self, uuid: &str, deleted_again: bool, error: &str) {

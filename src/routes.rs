@@ -79,7 +79,7 @@ pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
 /// Feeds the request's outcome to the counters and events, and writes the isolate's event batch
 /// after the answer when one is due.
 fn record(c: &Ctx, status: u16, now: u64) {
-    telemetry::metrics(|m| {
+    telemetry::metrics(&c.isolate, |m| {
         m.request(c.log.route, status);
         if let Some(outcome) = c.log.cache {
             m.cache_outcome(outcome.as_str());
@@ -87,9 +87,15 @@ fn record(c: &Ctx, status: u16, now: u64) {
     });
     if let Some(call) = &c.log.upstream {
         let credential = c.log.credential.as_deref().unwrap_or("default");
-        telemetry::upstream(credential, c.log.scope.as_deref(), call, c.log.error);
+        telemetry::upstream(
+            &c.isolate,
+            credential,
+            c.log.scope.as_deref(),
+            call,
+            c.log.error,
+        );
     }
-    if let Some(write) = telemetry::flush_due(&c.env, now) {
+    if let Some(write) = telemetry::flush_due(&c.isolate, &c.env, now) {
         c.ctx.wait_until(write);
     }
 }

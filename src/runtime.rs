@@ -25,8 +25,10 @@ use worker::{Delay, Env};
 pub struct WorkerPlatform {
     kv: Kv,
     keys: Rc<StoreKeys>,
-    /// The credentials' objects and the isolate that learns from them; `None` inside an object.
-    coordinator: Option<(Rc<CredentialObjects>, Rc<Isolate>)>,
+    /// The isolate's state (its counters and events, the secrets it learnt).
+    isolate: Rc<Isolate>,
+    /// The credentials' objects; `None` inside an object.
+    coordinator: Option<Rc<CredentialObjects>>,
     /// Why the credential's object refused the last ask, for the caller's answer.
     refusal: Rc<RefCell<Option<ApiError>>>,
 }
@@ -44,7 +46,8 @@ impl WorkerPlatform {
         Ok(Self {
             kv: isolate.kv(env)?,
             keys: isolate.keys(env)?,
-            coordinator: Some((Rc::new(objects), Rc::clone(isolate))),
+            isolate: Rc::clone(isolate),
+            coordinator: Some(Rc::new(objects)),
             refusal: Rc::default(),
         })
     }
@@ -55,6 +58,11 @@ impl WorkerPlatform {
             coordinator: None,
             ..self
         }
+    }
+
+    /// The isolate's state.
+    pub fn isolate(&self) -> &Isolate {
+        &self.isolate
     }
 
     /// The error the credential's object answered instead of a token, if it did (taken).
@@ -102,7 +110,8 @@ impl Coordinator for WorkerPlatform {
     /// cannot be reached: `None` (mint here with the secrets learnt last) or, when none were
     /// learnt, `credential_unavailable`.
     async fn mint_elsewhere(&self, spec: &TokenSpec) -> Option<Minted> {
-        let (objects, isolate) = self.coordinator.as_ref()?;
+        let objects = self.coordinator.as_ref()?;
+        let isolate = &self.isolate;
         let unavailable = || {
             Err(Failure {
                 error: ImsError::CredentialUnavailable {

@@ -102,9 +102,12 @@ async fn store_key_sweep(platform: &WorkerPlatform, records: Vec<Swept>) {
             .bool("complete", remaining == 0),
         None,
     );
-    crate::telemetry::store_key(&format!(
+    crate::telemetry::store_key(
+        platform.isolate(),
+        &format!(
         "sweep: {resealed} sealed again under STORE_KEY, {remaining} still need STORE_KEY_PREVIOUS"
-    ));
+    ),
+    );
 }
 
 /// One token entry: reading it through the platform seals it again when it is still usable.

@@ -13,14 +13,13 @@ use ims_core::metrics::Metrics;
 const EVENTS_TTL_S: u64 = 3_600;
 
 /// Runs `f` on the isolate's counters.
-pub fn metrics<R>(f: impl FnOnce(&mut Metrics) -> R) -> R {
-    f(&mut Isolate::current().metrics.borrow_mut())
+pub fn metrics<R>(isolate: &Isolate, f: impl FnOnce(&mut Metrics) -> R) -> R {
+    f(&mut isolate.metrics.borrow_mut())
 }
 
 /// Remembers where the last hit on a cache key was served from.
-pub fn hit(key: &str, outcome: &'static str) {
+pub fn hit(isolate: &Isolate, key: &str, outcome: &'static str) {
     let now = crate::platform::now_ms();
-    let isolate = Isolate::current();
     let mut hits = isolate.hits.borrow_mut();
     match hits.get_mut(key) {
         Some(last) => *last = (outcome, now),
@@ -31,62 +30,80 @@ pub fn hit(key: &str, outcome: &'static str) {
 }
 
 /// The last hit on a cache key in this isolate: outcome and when.
-pub fn last_hit(key: &str) -> Option<(&'static str, u64)> {
-    Isolate::current().hits.borrow().get(key).copied()
+pub fn last_hit(isolate: &Isolate, key: &str) -> Option<(&'static str, u64)> {
+    isolate.hits.borrow().get(key).copied()
 }
 
 /// Records an IMS exchange: counters, latency, and a `refresh` or `upstream_failure` event.
-pub fn upstream(credential: &str, scope: Option<&str>, call: &UpstreamCall, error: Option<&str>) {
-    metrics(|m| m.ims_call(error.unwrap_or("ok"), call.ms));
-    push(Event {
-        at_ms: crate::platform::now_ms(),
-        kind: if error.is_some() {
-            "upstream_failure"
-        } else {
-            "refresh"
-        }
-        .into(),
-        credential: credential.to_owned(),
-        detail: error.unwrap_or("minted").to_owned(),
-        status: call.status,
-        debug_id: call.debug_id.clone(),
-        scope: scope.map(str::to_owned),
-    });
+pub fn upstream(
+    isolate: &Isolate,
+    credential: &str,
+    scope: Option<&str>,
+    call: &UpstreamCall,
+    error: Option<&str>,
+) {
+    metrics(isolate, |m| m.ims_call(error.unwrap_or("ok"), call.ms));
+    push(
+        isolate,
+        Event {
+            at_ms: crate::platform::now_ms(),
+            kind: if error.is_some() {
+                "upstream_failure"
+            } else {
+                "refresh"
+            }
+            .into(),
+            credential: credential.to_owned(),
+            detail: error.unwrap_or("minted").to_owned(),
+            status: call.status,
+            debug_id: call.debug_id.clone(),
+            scope: scope.map(str::to_owned),
+        },
+    );
 }
 
 /// Records a rotation step or outcome.
-pub fn rotation(credential: &str, detail: &str) {
-    push(Event {
-        at_ms: crate::platform::now_ms(),
-        kind: "rotation".into(),
-        credential: credential.to_owned(),
-        detail: detail.to_owned(),
-        status: None,
-        debug_id: None,
-        scope: None,
-    });
+pub fn rotation(isolate: &Isolate, credential: &str, detail: &str) {
+    push(
+        isolate,
+        Event {
+            at_ms: crate::platform::now_ms(),
+            kind: "rotation".into(),
+            credential: credential.to_owned(),
+            detail: detail.to_owned(),
+            status: None,
+            debug_id: None,
+            scope: None,
+        },
+    );
 }
 
 /// Records a pass of the store-key sweep.
-pub fn store_key(detail: &str) {
-    push(Event {
-        at_ms: crate::platform::now_ms(),
-        kind: "store_key".into(),
-        credential: String::new(),
-        detail: detail.to_owned(),
-        status: None,
-        debug_id: None,
-        scope: None,
-    });
+pub fn store_key(isolate: &Isolate, detail: &str) {
+    push(
+        isolate,
+        Event {
+            at_ms: crate::platform::now_ms(),
+            kind: "store_key".into(),
+            credential: String::new(),
+            detail: detail.to_owned(),
+            status: None,
+            debug_id: None,
+            scope: None,
+        },
+    );
 }
 
-fn push(event: Event) {
-    Isolate::current().events.borrow_mut().push(event);
+fn push(isolate: &Isolate, event: Event) {
+    isolate.events.borrow_mut().push(event);
 }
 
 /// The write of this isolate's batch, if one is due at `now` (ms).
-pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future<Output = ()>> {
-    let isolate = Isolate::current();
+pub fn flush_due(
+    isolate: &Isolate,
+    env: &worker::Env,
+    now: u64,
+) -> Option<impl std::future::Future<Output = ()>> {
     let batch = isolate.events.borrow_mut().flush_due(now)?;
     let kv = isolate.kv(env).ok()?;
     let key = format!("{EVENTS_KEY_PREFIX}{}", isolate.id);
@@ -96,8 +113,8 @@ pub fn flush_due(env: &worker::Env, now: u64) -> Option<impl std::future::Future
 }
 
 /// Recent events of every isolate, newest first.
-pub async fn recent(kv: &Kv) -> Vec<Event> {
-    let local = Isolate::current().events.borrow().local();
+pub async fn recent(isolate: &Isolate, kv: &Kv) -> Vec<Event> {
+    let local = isolate.events.borrow().local();
     let mut batches = Vec::new();
     if let Ok(keys) = kv.list(EVENTS_KEY_PREFIX, 50).await {
         for key in keys {

@@ -82,7 +82,7 @@ pub async fn grant(
         None => not_in_memory(c, caller, &cfg, cred, &key, &scopes, now).await?,
     };
     c.log.cache = Some(served.outcome);
-    crate::telemetry::hit(&key, served.outcome.as_str());
+    crate::telemetry::hit(&c.isolate, &key, served.outcome.as_str());
     c.log.upstream = served.upstream;
     if served.refresh_due {
         let request_id = c.log.request_id();
@@ -199,6 +199,7 @@ async fn background_refresh(
     crate::log::event("background_refresh", fields, upstream);
     if let Some(call) = upstream {
         let error = outcome.as_ref().err().map(|f| f.error.code());
-        crate::telemetry::upstream(&spec.credential, Some(&spec.scopes.to_comma()), call, error);
+        let scope = spec.scopes.to_comma();
+        crate::telemetry::upstream(isolate, &spec.credential, Some(&scope), call, error);
     }
 }

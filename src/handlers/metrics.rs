@@ -28,14 +28,14 @@ pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     match req.query("format").as_deref() {
         Some("prometheus") => {
-            let text = telemetry::metrics(|m| m.prometheus());
+            let text = telemetry::metrics(&c.isolate, |m| m.prometheus());
             let content_type = "text/plain; version=0.0.4; charset=utf-8";
             Ok(Reply::with_type(200, content_type, text.into_bytes()).no_store())
         }
         None | Some("json") => {
             let kv = c.isolate.kv(&c.env)?;
-            let events = telemetry::recent(&kv).await;
-            let counters = telemetry::metrics(|m| m.clone());
+            let events = telemetry::recent(&c.isolate, &kv).await;
+            let counters = telemetry::metrics(&c.isolate, |m| m.clone());
             Ok(Reply::json(200, &Answer { counters, events }).no_store())
         }
         Some(_) => Err(ApiError::InvalidRequest(

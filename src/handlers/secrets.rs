@@ -335,7 +335,7 @@ pub async fn tokens(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, Api
         let Some(token) = ims_core::policy::CachedToken::from_stored(&text) else {
             continue;
         };
-        let last = crate::telemetry::last_hit(&key);
+        let last = crate::telemetry::last_hit(&c.isolate, &key);
         entries.push(TokenEntryView {
             expires_at: rfc3339(token.expires_at_ms),
             expires_in: token.caller_expires_in_s(now),

@@ -266,8 +266,10 @@ test("1. a rotation started in A while B resumes the same rotation (its rotate c
   assert.equal(rb.json.busy, true, `B's call while A's run was at work answers busy: ${rb.text}`);
   assert.equal(ra.json.step, "retire", `A's run goes as far as the grace period: ${ra.text}`);
   // The resume alarm fired while the run was at work (the add took longer than RESUME_S) and
-  // left it alone: no run of its own, so no alarm line until the grace period ends.
-  const alarmLines = () => fleet.logs().slice(logFrom).filter((l) => l.includes('"rotation_alarm"') && l.includes(`"credential":"${name}"`));
+  // left it alone: its line says busy, and no alarm ran a step until the grace period ended.
+  const alarmLog = () => fleet.logs().slice(logFrom).filter((l) => l.includes('"rotation_alarm"') && l.includes(`"credential":"${name}"`));
+  const alarmLines = () => alarmLog().filter((l) => !l.includes('"busy":true'));
+  assert.ok(alarmLog().some((l) => l.includes('"busy":true')), `the resume alarm fired during A's run and saw it at work: ${alarmLog().join("\n")}`);
   assert.deepEqual(alarmLines(), [], "no alarm run while A's run was at work");
 
   // During the grace period Adobe holds the active secret and the previous one, nothing else.

@@ -106,12 +106,8 @@ fn reseal(
     credential: &str,
     state: &mut CredentialState,
 ) -> Result<bool, ApiError> {
-    record::reseal_secrets(keys, credential, state, crate::random::bytes).map_err(|(uuid, e)| {
-        ApiError::Misconfigured(ConfigError::Invalid {
-            setting: "STORE_KEY".into(),
-            reason: format!("the stored secret {uuid} cannot be opened: {e}"),
-        })
-    })
+    record::reseal_secrets(keys, credential, state, crate::random::bytes)
+        .map_err(|(uuid, e)| crate::secrets::unopenable(&uuid, &e))
 }
 
 /// The first access: takes over the record the KV design left, if any.

@@ -40,7 +40,9 @@ pub fn learnt(
     known(env, keys, cred, &state).unwrap_or_default()
 }
 
-fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {
+/// The error for a stored secret that does not open: names `STORE_KEY` (a wrong key must never
+/// fall back silently to an older secret).
+pub fn unopenable(uuid: &str, e: &impl std::fmt::Display) -> ApiError {
     ApiError::Misconfigured(ConfigError::Invalid {
         setting: "STORE_KEY".into(),
         reason: format!("the stored secret {uuid} cannot be opened: {e}"),

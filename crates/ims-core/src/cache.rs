@@ -977,17 +977,30 @@ mod tests {
         assert_eq!(p.calls.get(), 3);
     }
 
-    /// A platform whose coordinator mints for it.
-    struct Coordinated(Fake);
+    /// A platform whose coordinator answers every ask with `answer`, counting the asks.
+    struct Coordinated {
+        fake: Fake,
+        answer: fn(&Fake) -> Minted,
+        asked: Cell<u32>,
+    }
+    impl Coordinated {
+        fn new(answer: fn(&Fake) -> Minted) -> Self {
+            Self {
+                fake: Fake::new(),
+                answer,
+                asked: Cell::new(0),
+            }
+        }
+    }
     impl Clock for Coordinated {
         fn now_ms(&self) -> u64 {
-            self.0.now_ms()
+            self.fake.now_ms()
         }
         fn random(&self) -> f64 {
             0.5
         }
         async fn sleep(&self, ms: u64) {
-            self.0.sleep(ms).await;
+            self.fake.sleep(ms).await;
         }
     }
     impl HttpClient for Coordinated {
@@ -996,43 +1009,49 @@ mod tests {
             req: &HttpRequest,
             timeout_ms: u64,
         ) -> Result<HttpResponse, TransportError> {
-            self.0.send(req, timeout_ms).await
+            self.fake.send(req, timeout_ms).await
         }
     }
     impl TokenStore for Coordinated {
         async fn get(&self, key: &str) -> Option<String> {
-            self.0.get(key).await
+            self.fake.get(key).await
         }
         async fn put(&self, key: &str, value: String, ttl_s: u64) {
-            self.0.put(key, value, ttl_s).await;
+            self.fake.put(key, value, ttl_s).await;
         }
     }
     impl Coordinator for Coordinated {
         async fn mint_elsewhere(&self, _spec: &TokenSpec) -> Option<Minted> {
-            let now = self.0.now_ms();
-            Some(Ok((
-                CachedToken {
-                    access_token: crate::AccessToken::new("from-coordinator"),
-                    scope: "openid".into(),
-                    sent_at_ms: now,
-                    expires_at_ms: now + 86_399_000,
-                },
-                None,
-            )))
+            self.asked.set(self.asked.get() + 1);
+            Some((self.answer)(&self.fake))
         }
+    }
+
+    /// The coordinator's token.
+    fn from_coordinator(fake: &Fake) -> Minted {
+        let now = fake.now_ms();
+        Ok((
+            CachedToken {
+                access_token: crate::AccessToken::new("from-coordinator"),
+                scope: "openid".into(),
+                sent_at_ms: now,
+                expires_at_ms: now + 86_399_000,
+            },
+            None,
+        ))
     }
 
     #[test]
     fn a_coordinator_mints_instead_and_the_store_is_left_to_it() {
         let (p, cache, s) = (
-            Coordinated(Fake::new()),
+            Coordinated::new(from_coordinator),
             TokenCache::new(),
             Settings::default(),
         );
         let r = block_on(cache.get(&p, &s, &spec("openid")));
         assert_eq!(token_of(&r), "from-coordinator");
-        assert_eq!(p.0.calls.get(), 0, "no IMS call of its own");
-        assert!(p.0.store.borrow().is_empty(), "no second KV write");
+        assert_eq!(p.fake.calls.get(), 0, "no IMS call of its own");
+        assert!(p.fake.store.borrow().is_empty(), "no second KV write");
         assert_eq!(
             block_on(cache.get(&p, &s, &spec("openid")))
                 .unwrap()
@@ -1041,52 +1060,20 @@ mod tests {
         );
     }
 
-    /// A platform whose coordinator cannot give it the credential's secrets.
-    struct Unavailable(Fake, Cell<u32>);
-    impl Clock for Unavailable {
-        fn now_ms(&self) -> u64 {
-            self.0.now_ms()
-        }
-        fn random(&self) -> f64 {
-            0.5
-        }
-        async fn sleep(&self, ms: u64) {
-            self.0.sleep(ms).await;
-        }
-    }
-    impl HttpClient for Unavailable {
-        async fn send(
-            &self,
-            req: &HttpRequest,
-            timeout_ms: u64,
-        ) -> Result<HttpResponse, TransportError> {
-            self.0.send(req, timeout_ms).await
-        }
-    }
-    impl TokenStore for Unavailable {
-        async fn get(&self, key: &str) -> Option<String> {
-            self.0.get(key).await
-        }
-        async fn put(&self, key: &str, value: String, ttl_s: u64) {
-            self.0.put(key, value, ttl_s).await;
-        }
-    }
-    impl Coordinator for Unavailable {
-        async fn mint_elsewhere(&self, _spec: &TokenSpec) -> Option<Minted> {
-            self.1.set(self.1.get() + 1);
-            Some(Err(Failure {
-                error: ImsError::CredentialUnavailable {
-                    retry_after_s: Some(5),
-                },
-                upstream: None,
-            }))
-        }
+    /// The coordinator's answer when it cannot give the credential's secrets.
+    fn unavailable(_fake: &Fake) -> Minted {
+        Err(Failure {
+            error: ImsError::CredentialUnavailable {
+                retry_after_s: Some(5),
+            },
+            upstream: None,
+        })
     }
 
     #[test]
     fn unavailable_secrets_do_not_cool_the_key_down() {
         let (p, cache, s) = (
-            Unavailable(Fake::new(), Cell::new(0)),
+            Coordinated::new(unavailable),
             TokenCache::new(),
             Settings::default(),
         );
@@ -1094,9 +1081,9 @@ mod tests {
             let r = block_on(cache.get(&p, &s, &spec("openid")));
             let code = r.err().map(|f| f.error.code());
             assert_eq!(code, Some("credential_unavailable"));
-            assert_eq!(p.1.get(), asked, "every request asks again");
+            assert_eq!(p.asked.get(), asked, "every request asks again");
         }
-        assert_eq!(p.0.calls.get(), 0, "no IMS call");
+        assert_eq!(p.fake.calls.get(), 0, "no IMS call");
     }
 
     #[test]

@@ -1,21 +1,17 @@
-//! A credential's secrets record ([`CredentialState`]) as it is stored: sealed as a whole with the
-//! store key, so that write access to the store alone can neither forge a record (which could make
-//! the broker retire the secret it uses) nor replay an old one unnoticed.
+//! A credential's secrets record ([`CredentialState`]) in the two forms it was kept in KV before
+//! each credential's record moved into its own Durable Object, read once when the object imports
+//! it (so nothing is lost on upgrade), and the sealing of each stored secret ([`slot_aad`],
+//! [`reseal_secrets`]), which the record keeps wherever it lives.
 //!
-//! Stored text: `{"version":7,"envelope":"v1.<key id>.<nonce>.<ciphertext>"}`. The envelope
-//! ([`crate::envelope`]) holds the record's JSON; its associated data is the store key (`state:…`)
+//! Sealed as a whole: `{"version":7,"envelope":"v1.<key id>.<nonce>.<ciphertext>"}`. The envelope
+//! ([`crate::envelope`]) holds the record's JSON; its associated data is the KV key (`state:…`)
 //! and the version, so an envelope moved to another credential, or given another version number,
-//! fails authentication. Every write raises the version by one; [`Versions`] keeps the highest
-//! version an instance has read or written per record, and a lower one is refused as a replay.
-//!
-//! Records written before sealing (the record's plain JSON) are still read, as
-//! [`Stored::Legacy`], so that nothing is lost on upgrade; the reader re-writes them sealed at once.
-//! [`Versions`] refuses a plain record once the instance has seen a sealed one for that key.
+//! fails authentication. Records written before sealing (the record's plain JSON) are read as
+//! [`Stored::Legacy`].
 
-use crate::envelope::{self, EnvelopeError, StoreKeys, NONCE_LEN};
+use crate::envelope::{EnvelopeError, StoreKeys, NONCE_LEN};
 use crate::rotation::{CredentialState, Slot};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// The stored form of a sealed record.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,17 +34,6 @@ pub enum RecordError {
     /// The envelope opened but does not hold a record.
     #[error("the sealed record holds no valid secrets record")]
     BadContent,
-    /// A version lower than one this instance already read or wrote: an old record put back.
-    #[error("the stored record is version {found}, older than version {seen} already read: an old record was put back")]
-    Replayed {
-        /// The version found.
-        found: u64,
-        /// The highest version seen.
-        seen: u64,
-    },
-    /// A record in the format before sealing, where a sealed one was seen before.
-    #[error("the stored record is not sealed, but a sealed one was read before: it was replaced")]
-    Unsealed,
 }
 
 /// A record as read.
@@ -72,14 +57,6 @@ impl Stored {
     pub fn state(&self) -> &CredentialState {
         match self {
             Self::Sealed { state, .. } | Self::Legacy(state) => state,
-        }
-    }
-
-    /// The version the next write of this record gets.
-    pub fn next_version(&self) -> u64 {
-        match self {
-            Self::Sealed { version, .. } => version + 1,
-            Self::Legacy(_) => 1,
         }
     }
 }
@@ -125,27 +102,13 @@ pub fn reseal_secrets(
     Ok(changed)
 }
 
-/// True when the record stored under `store_key` as `text` still needs a key other than the
-/// current one: sealed under a previous key, holding a secret sealed under one, written before
-/// sealing, or not opening at all.
-pub fn needs_previous_key(keys: &StoreKeys, store_key: &str, text: &str) -> bool {
-    match open(keys, store_key, text) {
-        Ok(Stored::Sealed {
-            stale_key: false,
-            mut state,
-            ..
-        }) => stored_slots(&mut state).any(|slot| {
-            envelope::key_id(slot.sealed.as_deref().unwrap_or_default()) != Some(keys.current_id())
-        }),
-        _ => true,
-    }
-}
-
 fn aad(store_key: &str, version: u64) -> String {
     format!("{store_key}\u{0}{version}")
 }
 
-/// Seals `state` as version `version` of the record stored under `store_key`.
+/// Seals `state` as version `version` of the record stored under `store_key`, as earlier versions
+/// wrote it (the tests' way of making one).
+#[cfg(test)]
 pub fn seal(
     keys: &StoreKeys,
     store_key: &str,
@@ -175,44 +138,6 @@ pub fn open(keys: &StoreKeys, store_key: &str, text: &str) -> Result<Stored, Rec
         Err(_) => CredentialState::from_json(text)
             .map(Stored::Legacy)
             .ok_or(RecordError::Unreadable),
-    }
-}
-
-/// The highest record version an instance has read or written, per store key: what makes a
-/// replayed record visible.
-#[derive(Debug, Default)]
-pub struct Versions(HashMap<String, u64>);
-
-impl Versions {
-    /// `Ok` when `stored` (read under `store_key`) is not older than what this instance saw;
-    /// a sealed record's version is then remembered.
-    pub fn accept(&mut self, store_key: &str, stored: &Stored) -> Result<(), RecordError> {
-        let seen = self.0.get(store_key).copied();
-        match (stored, seen) {
-            (Stored::Legacy(_), Some(_)) => Err(RecordError::Unsealed),
-            (Stored::Legacy(_), None) => Ok(()),
-            (Stored::Sealed { version, .. }, Some(seen)) if *version < seen => {
-                Err(RecordError::Replayed {
-                    found: *version,
-                    seen,
-                })
-            }
-            (Stored::Sealed { version, .. }, _) => {
-                self.0.insert(store_key.to_owned(), *version);
-                Ok(())
-            }
-        }
-    }
-
-    /// The version the next write under `store_key` gets: one more than the highest seen.
-    pub fn next(&self, store_key: &str) -> u64 {
-        self.0.get(store_key).map_or(1, |v| v + 1)
-    }
-
-    /// Remembers that this instance wrote `version` under `store_key`.
-    pub fn wrote(&mut self, store_key: &str, version: u64) {
-        let seen = self.0.entry(store_key.to_owned()).or_insert(version);
-        *seen = (*seen).max(version);
     }
 }
 
@@ -253,7 +178,6 @@ mod tests {
                 stale_key: false
             }
         );
-        assert_eq!(stored.next_version(), 4);
     }
 
     #[test]
@@ -292,7 +216,6 @@ mod tests {
         let plain = record().to_json();
         let stored = open(&keys(1), "state:default", &plain).unwrap();
         assert_eq!(stored, Stored::Legacy(record()));
-        assert_eq!(stored.next_version(), 1);
     }
 
     #[test]
@@ -321,8 +244,13 @@ mod tests {
         state.active.sealed = Some(old_keys.seal(&slot_aad("default", "u-1"), b"p8e-x", [3; 12]));
         let text = seal(&old_keys, "state:default", &state, 1, [4; 12]);
         let rotated = StoreKeys::new(StoreKey::from_bytes(&[2; 32]), vec![old]);
-        assert!(needs_previous_key(&rotated, "state:default", &text));
-        assert!(!needs_previous_key(&old_keys, "state:default", &text));
+        assert!(matches!(
+            open(&rotated, "state:default", &text),
+            Ok(Stored::Sealed {
+                stale_key: true,
+                ..
+            })
+        ));
         assert_eq!(
             reseal_secrets(&rotated, "default", &mut state, || [5; 12]),
             Ok(true)
@@ -341,8 +269,6 @@ mod tests {
             reseal_secrets(&rotated, "default", &mut state, || [6; 12]),
             Ok(false)
         );
-        let again = seal(&rotated, "state:default", &state, 2, [7; 12]);
-        assert!(!needs_previous_key(&rotated, "state:default", &again));
         // A secret that does not open is named.
         let mut moved = state.clone();
         moved.active.uuid = Some("u-2".into());
@@ -350,33 +276,5 @@ mod tests {
             reseal_secrets(&rotated, "default", &mut moved, || [8; 12]),
             Err(("u-2".into(), EnvelopeError::Corrupt))
         );
-        assert!(needs_previous_key(&rotated, "state:default", "[1]"));
-    }
-
-    #[test]
-    fn versions_refuse_replays_and_unsealed_records_after_a_sealed_one() {
-        let mut v = Versions::default();
-        let sealed = |version| Stored::Sealed {
-            state: record(),
-            version,
-            stale_key: false,
-        };
-        assert_eq!(v.accept("state:a", &Stored::Legacy(record())), Ok(()));
-        assert_eq!(v.accept("state:a", &sealed(4)), Ok(()));
-        assert_eq!(v.accept("state:a", &sealed(4)), Ok(()), "the same again");
-        assert_eq!(v.accept("state:a", &sealed(5)), Ok(()));
-        assert_eq!(
-            v.accept("state:a", &sealed(4)),
-            Err(RecordError::Replayed { found: 4, seen: 5 })
-        );
-        assert_eq!(
-            v.accept("state:a", &Stored::Legacy(record())),
-            Err(RecordError::Unsealed)
-        );
-        assert_eq!(v.next("state:a"), 6);
-        assert_eq!(v.next("state:new"), 1);
-        v.wrote("state:b", 2);
-        assert!(v.accept("state:b", &sealed(1)).is_err());
-        assert_eq!(v.accept("state:c", &sealed(1)), Ok(()), "per key");
     }
 }

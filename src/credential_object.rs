@@ -183,16 +183,10 @@ impl CredentialObject {
 
     async fn delete(&self, name: &str, uuid: &str) -> std::result::Result<Deleted, ApiError> {
         let s = self.scope(name).await?;
-        if self.running.get() {
-            return Err(ApiError::Conflict(format!(
-                "a rotation of {name:?} is running; try again when it has finished"
-            )));
-        }
+        // Held from the check to the delete: no rotation step runs in between.
+        let _guard = self.hold()?;
         let record = self.load(&s).await?;
         let storage = self.state.storage();
-        // The running mark is checked again after the listing inside: a run started meanwhile
-        // holds the object between its own awaits, and the delete must not slip between them.
-        let _guard = self.hold()?;
         self.rotation(&s, &storage).delete(&record, uuid).await?;
         Ok(Deleted {})
     }
@@ -231,12 +225,15 @@ impl CredentialObject {
         };
         let s = self.scope(&name).await?;
         if self.running.get() {
-            // The run at work sets the next alarm when it ends.
+            // A run at work sets the next alarm when it ends (replacing this one); a delete at
+            // work does not, so the alarm comes back.
             crate::log::event(
                 "rotation_alarm",
                 Fields::new().str("credential", &name).bool("busy", true),
                 None,
             );
+            self.set_alarm(crate::platform::now_ms() + s.cfg.rotation_resume_ms)
+                .await;
             return Ok(());
         }
         let record = self.load(&s).await?;

@@ -184,7 +184,7 @@ impl CredentialObject {
     async fn delete(&self, name: &str, uuid: &str) -> std::result::Result<Deleted, ApiError> {
         let s = self.scope(name).await?;
         // Held from the check to the delete: no rotation step runs in between.
-        let _guard = self.hold()?;
+        let _guard = self.hold(name)?;
         let record = self.load(&s).await?;
         let storage = self.state.storage();
         self.rotation(&s, &storage).delete(&record, uuid).await?;
@@ -192,11 +192,11 @@ impl CredentialObject {
     }
 
     /// Marks a run (or a delete) as at work; `Err` (409) when one already is.
-    fn hold(&self) -> std::result::Result<Running<'_>, ApiError> {
+    fn hold(&self, name: &str) -> std::result::Result<Running<'_>, ApiError> {
         if self.running.replace(true) {
-            return Err(ApiError::Conflict(
-                "a rotation of this credential is running; try again when it has finished".into(),
-            ));
+            return Err(ApiError::Conflict(format!(
+                "a rotation of {name:?} is running; try again when it has finished"
+            )));
         }
         Ok(Running(&self.running))
     }
@@ -204,7 +204,7 @@ impl CredentialObject {
     /// One rotation run (starting one when `start`), with the alarm that resumes it should the
     /// object stop mid-step, and the alarm for what comes next.
     async fn run(&self, s: &Scope, start: bool) -> std::result::Result<CredentialState, ApiError> {
-        let _guard = self.hold()?;
+        let _guard = self.hold(&s.cred.name)?;
         let storage = self.state.storage();
         let mut record = self.load(s).await?;
         if !start && !record.rotating() {

@@ -15,7 +15,7 @@
 //     never learnt the credential's secrets answers a miss with 503 `credential_unavailable` and
 //     Retry-After and still serves the token KV has; a location that learnt them keeps serving
 //     from memory and mints a miss with them.
-// (An object evicted in the middle of a step is 130-crash-resume's subject.)
+// (An object stopped in the middle of a step is 130-crash-resume's subject.)
 //
 // Throughout every scenario both locations mint a token every 100 ms, each with a scope set
 // never asked before (so IMS is really called with a secret the broker can read), and every one

@@ -413,9 +413,6 @@ function normaliseClients(clients) {
  * @property {(name: string) => Promise<any>} [credentialObject]  a stub of credential `name`'s
  *   object (`idFromName(name)`), e.g. `(await w.credentialObject("default")).fetch(
  *   "https://credential-object/default/record")`; see support.mjs `readRecord`
- * @property {(name: string) => Promise<void>} [evictObject]  evicts credential `name`'s object
- *   (`mf.unsafeEvictDurableObject`): its memory is dropped, a request it was serving fails, its
- *   storage and alarm stay; the next request or the alarm re-creates it
  * @property {() => Promise<void>} stop   dispose Miniflare / workerd (idempotent)
  */
 
@@ -453,7 +450,7 @@ function normaliseClients(clients) {
  *     before the Worker as on Cloudflare (see `assetsOptions`),
  *   - the `CREDENTIAL_OBJECTS` Durable Object namespace (class `CredentialObject`, SQLite-backed,
  *     persisted under `kvPersistDir` too): one object per credential, the authority for its
- *     secrets record, rotations and minting (see `evictObject`, support.mjs `readRecord`),
+ *     secrets record, rotations and minting (see support.mjs `readRecord`),
  *   - every log line captured (see WORKER_LOG_FILE).
  *
  * Variables: the `[vars]` of wrangler.toml are the defaults, overridden by `vars`.
@@ -997,11 +994,11 @@ async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlM
 }
 
 /**
- * The handle's view of the credential objects defined by Worker `objectScript`: `objectScript`,
- * `credentialObject(name)` (a stub of the object named `name`, for internal requests such as
- * `https://credential-object/<name>/record`) and `evictObject(name)` (drops the object's memory,
- * as when Cloudflare evicts it; its storage and alarm stay, and a request or the alarm
- * re-creates it).
+ * The handle's view of the credential objects defined by Worker `objectScript`: `objectScript`
+ * and `credentialObject(name)` (a stub of the object named `name`, for internal requests such as
+ * `https://credential-object/<name>/record`). (Miniflare's `unsafeEvictDurableObject` waits for
+ * the object's requests to finish, so it cannot stop a run mid-step: 130-crash-resume restarts
+ * workerd instead.)
  */
 function credentialObjectsHandle(mf, objectScript, binding = "CREDENTIAL_OBJECTS") {
   return {
@@ -1010,6 +1007,5 @@ function credentialObjectsHandle(mf, objectScript, binding = "CREDENTIAL_OBJECTS
       const ns = await mf.getDurableObjectNamespace(binding, objectScript);
       return ns.get(ns.idFromName(name));
     },
-    evictObject: (name) => mf.unsafeEvictDurableObject(objectScript, "CredentialObject", { name }),
   };
 }

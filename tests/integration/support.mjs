@@ -460,7 +460,7 @@ export function numericId(digits = 9) {
  * @property {(o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string, kvWrapper?: boolean}) => Promise<import("./harness.mjs").WorkerHandle>} broker
  * @property {(n: number, o?: {vars?: Record<string,string|null>, secrets?: Record<string,string|null>, kvPersistDir?: string, label?: string, kvWrapper?: boolean}) => Promise<import("./harness.mjs").WorkerHandle[]>} fleet
  *   n brokers in one Miniflare (`startBrokerFleet`), one handle each (own url and fetch; logs,
- *   kv, `evictObject`, `stop` are the fleet's); the objects run with broker 0's configuration
+ *   kv, `stop` are the fleet's); the objects run with broker 0's configuration
  * @property {import("./harness.mjs").WorkerHandle[]} workers  every broker started so far
  * @property {() => Promise<void>} stop
  */
@@ -750,12 +750,6 @@ export async function writeRecord(w, credential, state, storeKey = TEST_STORE_KE
   const text = await w.kv.get(`state:${credential}`);
   const version = text === null ? 1 : JSON.parse(text).version + 1;
   await w.kv.put(`state:${credential}`, sealRecord(state, credential, version, storeKey));
-}
-
-/** Evicts `credential`'s object on broker handle `w` (its storage and alarm stay). */
-export async function evictObject(w, credential) {
-  if (!w.evictObject) throw new Error("this broker handle has no credential objects");
-  await w.evictObject(credential);
 }
 
 /**

@@ -32,9 +32,9 @@ use crate::rotation::ObjectRotation;
 use crate::runtime::WorkerPlatform;
 use ims_core::cache::{CacheOutcome, Minted, TokenSpec};
 use ims_core::credentials::Credential;
-use ims_core::rotation::CredentialState;
+use ims_core::rotation::{CredentialState, SlotRole};
 use ims_core::rotation_runner;
-use ims_core::ScopeSet;
+use ims_core::{ClientSecret, ScopeSet};
 use serde::Serialize;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -355,11 +355,11 @@ impl CredentialObject {
             Ok(s) => s,
             Err(e) => return refused(e),
         };
-        let record = match self.load(&s).await {
+        let mut record = match self.load(&s).await {
             Ok(r) => r,
             Err(e) => return refused(e),
         };
-        match self.mint(&s, &ask, &record).await {
+        match self.mint(&s, &ask, &mut record).await {
             Ok(Ok((token, upstream))) => Answer {
                 token: Some(token.to_stored(name)),
                 error: None,
@@ -382,15 +382,17 @@ impl CredentialObject {
     /// with the record's secrets (never asking an object again). Askers come when they have
     /// nothing usable or want a refresh, so a stale token is refreshed first; if that fails,
     /// the failure is the answer (an asker that still holds a usable token keeps serving it).
+    /// A mint that fell back to another secret updates `record` ([`Self::record_fallback`]).
     async fn mint(
         &self,
         s: &Scope,
         ask: &Ask,
-        record: &CredentialState,
+        record: &mut CredentialState,
     ) -> std::result::Result<Minted, ApiError> {
         let scopes =
             ScopeSet::from_comma(&ask.scopes).map_err(|e| ApiError::InvalidScope(e.to_string()))?;
-        let secrets = crate::secrets::known(&self.env, s.platform.keys(), &s.cred, record)?;
+        let tried = crate::secrets::known_slots(&self.env, s.platform.keys(), &s.cred, record)?;
+        let secrets = tried.iter().map(|(_, secret)| secret.clone()).collect();
         let spec = TokenSpec::of_use(
             ask.use_,
             &s.cred.name,
@@ -413,7 +415,8 @@ impl CredentialObject {
             },
         };
         if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
-            crate::secrets::log_fallback(&s.cred.name, up.secret_index);
+            self.record_fallback(s, &tried, up.secret_index, record)
+                .await;
         }
         if served.outcome != CacheOutcome::Stale {
             return Ok(Ok(((*served.token).clone(), served.upstream)));
@@ -422,11 +425,51 @@ impl CredentialObject {
             Ok(up) => up,
             Err(f) => return Ok(Err(f)),
         };
+        if let Some(up) = upstream.as_ref().filter(|u| u.secret_index > 0) {
+            self.record_fallback(s, &tried, up.secret_index, record)
+                .await;
+        }
         // The refresh just put it in the object's memory.
         let token = cache.peek(&spec.key).ok_or_else(|| {
             ApiError::Storage("the refreshed token is not in the object's memory".into())
         })?;
         Ok(Ok(((*token).clone(), upstream)))
+    }
+}
+
+impl CredentialObject {
+    /// IMS refused the secrets tried before `index` (`invalid_client`) and accepted the one at
+    /// `index`: logged, and written into the record so that every mint after it, here and in
+    /// every isolate that learns the record, tries the accepted secret first. The record is read
+    /// again right before the write (only storage calls in between, so no rotation step can
+    /// land in the middle), and left alone if its secrets changed since the mint began.
+    async fn record_fallback(
+        &self,
+        s: &Scope,
+        tried: &[(SlotRole, ClientSecret)],
+        index: usize,
+        record: &mut CredentialState,
+    ) {
+        crate::secrets::log_fallback(&s.cred.name, index);
+        let Some((accepted, _)) = tried.get(index) else {
+            return;
+        };
+        let refused: Vec<SlotRole> = tried[..index].iter().map(|(role, _)| *role).collect();
+        let Ok(mut current) = self.load(s).await else {
+            return;
+        };
+        let keys = s.platform.keys();
+        match crate::secrets::known_slots(&self.env, keys, &s.cred, &current) {
+            Ok(now_known) if now_known == tried => {}
+            _ => return,
+        }
+        current.fell_back(&refused, *accepted, crate::platform::now_ms());
+        if record_store::save(&self.state.storage(), &current)
+            .await
+            .is_ok()
+        {
+            *record = current;
+        }
     }
 }
 

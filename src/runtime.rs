@@ -15,7 +15,7 @@ use ims_core::envelope::StoreKeys;
 use ims_core::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use ims_core::platform::{Clock, TokenStore};
 use ims_core::{ConfigError, ImsError};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
@@ -31,6 +31,8 @@ pub struct WorkerPlatform {
     coordinator: Option<Rc<CredentialObjects>>,
     /// Why the credential's object refused the last ask, for the caller's answer.
     refusal: Rc<RefCell<Option<ApiError>>>,
+    /// True once this platform minted by itself because the object could not be reached.
+    minted_here: Rc<Cell<bool>>,
 }
 
 impl WorkerPlatform {
@@ -49,6 +51,7 @@ impl WorkerPlatform {
             isolate: Rc::clone(isolate),
             coordinator: Some(Rc::new(objects)),
             refusal: Rc::default(),
+            minted_here: Rc::default(),
         })
     }
 
@@ -63,6 +66,12 @@ impl WorkerPlatform {
     /// The isolate's state.
     pub fn isolate(&self) -> &Isolate {
         &self.isolate
+    }
+
+    /// True when a mint through this platform was made here, not by the credential's object
+    /// (which logs its own fallbacks).
+    pub fn minted_here(&self) -> bool {
+        self.minted_here.get()
     }
 
     /// The error the credential's object answered instead of a token, if it did (taken).
@@ -132,7 +141,10 @@ impl Coordinator for WorkerPlatform {
                 Some(unavailable())
             }
             Err(()) if spec.secrets.is_empty() => Some(unavailable()),
-            Err(()) => None,
+            Err(()) => {
+                self.minted_here.set(true);
+                None
+            }
         }
     }
 }

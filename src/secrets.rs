@@ -11,7 +11,7 @@ use crate::log::Fields;
 use ims_core::credentials::Credential;
 use ims_core::envelope::StoreKeys;
 use ims_core::record::slot_aad;
-use ims_core::rotation::{CredentialState, Slot, Source};
+use ims_core::rotation::{CredentialState, Slot, SlotRole, Source};
 use ims_core::{ClientSecret, ConfigError};
 use std::rc::Rc;
 use worker::Env;
@@ -80,28 +80,35 @@ pub fn seal(keys: &StoreKeys, credential: &str, uuid: &str, secret: &ClientSecre
     )
 }
 
-/// Every secret the broker can read for `cred` in `state`: active first, then pending,
-/// previous and the bootstrap Worker secret (duplicates dropped). A stored secret that cannot be
-/// opened is an error naming `STORE_KEY` (a wrong key must not silently fall back to an older
-/// secret); a missing bootstrap secret is an error only when nothing else is known.
+/// Every secret the broker can read for `cred` in `state`, in the order it tries them
+/// ([`CredentialState::mint_order`]: active, pending, previous, the bootstrap Worker secret, a
+/// secret IMS refused last), duplicates dropped. A stored secret that cannot be opened is an
+/// error naming `STORE_KEY` (a wrong key must not silently fall back to an older secret); a
+/// missing bootstrap secret is an error only when nothing else is known.
 pub fn known(
     env: &Env,
     keys: &StoreKeys,
     cred: &Credential,
     state: &CredentialState,
 ) -> Result<Vec<ClientSecret>, ApiError> {
-    let bootstrap = Slot::bootstrap();
-    let slots = [
-        Some(&state.active),
-        state.pending.as_ref(),
-        state.previous.as_ref(),
-        Some(&bootstrap),
-    ];
-    let mut out: Vec<ClientSecret> = Vec::new();
+    Ok(known_slots(env, keys, cred, state)?
+        .into_iter()
+        .map(|(_, secret)| secret)
+        .collect())
+}
+
+/// [`known`], each secret with the slot it comes from.
+pub fn known_slots(
+    env: &Env,
+    keys: &StoreKeys,
+    cred: &Credential,
+    state: &CredentialState,
+) -> Result<Vec<(SlotRole, ClientSecret)>, ApiError> {
+    let mut out: Vec<(SlotRole, ClientSecret)> = Vec::new();
     let mut missing_bootstrap = None;
-    for slot in slots.into_iter().flatten() {
-        match open_slot(env, keys, cred, slot) {
-            Ok(s) if !out.contains(&s) => out.push(s),
+    for (role, slot) in state.mint_order() {
+        match open_slot(env, keys, cred, &slot) {
+            Ok(s) if !out.iter().any(|(_, known)| *known == s) => out.push((role, s)),
             Ok(_) => {}
             Err(e) if slot.source == Source::Bootstrap => {
                 missing_bootstrap.get_or_insert(e);

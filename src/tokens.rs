@@ -135,7 +135,8 @@ async fn not_in_memory(
     );
     match cache.mint_for(&platform, &cfg.settings, &spec).await {
         Ok(served) => {
-            if let Some(up) = served.upstream.as_ref().filter(|u| u.secret_index > 0) {
+            let upstream = served.upstream.as_ref();
+            if let Some(up) = upstream.filter(|u| u.secret_index > 0 && platform.minted_here()) {
                 log_fallback(&cred.name, up.secret_index);
             }
             Ok(served)
@@ -180,7 +181,7 @@ async fn background_refresh(
         .as_ref()
         .ok()
         .and_then(Option::as_ref)
-        .filter(|u| u.secret_index > 0)
+        .filter(|u| u.secret_index > 0 && platform.minted_here())
     {
         log_fallback(&spec.credential, up.secret_index);
     }

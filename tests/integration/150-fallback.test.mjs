@@ -1,6 +1,7 @@
-// Issue 3, test 5: fallback. The active secret deleted behind the broker's back (in the Developer
-// Console, say) → IMS answers invalid_client for it; the broker falls back to the other known
-// secret, keeps serving, and says so in the log (`{"msg":"secret_fallback",...}`):
+// Fallback. The active secret deleted behind the broker's back (in the Developer Console, say) →
+// IMS answers invalid_client for it; the broker falls back to the other known secret, keeps
+// serving, says so in the log (`{"msg":"secret_fallback",...}`) and in the credential's record,
+// so that later mints try the accepted secret first:
 //   5.1 the previous secret, during a rotation's grace period;
 //   5.2 the bootstrap Worker secret, after a finished rotation (its value re-added at Adobe);
 //   5.3 the new secret in KV, for an isolate whose copy of the record predates a rotation that
@@ -15,6 +16,7 @@ import {
   fakeClientSecrets,
   fakeDeleteSecret,
   jsonLogs,
+  readRecord,
   rotate,
   rotationEnv,
   uniqueScopes,
@@ -59,10 +61,18 @@ test("5.1 the active secret deleted during the grace period → falls back to th
     const { calls } = await mintFresh(wGrace, "default", `after the active secret was deleted (#${i + 1})`);
     assert.equal(calls.at(-1).outcome, "ok");
     assert.equal(calls.at(-1).secret_uuid, boot.uuid, "served with the previous secret");
-    assert.ok(calls.some((c) => c.outcome === "error:invalid_client"), `the deleted active secret was tried first: ${JSON.stringify(calls)}`);
+    if (i === 0) {
+      assert.ok(calls.some((c) => c.outcome === "error:invalid_client"), `the deleted active secret was tried first: ${JSON.stringify(calls)}`);
+    } else {
+      // The fallback is in the credential's record: the refused secret is tried last now.
+      assert.deepEqual(calls.map((c) => c.outcome), ["ok"], `one IMS call, with the previous secret: ${JSON.stringify(calls)}`);
+    }
   }
   const logs = fallbacks(wGrace, "default");
-  assert.ok(logs.length >= 1, "secret_fallback logged");
+  assert.equal(logs.length, 1, "secret_fallback logged once");
+  const record = await readRecord(wGrace, "default");
+  assert.ok(record.active.refused_at_ms > 0, "the record says the active secret was refused");
+  assert.ok(record.previous.verified_at_ms >= record.active.refused_at_ms, "and that the previous one was accepted");
   // Cached tokens keep being served too.
   const n = (await fake.stats()).token_calls;
   assert.equal(expectToken(await v1Token(wGrace, keys.user, {}), "the cached token").access_token, cached.access_token);

@@ -159,6 +159,7 @@ mod tests {
                 sealed: Some("v1.x.y.z".into()),
                 created_at_ms: Some(1),
                 verified_at_ms: None,
+                refused_at_ms: None,
             },
             ..CredentialState::default()
         }

@@ -54,6 +54,11 @@ pub struct Slot {
     /// When the broker last saw IMS accept it, epoch ms.
     #[serde(default)]
     pub verified_at_ms: Option<u64>,
+    /// When IMS last refused it (`invalid_client`) while another known secret was accepted,
+    /// epoch ms. Refused after it was last accepted, it is tried after the others
+    /// ([`CredentialState::mint_order`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_at_ms: Option<u64>,
 }
 
 impl Slot {
@@ -65,8 +70,30 @@ impl Slot {
             sealed: None,
             created_at_ms: None,
             verified_at_ms: None,
+            refused_at_ms: None,
         }
     }
+
+    /// True when IMS refused it after it last accepted it.
+    fn refused(&self) -> bool {
+        match (self.refused_at_ms, self.verified_at_ms) {
+            (Some(refused), Some(verified)) => refused > verified,
+            (refused, _) => refused.is_some(),
+        }
+    }
+}
+
+/// Which slot of the record a secret comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRole {
+    /// The active slot.
+    Active,
+    /// The pending slot.
+    Pending,
+    /// The previous slot.
+    Previous,
+    /// The bootstrap Worker secret (whether or not a slot names it).
+    Bootstrap,
 }
 
 /// The next step a rotation has to take.
@@ -238,6 +265,47 @@ impl CredentialState {
         self.rotation.as_ref().is_some_and(|r| r.step != Step::Done)
     }
 
+    /// The slots whose secrets the broker mints with, in the order it tries them while IMS
+    /// answers `invalid_client`: active, pending, previous, then the bootstrap Worker secret;
+    /// a slot IMS refused after it last accepted it comes after all the others, so that a
+    /// fallback ([`Self::fell_back`]) is not paid again on every mint.
+    pub fn mint_order(&self) -> Vec<(SlotRole, Slot)> {
+        let mut slots: Vec<(SlotRole, Slot)> = [
+            (SlotRole::Active, Some(&self.active)),
+            (SlotRole::Pending, self.pending.as_ref()),
+            (SlotRole::Previous, self.previous.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(role, slot)| slot.map(|s| (role, s.clone())))
+        .collect();
+        slots.push((SlotRole::Bootstrap, Slot::bootstrap()));
+        slots.sort_by_key(|(_, slot)| slot.refused());
+        slots
+    }
+
+    /// Records a fallback: IMS refused the secrets of `refused` (`invalid_client`) and accepted
+    /// the one of `accepted`, at `now`. The bootstrap Worker secret has no slot of its own
+    /// unless one names it, so nothing is recorded for it otherwise.
+    pub fn fell_back(&mut self, refused: &[SlotRole], accepted: SlotRole, now: u64) {
+        for role in refused {
+            if let Some(slot) = self.slot_mut(*role) {
+                slot.refused_at_ms = Some(now);
+            }
+        }
+        if let Some(slot) = self.slot_mut(accepted) {
+            slot.verified_at_ms = Some(now);
+        }
+    }
+
+    fn slot_mut(&mut self, role: SlotRole) -> Option<&mut Slot> {
+        match role {
+            SlotRole::Active => Some(&mut self.active),
+            SlotRole::Pending => self.pending.as_mut(),
+            SlotRole::Previous => self.previous.as_mut(),
+            SlotRole::Bootstrap => None,
+        }
+    }
+
     /// Starts a rotation unless one is unfinished; returns whether one was started.
     pub fn start(&mut self, id: &str, now: u64) -> bool {
         if self.rotating() {
@@ -398,6 +466,7 @@ impl CredentialState {
             sealed: Some(sealed),
             created_at_ms: Some(created_at_ms),
             verified_at_ms: None,
+            refused_at_ms: None,
         });
         if let Some(r) = self.rot(now) {
             r.adding_since_ms = None;
@@ -629,6 +698,46 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_secret_is_tried_last_until_it_is_accepted_again() {
+        let stored = |uuid: &str| Slot {
+            uuid: Some(uuid.into()),
+            source: Source::Stored,
+            sealed: Some(format!("sealed-{uuid}")),
+            created_at_ms: Some(1),
+            verified_at_ms: Some(10),
+            refused_at_ms: None,
+        };
+        let mut s = CredentialState {
+            active: stored("new"),
+            previous: Some(stored("old")),
+            ..CredentialState::default()
+        };
+        let roles = |s: &CredentialState| {
+            s.mint_order()
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect::<Vec<_>>()
+        };
+        use SlotRole::*;
+        assert_eq!(roles(&s), [Active, Previous, Bootstrap]);
+        // The active secret was refused and the previous one accepted: previous first from now on.
+        s.fell_back(&[Active], Previous, 20);
+        assert_eq!(roles(&s), [Previous, Bootstrap, Active]);
+        assert_eq!(s.previous.as_ref().unwrap().verified_at_ms, Some(20));
+        // Accepted again later (e.g. by the rotation's own mint): back in its place.
+        s.active.verified_at_ms = Some(30);
+        assert_eq!(roles(&s), [Active, Previous, Bootstrap]);
+        // The bootstrap secret has no slot here: nothing to record for it.
+        s.fell_back(&[Active, Previous], Bootstrap, 40);
+        assert_eq!(roles(&s), [Bootstrap, Active, Previous]);
+        // The field is written only when set, and read back.
+        assert!(!CredentialState::default()
+            .to_json()
+            .contains("refused_at_ms"));
+        assert_eq!(CredentialState::from_json(&s.to_json()), Some(s));
+    }
+
+    #[test]
     fn the_record_json_is_written_and_read_field_by_field() {
         let slot = |uuid: Option<&str>, sealed: Option<&str>| Slot {
             uuid: uuid.map(str::to_owned),
@@ -640,6 +749,7 @@ mod tests {
             sealed: sealed.map(str::to_owned),
             created_at_ms: sealed.map(|_| 7),
             verified_at_ms: uuid.map(|_| u64::MAX),
+            refused_at_ms: None,
         };
         let mut full = CredentialState {
             v: 1,

@@ -212,7 +212,8 @@ impl CredentialObject {
             return Ok(record);
         }
         let now = crate::platform::now_ms();
-        self.set_alarm(now + s.cfg.rotation_resume_ms).await;
+        self.set_alarm(&s.cred.name, now + s.cfg.rotation_resume_ms)
+            .await;
         let outcome = self.rotation(s, &storage).run(&mut record, start).await;
         self.schedule(s, &record, outcome.as_ref().ok()).await;
         outcome.map(|_| record)
@@ -232,8 +233,8 @@ impl CredentialObject {
                 Fields::new().str("credential", &name).bool("busy", true),
                 None,
             );
-            self.set_alarm(crate::platform::now_ms() + s.cfg.rotation_resume_ms)
-                .await;
+            let at = crate::platform::now_ms() + s.cfg.rotation_resume_ms;
+            self.set_alarm(&name, at).await;
             return Ok(());
         }
         let record = self.load(&s).await?;
@@ -298,7 +299,7 @@ impl CredentialObject {
             _ => s.cfg.rotate_after_days.map(|_| now + DAY_MS),
         };
         match next {
-            Some(at) => self.set_alarm(at).await,
+            Some(at) => self.set_alarm(&s.cred.name, at).await,
             None => {
                 if let Err(e) = self.state.storage().delete_alarm().await {
                     alarm_failed(&s.cred.name, &e);
@@ -322,11 +323,12 @@ impl CredentialObject {
             } else {
                 0
             };
-            self.set_alarm(crate::platform::now_ms() + wait).await;
+            self.set_alarm(&s.cred.name, crate::platform::now_ms() + wait)
+                .await;
         }
     }
 
-    async fn set_alarm(&self, at_ms: u64) {
+    async fn set_alarm(&self, credential: &str, at_ms: u64) {
         let date =
             worker::js_sys::Date::new(&worker::wasm_bindgen::JsValue::from_f64(at_ms as f64));
         if let Err(e) = self
@@ -335,7 +337,7 @@ impl CredentialObject {
             .set_alarm(worker::ScheduledTime::new(date))
             .await
         {
-            alarm_failed("?", &e);
+            alarm_failed(credential, &e);
         }
     }
 

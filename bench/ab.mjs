@@ -8,10 +8,9 @@
 //
 // Environment: AB_ROUNDS (5), AB_SECONDS (5). Prints medians, and each build's ratio to (b) and
 // (c), per round and of the medians. Only the ratios compare across runs.
-import path from "node:path";
-
 import {
   BARE_SCRIPT,
+  buildsFromArgs,
   KV_JS_SCRIPT,
   kvJsBindings,
   brokerFixture,
@@ -29,14 +28,7 @@ const CLIENT_ID = "ab-client";
 const SECRET = "ab-secret-0123456789";
 const BODY = JSON.stringify({ credential: "default", scopes: ["openid", "AdobeID"] });
 
-const builds = process.argv.slice(2).map((arg) => {
-  const [label, script] = arg.includes("=") ? arg.split(/=(.*)/s) : [path.basename(path.dirname(path.resolve(arg))), arg];
-  return { label, script: path.resolve(script) };
-});
-if (builds.length === 0) {
-  console.error("usage: node bench/ab.mjs label=path/to/index.js [label=path/to/index.js ...]");
-  process.exit(2);
-}
+const builds = buildsFromArgs("node bench/ab.mjs label=path/to/index.js [label=path/to/index.js ...]");
 
 const { fake, caller, bindings } = await brokerFixture({ clientId: CLIENT_ID, secret: SECRET, callerId: "ab" });
 const workers = [

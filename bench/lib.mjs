@@ -134,6 +134,22 @@ function durableObjectsOf(script) {
   return {};
 }
 
+/**
+ * The builds named on a side-by-side script's command line (`label=path/to/index.js`, or a path
+ * whose folder names it); prints `usage` and exits when there is none.
+ */
+export function buildsFromArgs(usage) {
+  const builds = process.argv.slice(2).map((arg) => {
+    const [label, script] = arg.includes("=") ? arg.split(/=(.*)/s) : [path.basename(path.dirname(path.resolve(arg))), arg];
+    return { label, script: path.resolve(script) };
+  });
+  if (builds.length === 0) {
+    console.error(`usage: ${usage}`);
+    process.exit(2);
+  }
+  return builds;
+}
+
 /** Miniflare (v4-style) options of one Worker with its own direct socket on 127.0.0.1. */
 export function workerOptions({ name, script, bindings = {}, kv }) {
   if (!fs.existsSync(script)) throw new Error(`${script} missing (build it first)`);

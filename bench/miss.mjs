@@ -9,21 +9,12 @@
 //
 // Environment: MISS_REQUESTS (40 per build), MISS_IMS_DELAY_MS (200). Prints p50 and p90 per
 // build, and the p50 minus the IMS delay: what the broker adds to a miss.
-import path from "node:path";
-
-import { brokerFixture, median, request, startMiniflare, workerOptions } from "./lib.mjs";
+import { brokerFixture, buildsFromArgs, median, request, startMiniflare, workerOptions } from "./lib.mjs";
 
 const REQUESTS = Number(process.env.MISS_REQUESTS ?? 40);
 const IMS_DELAY_MS = Number(process.env.MISS_IMS_DELAY_MS ?? 200);
 
-const builds = process.argv.slice(2).map((arg) => {
-  const [label, script] = arg.includes("=") ? arg.split(/=(.*)/s) : [path.basename(path.dirname(path.resolve(arg))), arg];
-  return { label, script: path.resolve(script) };
-});
-if (builds.length === 0) {
-  console.error("usage: node bench/miss.mjs label=path/to/index.js [label=path/to/index.js ...]");
-  process.exit(2);
-}
+const builds = buildsFromArgs("node bench/miss.mjs label=path/to/index.js [label=path/to/index.js ...]");
 
 const { fake, caller, bindings } = await brokerFixture({ clientId: "miss-client", secret: "miss-secret-0123456789", callerId: "miss" });
 // Request n asks for openid plus the pool's names whose bit is set in n + 1: a scope set of its

@@ -712,24 +712,17 @@ export function openRecord(text, credential, storeKey = TEST_STORE_KEY) {
 /**
  * The internal record request to `credential`'s object on broker handle `w` (a broker started by
  * the harness, or a fleet: its objects' Worker): `{status, json, text, record, error}`. The
- * object answers `{"ok": {"record": …}}` (also accepted: `{"record": …}`), or `{"error": …}`
+ * object answers `{"ok": {"record": …}}` or `{"error": …}`
  * (e.g. `{"misconfigured": …}` naming STORE_KEY for a KV record it cannot import); `record` is
  * the CredentialState JSON, `error` the object's error (undefined when there is a record).
  */
 export async function fetchRecord(w, credential) {
   if (!w.credentialObject) throw new Error("this broker handle has no credential objects");
   const stub = await w.credentialObject(credential);
-  const res = await stub.fetch(`https://credential-object/${encodeURIComponent(credential)}/record`);
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const record = json?.ok?.record ?? json?.record;
-  const error = record && typeof record === "object" ? undefined : (json?.error ?? json);
-  return { status: res.status, headers: res.headers, text, json, record, error };
+  const r = await readResponse(await stub.fetch(`https://credential-object/${encodeURIComponent(credential)}/record`));
+  const record = r.json?.ok?.record;
+  const error = record && typeof record === "object" ? undefined : (r.json?.error ?? r.json);
+  return { status: r.status, headers: r.headers, text: r.text, json: r.json, record, error };
 }
 
 /** The record `credential`'s object holds (its CredentialState JSON); throws when it answers none. */

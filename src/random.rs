@@ -1,5 +1,5 @@
 //! Cryptographically secure random bytes from the runtime (`crypto.getRandomValues`, through
-//! `getrandom`'s JS backend): envelope nonces, rotation ids, lease owners.
+//! `getrandom`'s JS backend): envelope nonces, rotation ids, request and isolate ids.
 
 /// `N` random bytes. The runtime's generator does not fail in practice; if it ever did, the
 /// broker must not seal with a predictable nonce, so this aborts the request instead.

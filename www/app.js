@@ -880,7 +880,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * The rotate button: POST …/secrets/rotate runs as many steps as it can in one request, so while
  * it runs the rotation's record is polled every second and each step is drawn as it is written;
- * afterwards polling goes on while the rotation still moves (e.g. another run holds the lease),
+ * afterwards polling goes on while the rotation still moves (e.g. another call's run is at work),
  * and stops once it is finished, waits for the grace period, or stopped on an error.
  */
 async function rotate(card) {

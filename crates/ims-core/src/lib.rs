@@ -14,6 +14,7 @@
 //! - [`callers`], [`credentials`]: configuration parsed from Worker vars and secrets.
 //! - [`rotation`], [`rotation_runner`]: the secret rotation's state machine and the order of
 //!   effects that drives it.
+//! - [`workload_identity`]: the rules for callers presenting an OIDC token instead of a key.
 #![forbid(unsafe_code)]
 
 pub mod budget;
@@ -47,6 +48,7 @@ pub mod secret;
 pub mod time;
 pub mod token_body;
 pub mod upstream_url;
+pub mod workload_identity;
 
 pub use cache::{CacheOutcome, Failure, Served, Settings, TokenCache, TokenSpec, UpstreamCall};
 pub use config::ConfigError;

@@ -52,7 +52,7 @@ impl ConfigError {
 
 /// The members of a JSON object in document order, a name given twice kept twice, each value
 /// as its JSON text: every entry of a setting is checked, even one a later one replaces.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
+pub(crate) struct Members<'a>(pub(crate) Vec<(String, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

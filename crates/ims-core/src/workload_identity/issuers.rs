@@ -96,6 +96,22 @@ pub fn parse_trusted_issuers(text: &str) -> Result<TrustedIssuers, ConfigError> 
     let Value::Object(entries) = whole else {
         return Err(ConfigError::invalid(SETTING, "not an object of issuers"));
     };
+    // A name given twice would leave one entry unchecked and unused: refused.
+    let members: crate::config::Members = serde_json::from_str(text)
+        .map_err(|_| ConfigError::invalid(SETTING, "not an object of issuers"))?;
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some((name, _)) = members
+        .0
+        .iter()
+        .find(|(name, _)| !seen.insert(name.as_str()))
+    {
+        let at = if valid_name(name) {
+            format!("{SETTING}.{name}")
+        } else {
+            SETTING.to_owned()
+        };
+        return Err(ConfigError::invalid(&at, "an issuer name given twice"));
+    }
     let mut out = BTreeMap::new();
     for (name, entry) in entries {
         if !valid_name(&name) {

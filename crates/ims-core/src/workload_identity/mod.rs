@@ -250,6 +250,21 @@ mod tests {
     // --- TRUSTED_ISSUERS ---
 
     #[test]
+    fn an_issuer_name_given_twice_is_refused() {
+        let one = r#"{"issuer":"https://a.example","audience":"x"}"#;
+        let text = format!(r#"{{"gh":{one},"gh":{one}}}"#);
+        let e = parse_trusted_issuers(&text).unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Invalid {
+                setting: "TRUSTED_ISSUERS.gh".into(),
+                reason: "an issuer name given twice".into(),
+            }
+        );
+        assert!(parse_trusted_issuers(&format!(r#"{{"gh":{one}}}"#)).is_ok());
+    }
+
+    #[test]
     fn parses_issuers_with_defaults() {
         let t = parse_trusted_issuers(
             r#"{"github":{"issuer":"https://token.actions.githubusercontent.com","audience":"ims-broker"},

@@ -437,9 +437,7 @@ impl CredentialObject {
         })?;
         Ok(Ok(((*token).clone(), upstream)))
     }
-}
 
-impl CredentialObject {
     /// IMS refused the secrets tried before `index` (`invalid_client`) and accepted the one at
     /// `index`: logged, and written into the record so that every mint after it, here and in
     /// every isolate that learns the record, tries the accepted secret first. The record is read

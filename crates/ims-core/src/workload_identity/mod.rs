@@ -250,6 +250,21 @@ mod tests {
     // --- TRUSTED_ISSUERS ---
 
     #[test]
+    fn an_unverified_token_never_shows_itself_in_debug() {
+        let jwt = rs(r#"{"iss":"https://a.example","sub":"repo:acme/site"}"#);
+        let read = read(&jwt).unwrap();
+        let shown = format!("{read:?}");
+        for part in jwt.split('.') {
+            assert!(!shown.contains(part), "{shown}");
+        }
+        assert!(
+            !shown.contains("repo:acme/site"),
+            "claim values stay out: {shown}"
+        );
+        assert!(shown.contains("\"sub\""), "claim names are shown: {shown}");
+    }
+
+    #[test]
     fn an_issuer_name_given_twice_is_refused() {
         let one = r#"{"issuer":"https://a.example","audience":"x"}"#;
         let text = format!(r#"{{"gh":{one},"gh":{one}}}"#);

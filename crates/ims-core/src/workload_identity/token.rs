@@ -15,7 +15,10 @@ pub struct Header {
 /// A token read but not verified: nothing in it may be trusted until the Worker has checked
 /// [`signature`](Self::signature) over [`signing_input`](Self::signing_input) and
 /// [`check_claims`] has passed.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the header and the claims' names only: the signing input and the signature
+/// together are the token, a credential that must not reach a log or a panic message.
+#[derive(Clone, PartialEq)]
 pub struct Unverified {
     /// The header.
     pub header: Header,
@@ -25,6 +28,17 @@ pub struct Unverified {
     pub signing_input: Vec<u8>,
     /// The decoded signature (for ES256, `r || s`, 64 bytes, as WebCrypto expects).
     pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Unverified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unverified")
+            .field("header", &self.header)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .field("signing_input", &"[redacted]")
+            .field("signature", &"[redacted]")
+            .finish()
+    }
 }
 
 /// The header as written (`alg` is judged after `crit`; other parameters are ignored).

@@ -351,7 +351,11 @@ impl CallerRegistry {
 
 /// The identity of entry `id`: a key digest, or an issuer of `issuers` and bound claims; never
 /// both, never neither.
-fn identity(id: &str, entry: &RawCaller, issuers: &TrustedIssuers) -> Result<Identity, ConfigError> {
+fn identity(
+    id: &str,
+    entry: &RawCaller,
+    issuers: &TrustedIssuers,
+) -> Result<Identity, ConfigError> {
     let invalid = |why: &str| ConfigError::invalid(SETTING, format!("caller {id}: {why}"));
     match (&entry.sha256, &entry.issuer, &entry.bound_claims) {
         (Some(hex), None, None) => crate::hex::decode(hex)
@@ -513,16 +517,12 @@ mod tests {
                 setting: "CALLER_KEYS".into()
             })
         );
-        let e =
-            parse(r#"{"a":{"sha256":"abcd","credentials":"*","scopes":"*"}}"#)
-                .unwrap_err();
+        let e = parse(r#"{"a":{"sha256":"abcd","credentials":"*","scopes":"*"}}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
             "CALLER_KEYS is invalid: caller a: sha256 is not 64 hex digits"
         );
-        let e =
-            parse(r#"{"a":{"sha256":"secretish-value","credentials":"*"}}"#)
-                .unwrap_err();
+        let e = parse(r#"{"a":{"sha256":"secretish-value","credentials":"*"}}"#).unwrap_err();
         assert!(!e.to_string().contains("secretish"), "{e}");
         let e = parse("{not json").unwrap_err();
         assert!(
@@ -530,8 +530,7 @@ mod tests {
                 .starts_with("CALLER_KEYS is invalid: not valid JSON"),
             "{e}"
         );
-        let e =
-            parse(r#"{"a":{"sha256":"00","credentials":"all","scopes":"*"}}"#);
+        let e = parse(r#"{"a":{"sha256":"00","credentials":"all","scopes":"*"}}"#);
         assert!(e.is_err());
     }
 
@@ -558,7 +557,10 @@ mod tests {
             assert!(parse(text).is_ok(), "{text}");
         }
         let twice = parse(&ok[3]).unwrap();
-        assert!(twice.callers[0].may_use("anything"), "the last entry counts");
+        assert!(
+            twice.callers[0].may_use("anything"),
+            "the last entry counts"
+        );
         let wrong_type = "sha256 and issuer must be strings, credentials and scopes \"*\" or a list of strings, admin true or false, role a string";
         let refused = [
             (
@@ -623,8 +625,7 @@ mod tests {
             e.to_string(),
             "CALLER_KEYS is invalid: JSON of the wrong shape: a caller: an unknown field"
         );
-        let e = parse(&one(r#","credentials":"*","scopes":"*","x-secret":1"#))
-            .unwrap_err();
+        let e = parse(&one(r#","credentials":"*","scopes":"*","x-secret":1"#)).unwrap_err();
         assert!(!e.to_string().contains("x-secret"), "{e}");
         let e = parse(&format!(r#"{{"a-1":{}}}"#, entry(r#","scopes":"*""#)));
         assert_eq!(
@@ -693,7 +694,8 @@ mod tests {
         assert_eq!(r.federated("github", &main).unwrap().id, "site-deploy");
         let tag = claims(serde_json::json!({"repository": "acme/site", "ref": "refs/tags/v1.2"}));
         assert_eq!(r.federated("github", &tag).unwrap().id, "site-deploy");
-        let branch = claims(serde_json::json!({"repository": "acme/site", "ref": "refs/heads/dev"}));
+        let branch =
+            claims(serde_json::json!({"repository": "acme/site", "ref": "refs/heads/dev"}));
         assert_eq!(r.federated("github", &branch), Err(JwtError::NoCaller));
         // The same claims from another issuer are not that caller.
         assert_eq!(r.federated("access", &main), Err(JwtError::NoCaller));
@@ -702,29 +704,48 @@ mod tests {
         assert_eq!((found.id.as_str(), found.role), ("robot", Role::Viewer));
         // A federated caller has no key: no presented key is it.
         assert!(r.authenticate(&CallerKey::new("")).is_none());
-        assert_eq!(r.authenticate(&CallerKey::new("key-a")).unwrap().id, "svc-a");
+        assert_eq!(
+            r.authenticate(&CallerKey::new("key-a")).unwrap().id,
+            "svc-a"
+        );
         assert_eq!(r.issuers().iter().count(), 2);
     }
 
     #[test]
     fn federated_entries_are_checked_at_load_naming_caller_and_field() {
         let cases = [
-            (r#"{"x":{"issuer":"gitlab","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
-             "caller x: issuer is not the name of an entry of TRUSTED_ISSUERS"),
-            (r#"{"x":{"issuer":"github","credentials":"*","scopes":"*"}}"#,
-             "caller x: bound_claims is required with issuer"),
-            (r#"{"x":{"issuer":"github","bound_claims":{},"credentials":"*","scopes":"*"}}"#,
-             "caller x: bound_claims: bound claims must bind at least one claim"),
-            (r#"{"x":{"issuer":"github","bound_claims":{"sub":1},"credentials":"*","scopes":"*"}}"#,
-             "caller x: bound_claims: bound claims must be an object"),
-            (r#"{"x":{"issuer":"github","bound_claims":{"sub":[]},"credentials":"*","scopes":"*"}}"#,
-             "caller x: bound_claims: bound claims must be an object"),
-            (r#"{"x":{"bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
-             "caller x: sha256 (a key's digest) or issuer is required"),
-            (r#"{"x":{"sha256":"ab","issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
-             "caller x: sha256 next to issuer or bound_claims"),
-            (r#"{"x":{"issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*","issuer":"access"}}"#,
-             "given twice"),
+            (
+                r#"{"x":{"issuer":"gitlab","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: issuer is not the name of an entry of TRUSTED_ISSUERS",
+            ),
+            (
+                r#"{"x":{"issuer":"github","credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims is required with issuer",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must bind at least one claim",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":1},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must be an object",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":[]},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must be an object",
+            ),
+            (
+                r#"{"x":{"bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: sha256 (a key's digest) or issuer is required",
+            ),
+            (
+                r#"{"x":{"sha256":"ab","issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: sha256 next to issuer or bound_claims",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*","issuer":"access"}}"#,
+                "given twice",
+            ),
         ];
         for (text, want) in cases {
             let e = federated(text).unwrap_err().to_string();
@@ -741,11 +762,17 @@ mod tests {
     fn two_entries_one_token_could_match_are_refused_at_load() {
         let overlapping = [
             // The second binds less: every token of the first matches it too.
-            (r#"{"repository":"acme/site","ref":"refs/heads/main"}"#, r#"{"repository":"acme/site"}"#),
+            (
+                r#"{"repository":"acme/site","ref":"refs/heads/main"}"#,
+                r#"{"repository":"acme/site"}"#,
+            ),
             // Globs that share a string.
             (r#"{"repository":"acme/*"}"#, r#"{"repository":"*/site"}"#),
             // Different claims, both satisfiable at once.
-            (r#"{"repository":"acme/site"}"#, r#"{"ref":"refs/heads/main"}"#),
+            (
+                r#"{"repository":"acme/site"}"#,
+                r#"{"ref":"refs/heads/main"}"#,
+            ),
         ];
         for (a, b) in overlapping {
             let text = format!(
@@ -753,7 +780,10 @@ mod tests {
                     "two":{{"issuer":"github","bound_claims":{b},"credentials":"*","scopes":"*"}}}}"#
             );
             let e = federated(&text).unwrap_err().to_string();
-            assert!(e.contains("callers one and two have bound claims"), "{a} / {b}: {e}");
+            assert!(
+                e.contains("callers one and two have bound claims"),
+                "{a} / {b}: {e}"
+            );
         }
         // Disjoint on a single-string claim, or on different issuers: fine.
         let apart = r#"{"one":{"issuer":"github","bound_claims":{"repository":"acme/site"},"credentials":"*","scopes":"*"},

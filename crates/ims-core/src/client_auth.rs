@@ -123,8 +123,9 @@ pub fn client_auth(
         form.remove("client_assertion_type"),
         form.remove("client_assertion"),
     ) {
-        (None, None) => client_credentials(authorization, form)
-            .map(|(id, key)| ClientAuth::Secret { id, key }),
+        (None, None) => {
+            client_credentials(authorization, form).map(|(id, key)| ClientAuth::Secret { id, key })
+        }
         (Some(kind), Some(assertion)) if kind == JWT_BEARER => {
             if authorization.is_some() || form.contains_key("client_secret") {
                 return Err(ClientAuthError::Both);
@@ -198,8 +199,14 @@ mod tests {
         let ClientAuth::Assertion { token, client_id } = auth else {
             panic!("an assertion")
         };
-        assert_eq!((token.secret(), client_id.as_deref()), ("eyJ.a.b", Some("deploy")));
-        assert_eq!(form.get("grant_type").map(String::as_str), Some("client_credentials"));
+        assert_eq!(
+            (token.secret(), client_id.as_deref()),
+            ("eyJ.a.b", Some("deploy"))
+        );
+        assert_eq!(
+            form.get("grant_type").map(String::as_str),
+            Some("client_credentials")
+        );
         assert!(!form.contains_key("client_assertion"));
 
         let with = |body: &[u8], authorization: Option<&str>| {
@@ -215,10 +222,16 @@ mod tests {
             Err(ClientAuthError::Both)
         );
         assert_eq!(
-            with(b"client_assertion_type=urn%3Aother&client_assertion=eyJ.a.b", None),
+            with(
+                b"client_assertion_type=urn%3Aother&client_assertion=eyJ.a.b",
+                None
+            ),
             Err(ClientAuthError::Invalid)
         );
-        assert_eq!(with(b"client_assertion=eyJ.a.b", None), Err(ClientAuthError::Invalid));
+        assert_eq!(
+            with(b"client_assertion=eyJ.a.b", None),
+            Err(ClientAuthError::Invalid)
+        );
         // Without an assertion, the secret methods as before.
         assert!(matches!(
             with(b"client_id=a&client_secret=b", None),

@@ -86,10 +86,16 @@ mod tests {
 
     #[test]
     fn tells_a_jwt_from_a_caller_key_by_shape() {
-        assert!(IdentityToken::looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
-        assert!(IdentityToken::looks_like_jwt("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."));
+        assert!(IdentityToken::looks_like_jwt(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+        ));
+        assert!(IdentityToken::looks_like_jwt(
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
+        ));
         assert!(!IdentityToken::looks_like_jwt("ibk_0123456789abcdef"));
-        assert!(!IdentityToken::looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0"));
+        assert!(!IdentityToken::looks_like_jwt(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0"
+        ));
         assert!(!IdentityToken::looks_like_jwt("eyJa.b.c.d"));
         assert!(!IdentityToken::looks_like_jwt("abc.def.ghi"));
         assert!(!IdentityToken::looks_like_jwt("eyJa.b c.d"));

@@ -85,7 +85,11 @@ mod tests {
             r#"{"issuer":"https://token.actions.githubusercontent.com"}"#,
             "<html>",
         ] {
-            assert_eq!(jwks_uri(bad, &issuer), Err(JwtError::BadConfiguration), "{bad}");
+            assert_eq!(
+                jwks_uri(bad, &issuer),
+                Err(JwtError::BadConfiguration),
+                "{bad}"
+            );
         }
         assert_eq!(configured_jwks_url(&issuer), None);
     }

@@ -43,7 +43,7 @@ pub use jwks::{parse_jwks, pick_key, Jwk};
 pub use key_cache::{
     fresh_for_s, next_fetch_at_ms, CachedKeys, MAX_FRESH_S, MIN_FRESH_S, REFETCH_INTERVAL_S,
 };
-pub use token::{check_claims, read, Header, Unverified};
+pub use token::{check_claims, expiry_s, read, token_digest, Header, Unverified};
 
 /// The setting holding the trusted issuers.
 pub const SETTING: &str = "TRUSTED_ISSUERS";

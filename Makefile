@@ -10,7 +10,8 @@
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
-#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  (no SCOPES: the credentials' configured scopes)
+#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  add a caller to callers.json, print its key once
+#   make publish-callers [WRANGLER_ENV=<env>]  callers.json -> the CALLER_KEYS secret (wrangler secret put)
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
@@ -22,7 +23,7 @@ SHELL := /bin/bash
 # Prefix for recipes that need the toolchain environment.
 ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
-.PHONY: help bootstrap build fake-adobe dev dev-test test integration console-test caller-key store-key fmt lint clean
+.PHONY: help bootstrap build fake-adobe dev dev-test test integration console-test caller-key publish-callers store-key fmt lint clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -87,13 +88,19 @@ dev-test:
 # Without SCOPES= the caller gets the configured scopes of its credentials (wrangler.toml [vars]
 # SCOPES / CREDENTIALS, .dev.vars winning), never read_client_secret / manage_client_secrets;
 # SCOPES=* is whatever each credential allows. ROLE=viewer: a read-only operator key (no tokens).
+# The callers file: reviewable (it holds digests, not keys), committed by the operator.
+CALLERS ?= callers.json
+
 caller-key:
 	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]" >&2; exit 2; }
-	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' \
+	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' --file '$(CALLERS)' \
 		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
 		$(if $(ROLE),--role '$(ROLE)') \
 		$(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') \
 		$(if $(SCOPES),--scopes '$(SCOPES)')
+
+publish-callers:
+	@$(ENV) node scripts/publish-callers.mjs --file '$(CALLERS)' $(if $(WRANGLER_ENV),--env '$(WRANGLER_ENV)')
 
 store-key:
 	@$(ENV) node scripts/new-store-key.mjs

@@ -8,6 +8,7 @@
 #   make fake-adobe  build the fake Adobe IMS -> target/debug/fake-adobe
 #   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
+#   make integration the integration tests only (needs build/ and target/debug/fake-adobe)
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
 #   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  add a caller to callers.json, print its key once
@@ -15,6 +16,7 @@
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
+#   make clean       remove build/, tests/artifacts/ and .wrangler/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,8 +27,10 @@ ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
 .PHONY: help bootstrap build fake-adobe dev dev-test test integration console-test caller-key publish-callers store-key fmt lint clean
 
+# Every target of this file and of mk/*.mk, from their "#   make <target>" comment lines and the
+# indented comment lines that continue them.
 help:
-	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+	@awk '/^#   make /{on=1; sub(/^#/, ""); print; next} on && /^#     +[^ ]/{sub(/^#/, ""); print; next} {on=0}' $(MAKEFILE_LIST)
 
 bootstrap:
 	@scripts/bootstrap.sh

@@ -26,3 +26,23 @@ test("README's contents list every section, in order, with working anchors", () 
   const listed = [...contents.matchAll(/^- \[[^\]]+\]\(#([^)]+)\)/gm)].map((m) => m[1]);
   assert.deepEqual(listed, sections.map(anchor));
 });
+
+test("no tracked file refers to a work item by number: comments and docs say what and why", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const files = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" })
+    .split("\n")
+    .filter((f) => f && !/(^|\/)(package-lock\.json|Cargo\.lock|requirements\.txt)$/.test(f) && !/\.(wasm|png|tgz)$/.test(f));
+  // Built from parts so that this file does not match itself.
+  const numbered = new RegExp("\\biss" + "ue[ #-]*[0-9]+", "i");
+  const found = [];
+  for (const f of files) {
+    const p = path.join(ROOT, f);
+    if (!fs.existsSync(p) || fs.statSync(p).isDirectory()) continue;
+    fs.readFileSync(p, "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (numbered.test(line)) found.push(`${f}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      });
+  }
+  assert.deepEqual(found, []);
+});

@@ -1,4 +1,4 @@
-// Issue 2, tests 1 and 2: caching.
+// Caching: one IMS call per key, shared through KV; equivalent scope spellings share an entry.
 //  1. First request → 1 IMS call; the next 50 → 0 more. A fresh Worker instance sharing the
 //     same KV state serves from KV with 0 IMS calls.
 //  2. Equivalent scope spellings share one entry; different scope sets (and credentials) do not.

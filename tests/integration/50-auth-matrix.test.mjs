@@ -1,4 +1,4 @@
-// Issue 2, test 6: the auth matrix (no key, unknown key, wrong credential, wrong scope, good) on
+// The auth matrix (no key, unknown key, wrong credential, wrong scope, good) on
 // every endpoint. Refusals cost no IMS call.
 //
 // /v1/token:    401 unauthorized + WWW-Authenticate: Bearer realm="ims-broker"; 403 forbidden.

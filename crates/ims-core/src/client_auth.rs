@@ -77,7 +77,11 @@ pub fn client_credentials(
     form: &mut HashMap<String, String>,
 ) -> Result<(String, CallerKey), ClientAuthError> {
     let basic = basic(authorization)?;
-    match (basic, form.remove("client_id"), form.remove("client_secret")) {
+    match (
+        basic,
+        form.remove("client_id"),
+        form.remove("client_secret"),
+    ) {
         (Some(_), _, Some(_)) => Err(ClientAuthError::Both),
         (Some((id, key)), Some(named), None) if named == id => Ok((id, key)),
         (Some(_), Some(_), None) => Err(ClientAuthError::Invalid),

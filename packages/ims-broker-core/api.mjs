@@ -3,7 +3,7 @@
 //
 // Everything with token rules is in WebAssembly (the ims-broker core). This file only adds
 // what a JS caller expects around it: inspect hooks that keep secrets out of console output,
-// two store adapters, and an error type guard.
+// two store adapters and the error class.
 import { Secret, TokenClient, SecretsClient, RotationState } from "./wasm/ims_broker_core.js";
 
 export {
@@ -70,7 +70,26 @@ inspectAs(TokenClient, (c) => `TokenClient ${JSON.stringify(c.toJSON())}`);
 inspectAs(SecretsClient, () => "SecretsClient {}");
 inspectAs(RotationState, (s) => `RotationState ${s.serialize()}`);
 
-/** True for the errors this package throws (`name` "ImsError", a string `code`). */
+const DETAILS = ["code", "debugId", "status", "upstreamStatus", "retryAfter", "adobeCode"];
+
+/**
+ * The class of every error the package throws or rejects with: a stable `code` (the
+ * ims-broker's error codes) and, when known, `debugId`, `status`, `upstreamStatus`,
+ * `retryAfter`, `adobeCode`. The runtime entries register it with the WebAssembly module, which
+ * creates its errors with it.
+ */
+export class ImsError extends Error {
+  constructor(message, details) {
+    super(message);
+    if (details !== null && typeof details === "object") {
+      for (const name of DETAILS) if (details[name] !== undefined) this[name] = details[name];
+    }
+  }
+}
+Object.defineProperty(ImsError.prototype, "name", { value: "ImsError", writable: true, configurable: true });
+
+/** True for the errors this package throws (`name` "ImsError", a string `code`), also those of
+ *  another copy of the package (where `instanceof ImsError` is false). */
 export function isImsError(error) {
   return error instanceof Error && error.name === "ImsError" && typeof error.code === "string";
 }

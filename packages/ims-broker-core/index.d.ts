@@ -204,8 +204,20 @@ export type ErrorCode =
   | "rotation_active_missing"
   | "no_rotation";
 
-/** Every error the package throws or rejects with. Its message holds no secret or token. */
-export interface ImsError extends Error {
+/** What `new ImsError(message, details)` copies onto the error. */
+export interface ImsErrorDetails {
+  code: ErrorCode;
+  debugId?: string;
+  status?: number;
+  upstreamStatus?: number;
+  retryAfter?: number;
+  adobeCode?: string;
+}
+
+/** The class of every error the package throws or rejects with (`instanceof ImsError`). Its
+ *  message holds no secret or token. */
+export declare class ImsError extends Error {
+  constructor(message: string, details?: ImsErrorDetails);
   name: "ImsError";
   code: ErrorCode;
   /** Adobe's `x-debug-id`, when an answer carried one (quote it to Adobe support). */
@@ -220,6 +232,8 @@ export interface ImsError extends Error {
   adobeCode?: string;
 }
 
+/** True for errors of this package, also those of another copy of it (where `instanceof`
+ *  is false). */
 export declare function isImsError(error: unknown): error is ImsError;
 
 /** A store in this process's memory, with expiry; share one between clients. */

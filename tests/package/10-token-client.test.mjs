@@ -380,3 +380,37 @@ test("bad options and scopes are clear errors, never a call", async () => {
   assert.equal((await rejection(() => c.getToken(Array.from({ length: 65 }, (_, i) => `s${i}`)))).code, "invalid_scope");
   assert.equal(await calls(), 0);
 });
+
+test("ImsError is a class: every failing call throws or rejects with an instance carrying a stable code", async () => {
+  await fake.reset();
+  assert.equal(typeof pkg.ImsError, "function");
+  const own = new pkg.ImsError("made here", { code: "upstream_unavailable", retryAfter: 3 });
+  assert.ok(own instanceof pkg.ImsError && own instanceof Error);
+  assert.deepEqual([own.name, own.code, own.retryAfter, own.message], ["ImsError", "upstream_unavailable", 3, "made here"]);
+  const codes = new Set(["upstream_invalid_client", "invalid_scope", "upstream_rejected", "upstream_unavailable", "upstream_bad_response", "upstream_timeout", "upstream_unreachable", "upstream_management_error", "invalid_options", "invalid_token", "rotation_ambiguous", "rotation_active_missing", "no_rotation"]);
+  const c = client();
+  const failing = {
+    "new TokenClient": [() => new pkg.TokenClient({ clientSecret: "x" }), "invalid_options"],
+    "getToken bad scope": [() => c.getToken(["bad scope"]), "invalid_scope"],
+    "getToken wrong secret": [() => client({ clientSecret: "wrong" }).getToken("openid"), "upstream_invalid_client"],
+    "getToken unreachable": [() => new pkg.TokenClient({ tokenUrl: "http://127.0.0.1:9/t", clientId: "a", clientSecret: "b", timeoutMs: 500 }).getToken(), "upstream_unreachable"],
+    cacheKey: [() => c.cacheKey("bad scope"), "invalid_scope"],
+    secrets: [() => c.secrets({ orgId: "1" }), "invalid_options"],
+    "secrets().list": [() => c.secrets({ orgId: "1", credentialId: "2", baseUrl: fake.url }).list(), "upstream_management_error"],
+    "RotationState.plan": [() => new pkg.RotationState().plan([], 0), "no_rotation"],
+    canonicalScopes: [() => pkg.canonicalScopes(["a b"]), "invalid_scope"],
+    cacheKey_fn: [() => pkg.cacheKey("default", "c", "x y"), "invalid_scope"],
+    tokenRequest: [() => pkg.tokenRequest({ clientId: "a" }), "invalid_options"],
+    parseTokenResponse: [() => pkg.parseTokenResponse({ status: 200, body: "not json" }, 0), "upstream_bad_response"],
+    decodeClaims: [() => pkg.decodeClaims("x"), "invalid_token"],
+  };
+  for (const [what, [call, code]] of Object.entries(failing)) {
+    const e = await rejection(call);
+    assert.ok(e instanceof pkg.ImsError, `${what}: ${e?.constructor?.name} ${e}`);
+    assert.ok(e instanceof Error && pkg.isImsError(e), what);
+    assert.equal(e.name, "ImsError", what);
+    assert.equal(e.code, code, `${what}: ${e.message}`);
+    assert.ok(codes.has(e.code), what);
+    assert.ok(e.stack.includes(e.message), what);
+  }
+});

@@ -114,4 +114,6 @@ test("inside workerd: a wrangler-bundled Worker with a KV store", async (t) => {
   const keys = (await kv.list()).keys.map((k) => k.name).sort();
   assert.deepEqual(keys, [first.body.key, concurrent[0].body.key].sort());
   assert.equal(JSON.parse(await kv.get(first.body.key)).access_token, first.body.accessToken);
+  const bad = await get("?scopes=bad%20scope");
+  assert.deepEqual([bad.status, bad.body.code], [400, "invalid_scope"], "an ImsError instance inside workerd too");
 });

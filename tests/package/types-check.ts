@@ -8,6 +8,7 @@ import {
   RotationState,
   kvStore,
   isImsError,
+  ImsError as ImsErrorClass,
   canonicalScopes,
   cacheDecision,
   parseTokenResponse,
@@ -46,6 +47,11 @@ export async function use(): Promise<string> {
   try {
     await oauth.getToken();
   } catch (e) {
+    if (e instanceof ImsErrorClass) {
+      const code: ErrorCode = e.code;
+      const retry: number | undefined = e.retryAfter;
+      void [code, retry];
+    }
     if (isImsError(e)) {
       const err: ImsError = e;
       const code: ErrorCode = err.code;
@@ -67,3 +73,7 @@ new TokenClient({ protocol: "oauth2", clientId: "id", clientSecret: "s" });
 new TokenClient({ clientId: "id", clientSecret: "s", clientAuth: "basic" });
 // @ts-expect-error scopes are strings
 void client.getToken([1, 2]);
+// @ts-expect-error an ImsError needs a known code
+void new ImsErrorClass("m", { code: "nope" });
+const made: ImsErrorClass = new ImsErrorClass("m", { code: "invalid_options" });
+void (made instanceof Error);

@@ -60,6 +60,21 @@ export async function host_send(fetchFn, method, url, headers, body, timeoutMs) 
   }
 }
 
+// The class of the errors the package throws: `ImsError` of the package's JS layer (api.mjs),
+// registered by each runtime entry right after the module is loaded; a plain `Error` before
+// that (the bindings' own tests). The Rust side sets `name`, `code` and the details.
+let ErrorClass = Error;
+
+/** Registers the class `new_error` instantiates. */
+export function use_error_class(cls) {
+  if (typeof cls === "function") ErrorClass = cls;
+}
+
+/** A new error of the registered class with `message` (no secret or token in it). */
+export function new_error(message) {
+  return new ErrorClass(message);
+}
+
 function report(onError, error, what) {
   if (typeof onError === "function") {
     try {

@@ -103,6 +103,10 @@ export interface Token {
 export interface GetTokenOptions {
   /** Receives the background refresh this call may start (a Worker's `ctx.waitUntil`). */
   waitUntil?: (promise: Promise<void>) => void;
+  /** Skip the cached token (memory and store) and get a new one from the token endpoint
+   *  (concurrent calls still share one call; during a failure's cooldown it rejects with that
+   *  failure). The new token replaces the cached one, in the store too. */
+  forceRefresh?: boolean;
 }
 
 /**
@@ -115,6 +119,11 @@ export declare class TokenClient {
   constructor(options: TokenClientOptions);
   /** Rejects with an `ImsError`. */
   getToken(scopes?: ScopesInput | null, options?: GetTokenOptions): Promise<Token>;
+  /** Drops the cached token of `scopes`, or of every scope set of this client when called
+   *  without scopes: the next `getToken` of each calls the token endpoint without reading the
+   *  store, and its token replaces the store's. For a token a resource server refused.
+   *  Throws an `ImsError` (`invalid_scope`) for bad scopes. */
+  invalidate(scopes?: ScopesInput | null): void;
   /** The cache key (and store key) of `scopes` (default: the client's scopes). */
   cacheKey(scopes?: ScopesInput | null): string;
   /** The client's canonical default scopes. */

@@ -381,6 +381,62 @@ test("bad options and scopes are clear errors, never a call", async () => {
   assert.equal(await calls(), 0);
 });
 
+test("invalidate(scopes) drops one scope set's token: its next call mints, the others stay cached", async () => {
+  await fake.reset();
+  const c = client();
+  const a = await c.getToken();
+  const o = await c.getToken("openid");
+  assert.equal(await calls(), 2);
+  c.invalidate(["openid", "AdobeID"]); // another spelling of the default set
+  const a2 = await c.getToken();
+  assert.equal(a2.source, "miss");
+  assert.notEqual(a2.accessToken, a.accessToken);
+  assert.equal(await calls(), 3);
+  assert.equal((await c.getToken()).source, "memory", "then cached again");
+  assert.equal((await c.getToken("openid")).accessToken, o.accessToken, "other scope sets are kept");
+  assert.equal(await calls(), 3);
+  assert.equal((await rejection(() => c.invalidate("bad scope"))).code, "invalid_scope");
+});
+
+test("invalidate() drops every scope set's token; a shared store does not hand it back", async () => {
+  await fake.reset();
+  const store = new pkg.MemoryStore();
+  const c = client({ store });
+  const before = await Promise.all([c.getToken(), c.getToken("openid"), c.getToken(["AdobeID"])]);
+  assert.equal(await calls(), 3);
+  c.invalidate();
+  const after = await Promise.all([c.getToken(), c.getToken("openid"), c.getToken(["AdobeID"])]);
+  assert.equal(await calls(), 6, "one new IMS call per scope set");
+  for (const [i, t] of after.entries()) {
+    assert.equal(t.source, "miss", `set ${i}: not the store's copy`);
+    assert.notEqual(t.accessToken, before[i].accessToken);
+  }
+  // The new tokens replaced the store's: another client sharing it gets them.
+  const other = await client({ store }).getToken("openid");
+  assert.equal(other.source, "store");
+  assert.equal(other.accessToken, after[1].accessToken);
+  assert.equal(await calls(), 6);
+});
+
+test("getToken(scopes, { forceRefresh: true }) makes a new IMS call; concurrent forced calls share it", async () => {
+  await fake.reset();
+  const store = new pkg.MemoryStore();
+  const c = client({ store });
+  const first = await c.getToken();
+  const forced = await c.getToken(undefined, { forceRefresh: true });
+  assert.equal(forced.source, "miss");
+  assert.notEqual(forced.accessToken, first.accessToken);
+  assert.equal(await calls(), 2);
+  assert.equal((await c.getToken()).accessToken, forced.accessToken, "the new token is the cached one");
+  assert.equal((await c.getToken("AdobeID,openid", { forceRefresh: false })).source, "memory");
+  assert.equal(JSON.parse(store.get(c.cacheKey())).access_token, forced.accessToken, "and the store's");
+  await fake.config({ delay_ms: 200 });
+  const all = await Promise.all(Array.from({ length: 10 }, () => c.getToken(["openid", "AdobeID"], { forceRefresh: true })));
+  assert.equal(new Set(all.map((t) => t.accessToken)).size, 1);
+  assert.equal(await calls(), 3, "single flight for forced calls too");
+  await fake.reset();
+});
+
 test("ImsError is a class: every failing call throws or rejects with an instance carrying a stable code", async () => {
   await fake.reset();
   assert.equal(typeof pkg.ImsError, "function");
@@ -395,6 +451,7 @@ test("ImsError is a class: every failing call throws or rejects with an instance
     "getToken wrong secret": [() => client({ clientSecret: "wrong" }).getToken("openid"), "upstream_invalid_client"],
     "getToken unreachable": [() => new pkg.TokenClient({ tokenUrl: "http://127.0.0.1:9/t", clientId: "a", clientSecret: "b", timeoutMs: 500 }).getToken(), "upstream_unreachable"],
     cacheKey: [() => c.cacheKey("bad scope"), "invalid_scope"],
+    invalidate: [() => c.invalidate(["no way"]), "invalid_scope"],
     secrets: [() => c.secrets({ orgId: "1" }), "invalid_options"],
     "secrets().list": [() => c.secrets({ orgId: "1", credentialId: "2", baseUrl: fake.url }).list(), "upstream_management_error"],
     "RotationState.plan": [() => new pkg.RotationState().plan([], 0), "no_rotation"],

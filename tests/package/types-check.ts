@@ -44,6 +44,10 @@ export async function use(): Promise<string> {
     const uuid: string = action.uuid;
     void uuid;
   }
+  const forced: Token = await client.getToken(undefined, { forceRefresh: true });
+  client.invalidate(["openid"]);
+  client.invalidate();
+  void forced;
   try {
     await oauth.getToken();
   } catch (e) {
@@ -73,6 +77,8 @@ new TokenClient({ protocol: "oauth2", clientId: "id", clientSecret: "s" });
 new TokenClient({ clientId: "id", clientSecret: "s", clientAuth: "basic" });
 // @ts-expect-error scopes are strings
 void client.getToken([1, 2]);
+// @ts-expect-error forceRefresh is a boolean
+void client.getToken(undefined, { forceRefresh: "yes" });
 // @ts-expect-error an ImsError needs a known code
 void new ImsErrorClass("m", { code: "nope" });
 const made: ImsErrorClass = new ImsErrorClass("m", { code: "invalid_options" });

@@ -30,7 +30,8 @@ export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponseL
 /**
  * A shared store for tokens (Redis, Workers KV via `kvStore`, a `MemoryStore`, …).
  * Values are JSON text holding the access token: protect the store accordingly. A failing
- * `get` counts as a miss and a failing `put` only loses sharing; both go to `onError`.
+ * `get` counts as a miss and a failing `put` only loses sharing; both go to `onError` (without
+ * one, to `console.warn`, once per kind of failure and client).
  */
 export interface TokenStore {
   get(key: string): Promise<string | null | undefined> | string | null | undefined;
@@ -60,7 +61,8 @@ interface CommonClientOptions {
   /** Receives the promise of each background refresh (e.g. a Worker's `ctx.waitUntil`);
    *  see also `GetTokenOptions.waitUntil`. */
   waitUntil?: (promise: Promise<void>) => void;
-  /** Told about store failures and failed background refreshes. */
+  /** Told about store failures and failed background refreshes. Default: `console.warn`, once
+   *  per kind of failure (`source`) and client. */
   onError?: (error: unknown, source: BackgroundErrorSource) => void;
 }
 

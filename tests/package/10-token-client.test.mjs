@@ -471,3 +471,30 @@ test("ImsError is a class: every failing call throws or rejects with an instance
     assert.ok(e.stack.includes(e.message), what);
   }
 });
+
+test("store failures without onError go to console.warn once per kind of failure and client", async (t) => {
+  await fake.reset();
+  const warnings = [];
+  t.mock.method(console, "warn", (...args) => warnings.push(args.join(" ")));
+  const broken = {
+    get: () => Promise.reject(new Error("redis down")),
+    put: () => {
+      throw new Error("redis still down");
+    },
+  };
+  const c = client({ store: broken });
+  assert.equal((await c.getToken()).source, "miss");
+  assert.equal((await c.getToken("openid")).source, "miss");
+  await c.getToken(undefined, { forceRefresh: true });
+  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.match(warnings[0], /ims-broker-core: the token store's get\(\) failed.*Error: redis down.*onError/);
+  assert.match(warnings[1], /ims-broker-core: the token store's put\(\) failed.*Error: redis still down/);
+  // Another client warns on its own; a client with onError never warns.
+  await client({ store: broken }).getToken();
+  assert.equal(warnings.length, 4);
+  const seen = [];
+  await client({ store: broken, onError: (_e, source) => seen.push(source) }).getToken();
+  assert.equal(warnings.length, 4);
+  assert.deepEqual(seen, ["store_get", "store_put"]);
+  assert.ok(!warnings.join("\n").includes(SECRET));
+});

@@ -75,6 +75,28 @@ export function new_error(message) {
   return new ErrorClass(message);
 }
 
+const UNREPORTED = {
+  store_get: "the token store's get() failed: it counts as a cache miss",
+  store_put: "the token store's put() failed: the token is served but not shared through the store",
+  refresh: "a background token refresh failed: the cached token is served while usable",
+};
+
+/**
+ * The `onError` of a client given none: failures that do not fail a call are never silent,
+ * each kind (`store_get`, `store_put`, `refresh`) goes to console.warn once per client.
+ */
+export function warn_once() {
+  const seen = new Set();
+  return (error, what) => {
+    if (seen.has(what)) return;
+    seen.add(what);
+    console.warn(
+      `ims-broker-core: ${UNREPORTED[what] || what} (${describe(error)}). ` +
+        `Pass onError to the TokenClient to handle these; further ${what} failures of this client are not logged.`,
+    );
+  };
+}
+
 function report(onError, error, what) {
   if (typeof onError === "function") {
     try {

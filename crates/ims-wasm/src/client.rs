@@ -7,7 +7,7 @@
 //! each scope spelling).
 
 use crate::error;
-use crate::host::{make_token, report_error, JsHost};
+use crate::host::{make_token, report_error, warn_once, JsHost};
 use crate::json::{num, to_js};
 use crate::options::{self, Config};
 use crate::secret::Secret;
@@ -257,7 +257,12 @@ impl TokenClient {
             host: JsHost {
                 fetch: c.fetch,
                 store: c.store,
-                on_error: c.on_error,
+                // Without an onError, such failures are logged (once per kind), never silent.
+                on_error: if c.on_error.is_undefined() {
+                    warn_once()
+                } else {
+                    c.on_error
+                },
             },
             settings,
             credential: c.credential,

@@ -247,6 +247,50 @@ export declare class ImsError extends Error {
  *  is false). */
 export declare function isImsError(error: unknown): error is ImsError;
 
+// ---- @adobe/aio-lib-core-auth's call ----
+
+/** The parameters of @adobe/aio-lib-core-auth's `generateAccessToken`. */
+export interface AccessTokenParams {
+  clientId?: string;
+  client_id?: string;
+  clientSecret?: string;
+  client_secret?: string;
+  /** Required, as by aio-lib-core-auth (the IMS org, `…@AdobeOrg`). */
+  orgId?: string;
+  org_id?: string;
+  /** An array, as by aio-lib-core-auth. */
+  scopes?: readonly string[];
+  /** Credentials set by Adobe I/O Runtime's include-ims-credentials annotation, used when the
+   *  params above are incomplete. */
+  __ims_oauth_s2s?: { clientId?: string; client_id?: string; clientSecret?: string; client_secret?: string; orgId?: string; org_id?: string; scopes?: readonly string[] };
+  /** The IMS environment set by that annotation. */
+  __ims_env?: ImsEnvironment;
+  [other: string]: unknown;
+}
+
+export type ImsEnvironment = "prod" | "stage";
+
+/** IMS's token answer, as @adobe/aio-lib-core-auth returns it. */
+export interface AccessTokenResponse {
+  access_token: string;
+  token_type: "bearer";
+  /** Seconds the token may still be used (counts down, to its expiry less the skew). */
+  expires_in: number;
+}
+
+/**
+ * @adobe/aio-lib-core-auth's `generateAccessToken(params, imsEnv?)`, with this package's cache:
+ * tokens kept until their own expiry (less the skew, refreshed early in the background)
+ * instead of a fixed 5 minutes, concurrent calls sharing one IMS call. `imsEnv` (or
+ * `params.__ims_env`; default "stage" in an I/O Runtime `development-` namespace, else "prod")
+ * picks the IMS host. Rejects with an `ImsError` (`invalid_options` for missing or malformed
+ * params).
+ */
+export declare function generateAccessToken(params: AccessTokenParams, imsEnv?: ImsEnvironment): Promise<AccessTokenResponse>;
+
+/** Drops every token `generateAccessToken` cached: the next calls go to IMS. */
+export declare function invalidateCache(): void;
+
 /** A store in this process's memory, with expiry; share one between clients. */
 export declare class MemoryStore implements TokenStore {
   constructor();

@@ -460,6 +460,7 @@ test("ImsError is a class: every failing call throws or rejects with an instance
     tokenRequest: [() => pkg.tokenRequest({ clientId: "a" }), "invalid_options"],
     parseTokenResponse: [() => pkg.parseTokenResponse({ status: 200, body: "not json" }, 0), "upstream_bad_response"],
     decodeClaims: [() => pkg.decodeClaims("x"), "invalid_token"],
+    generateAccessToken: [() => pkg.generateAccessToken({ clientId: "a" }), "invalid_options"],
   };
   for (const [what, [call, code]] of Object.entries(failing)) {
     const e = await rejection(call);

@@ -9,6 +9,8 @@ import {
   kvStore,
   isImsError,
   ImsError as ImsErrorClass,
+  generateAccessToken,
+  invalidateCache,
   canonicalScopes,
   cacheDecision,
   parseTokenResponse,
@@ -19,6 +21,7 @@ import {
   type SecretInfo,
   type ImsError,
   type ErrorCode,
+  type AccessTokenResponse,
 } from "ims-broker-core";
 
 const store: TokenStore = new MemoryStore();
@@ -47,7 +50,11 @@ export async function use(): Promise<string> {
   const forced: Token = await client.getToken(undefined, { forceRefresh: true });
   client.invalidate(["openid"]);
   client.invalidate();
-  void forced;
+  const aio: AccessTokenResponse = await generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o@AdobeOrg", scopes: ["openid"] }, "stage");
+  const bearer: string = `${aio.token_type} ${aio.access_token}`;
+  const seconds: number = aio.expires_in;
+  invalidateCache();
+  void [forced, bearer, seconds];
   try {
     await oauth.getToken();
   } catch (e) {
@@ -79,6 +86,10 @@ new TokenClient({ clientId: "id", clientSecret: "s", clientAuth: "basic" });
 void client.getToken([1, 2]);
 // @ts-expect-error forceRefresh is a boolean
 void client.getToken(undefined, { forceRefresh: "yes" });
+// @ts-expect-error aio-lib-core-auth's scopes are an array
+void generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o", scopes: "openid" });
+// @ts-expect-error the IMS environment is "prod" or "stage"
+void generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o" }, "dev");
 // @ts-expect-error an ImsError needs a known code
 void new ImsErrorClass("m", { code: "nope" });
 const made: ImsErrorClass = new ImsErrorClass("m", { code: "invalid_options" });

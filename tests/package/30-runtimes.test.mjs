@@ -1,9 +1,9 @@
 // The installed ims-broker-core under every runtime it ships for: the same smoke script under
 // Node, Deno and Bun (both installed from npm as packages, see tests/package/package.json) and
 // under the oldest supported Node 20 and 22 (npm packages too), where a CommonJS user
-// `require()`s it as well; `deno check` of a TypeScript user of the hand-written
-// declarations; and a Worker bundled by wrangler running inside workerd (Miniflare), with a
-// real KV namespace.
+// `require()`s it as well; `tsc --strict` and `deno check` of a TypeScript user of the
+// hand-written declarations; and a Worker bundled by wrangler running inside workerd
+// (Miniflare), with a real KV namespace.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -65,6 +65,18 @@ for (const alias of ["node20", "node22"]) {
     assert.match(await sh(node, ["require-check.cjs", fake.url, CLIENT, SECRET]), new RegExp(`require node v${version}: 3 passed, 0 failed`));
   });
 }
+
+test("tsc --strict: the hand-written declarations type a TypeScript user", async () => {
+  // skipLibCheck off: index.d.ts itself is checked too. No @types/node in the consumer
+  // folder: the declarations need only the standard and DOM libraries.
+  await sh(process.execPath, [
+    path.join(HERE, "node_modules", "typescript", "bin", "tsc"),
+    "--strict", "--noEmit", "--skipLibCheck", "false",
+    "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022",
+    "--lib", "es2022,dom,esnext.disposable",
+    "types-check.ts",
+  ]);
+});
 
 test("smoke under Deno (npm package `deno`)", async () => {
   const out = await sh(tool("deno"), ["run", "--quiet", "--allow-net=127.0.0.1", "--allow-read", ...smokeArgs()], DENO_ENV);

@@ -1,6 +1,6 @@
-// Type-checked with `deno check` against the installed package's hand-written index.d.ts
-// (tests/package/30-runtimes.test.mjs): every public option, result and error is typed, and
-// misuse is a type error.
+// Type-checked with `tsc --strict` and `deno check` against the installed package's
+// hand-written index.d.ts (tests/package/30-runtimes.test.mjs): every public option, result
+// and error is typed, and misuse is a type error.
 import {
   TokenClient,
   Secret,

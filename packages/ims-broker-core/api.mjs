@@ -108,9 +108,16 @@ const IMS_TOKEN_URLS = {
 const IMS_OAUTH_S2S_INPUT = "__ims_oauth_s2s";
 const IMS_ENV_INPUT = "__ims_env";
 const MAX_GENERATE_CLIENTS = 64;
-// env, client id, org id and secret -> the TokenClient serving them (its cache is the one of
-// every call with these credentials).
+// SHA-256 of (env, client id, org id, secret) -> the TokenClient serving them (its cache is the
+// one of every call with these credentials). Keyed by a digest so that no client secret is kept
+// in JS memory: the TokenClient holds it inside the WebAssembly module.
 const generated = new Map();
+
+/** Hex SHA-256 (WebCrypto, in every runtime this package supports) of `parts` joined by NUL. */
+async function digestOf(parts) {
+  const bytes = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000")));
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 function credentialsOf(params) {
   if (params === null || typeof params !== "object" || Array.isArray(params)) {
@@ -159,7 +166,7 @@ export async function generateAccessToken(params, imsEnv) {
     found = annotated;
   }
   const { clientId, clientSecret, orgId, scopes } = found.credentials;
-  const key = [env, clientId, orgId, clientSecret].join("\u0000");
+  const key = await digestOf([env, clientId, orgId, clientSecret]);
   let client = generated.get(key);
   if (client === undefined) {
     if (generated.size >= MAX_GENERATE_CLIENTS) generated.clear();

@@ -56,18 +56,15 @@ pub struct Verified {
 pub struct IssuerKeys {
     /// The key set, once read from KV or fetched.
     pub set: Option<CachedKeys>,
-    /// When this isolate last started a fetch of them, ms.
-    pub last_attempt_ms: Option<u64>,
     /// True once KV was asked for them.
     pub kv_read: bool,
-    /// The fetch under way, which every request that needs the keys meanwhile waits for.
-    pub fetching: Option<KeysFlight>,
+    /// True while a request of this isolate fetches them: others wait for it.
+    pub fetching: bool,
+    /// When a token's unknown `kid` last made this isolate fetch them, ms.
+    pub last_refetch_ms: Option<u64>,
+    /// When a fetch of them last failed, ms.
+    pub last_failure_ms: Option<u64>,
 }
-
-/// A fetch of an issuer's keys that several requests may wait for: the set, or why not.
-pub type KeysFlight = futures_util::future::Shared<
-    futures_util::future::LocalBoxFuture<'static, Result<CachedKeys, String>>,
->;
 
 /// The isolate's state.
 pub struct Isolate {

@@ -2,25 +2,36 @@
 //! new isolate does not ask the issuer), else fetched from the issuer (its `jwks_url`, or the
 //! `jwks_uri` of its OpenID configuration). The cache policy is
 //! `ims_core::workload_identity::CachedKeys`: fresh for the response's `max-age` within
-//! [5 min, 24 h]; fetched at most once a minute per issuer in an isolate, whatever asks (a token
-//! with an unknown `kid` included); a stale set used only while the issuer cannot be reached.
+//! [5 min, 24 h]; a stale set is used only while the issuer cannot be reached.
+//!
+//! How often the issuer is asked, per isolate:
+//! - a token whose `kid` the fresh set lacks (a key the issuer just added) refetches the set at
+//!   most once a minute: a flood of made-up `kid`s costs the issuer one request a minute;
+//! - after a failed fetch, the next one waits a minute (meanwhile: the stale set, or 503
+//!   `issuer_unavailable` with `Retry-After`);
+//! - one fetch per issuer at a time: other requests that need the keys meanwhile wait for it by
+//!   polling, each in its own request (workerd lets no request use another's I/O, or be woken
+//!   from it), then read what it left.
 
 use crate::api_error::ApiError;
 use crate::context::Ctx;
-use crate::isolate::IssuerKeys;
+use crate::isolate::{Isolate, IssuerKeys};
 use crate::log::Fields;
 use crate::platform::{self, now_ms};
-use futures_util::FutureExt;
 use ims_core::http::HttpRequest;
 use ims_core::workload_identity::{
     configuration_url, jwks_uri, next_fetch_at_ms, pick_key, CachedKeys, Jwk, JwtError,
     TrustedIssuer,
 };
+use std::rc::Rc;
+use std::time::Duration;
 
 /// How long one request to an issuer may take, ms.
 const FETCH_TIMEOUT_MS: u64 = 5_000;
 /// The largest document read from an issuer, bytes.
 const MAX_DOCUMENT: usize = 256 * 1024;
+/// How often a request waiting for another request's fetch checks whether it has ended, ms.
+const POLL_MS: u64 = 10;
 
 /// The KV key of issuer `name`'s keys.
 pub fn kv_key(name: &str) -> String {
@@ -28,84 +39,73 @@ pub fn kv_key(name: &str) -> String {
 }
 
 /// The key of issuer `name` that signed a token with key id `kid`: 401 when the set has none
-/// (after one fetch, when the last was a minute ago or more), 503 `issuer_unavailable` when no
-/// set can be had.
+/// (after one refetch, when the last was a minute ago or more), 503 `issuer_unavailable` when
+/// no set can be had.
 pub async fn key_for(
     c: &Ctx,
     name: &str,
     issuer: &TrustedIssuer,
     kid: Option<&str>,
 ) -> Result<Jwk, ApiError> {
+    wait_for_fetch(c, name).await;
     let now = now_ms();
-    let (known, last_attempt) = known(c, name).await;
-    let usable = known.as_ref().filter(|s| s.usable(now));
+    let known = known(c, name).await;
+    let usable = known.set.as_ref().filter(|s| s.usable(now));
     let pick = |set: &CachedKeys| {
         let keys = set.keys().map_err(ApiError::IdentityRejected)?;
         pick_key(kid, &keys)
             .cloned()
             .map_err(ApiError::IdentityRejected)
     };
-    if let Some(fresh) = usable.filter(|s| s.fresh(now)) {
+    let fresh = usable.filter(|s| s.fresh(now));
+    if let Some(fresh) = fresh {
         match pick(fresh) {
             Err(ApiError::IdentityRejected(JwtError::UnknownKid)) => {}
             other => return other,
         }
     }
-    // Nothing cached, stale, or no key with this kid: ask the issuer, at most once a minute;
-    // a request that finds a fetch under way waits for it instead (one fetch per issuer at a
-    // time, as a new isolate's first requests all arrive before its keys do).
-    let mut last_attempt = last_attempt;
-    let flight = c
-        .isolate
-        .issuer_keys
-        .borrow()
-        .get(name)
-        .and_then(|k| k.fetching.clone());
-    let flight = match flight {
-        Some(flight) => Some(flight),
-        None if now >= next_fetch_at_ms(last_attempt) => {
-            last_attempt = Some(now);
-            let flight = fetch(name.to_owned(), issuer.clone(), now)
-                .boxed_local()
-                .shared();
-            remember(c, name, |k| {
-                k.last_attempt_ms = Some(now);
-                k.fetching = Some(flight.clone());
-            });
-            Some(flight)
-        }
-        None => None,
-    };
-    if let Some(flight) = flight {
-        let outcome = flight.clone().await;
-        // The first request to see the outcome (whichever started the fetch) keeps it and,
-        // when it brought keys, shares them through KV.
-        let mut first = false;
-        remember(c, name, |k| {
-            if k.fetching.as_ref().is_some_and(|f| f.ptr_eq(&flight)) {
-                first = true;
-                k.fetching = None;
-                if let Ok(fetched) = &outcome {
-                    k.set = Some(fetched.clone());
-                }
-            }
-        });
-        let leader = first;
-        match outcome {
+    // Nothing cached, stale, or no key with this kid: ask the issuer, unless a fetch failed
+    // within the minute, or (for a kid the fresh set lacks) the last such refetch was.
+    let after_failure = next_fetch_at_ms(known.last_failure_ms);
+    let may_fetch =
+        now >= after_failure && (fresh.is_none() || now >= next_fetch_at_ms(known.last_refetch_ms));
+    if may_fetch {
+        let refetch = fresh.is_some();
+        let fetching = Fetching::start(c, name);
+        match fetch(name, issuer, now).await {
             Ok(fetched) => {
+                remember(c, name, |k| {
+                    k.set = Some(fetched.clone());
+                    if refetch {
+                        k.last_refetch_ms = Some(now);
+                    }
+                });
+                drop(fetching);
                 // Only a set that changed is written: a refetch for an unknown kid that brings
                 // the same keys costs no KV write.
-                if leader && known.as_ref().is_none_or(|old| old.jwks != fetched.jwks) {
+                if known
+                    .set
+                    .as_ref()
+                    .is_none_or(|old| old.jwks != fetched.jwks)
+                {
                     store(c, name, &fetched).await;
                 }
                 return pick(&fetched);
             }
-            Err(why) if leader => crate::log::event(
-                "issuer_keys_unavailable",
-                Fields::new().str("issuer", name).str("detail", &why),
-                None,
-            ),
-            Err(_) => {}
+            Err(why) => {
+                remember(c, name, |k| {
+                    k.last_failure_ms = Some(now);
+                    if refetch {
+                        k.last_refetch_ms = Some(now);
+                    }
+                });
+                drop(fetching);
+                crate::log::event(
+                    "issuer_keys_unavailable",
+                    Fields::new().str("issuer", name).str("detail", &why),
+                    None,
+                );
+            }
         }
     }
     match usable {
@@ -114,7 +114,11 @@ pub async fn key_for(
         // A fresh set without the token's kid, and no new one to be had.
         Some(_) => Err(ApiError::IdentityRejected(JwtError::UnknownKid)),
         None => {
-            let next = next_fetch_at_ms(last_attempt);
+            let next = if may_fetch {
+                next_fetch_at_ms(Some(now))
+            } else {
+                after_failure
+            };
             Err(ApiError::IssuerUnavailable(
                 next.saturating_sub(now).div_ceil(1000).max(1),
             ))
@@ -122,17 +126,80 @@ pub async fn key_for(
     }
 }
 
-/// What this isolate knows of issuer `name`'s keys, reading KV the first time: the set, and
-/// when it last started a fetch.
-async fn known(c: &Ctx, name: &str) -> (Option<CachedKeys>, Option<u64>) {
-    let (set, last, kv_read) = {
-        let all = c.isolate.issuer_keys.borrow();
-        all.get(name).map_or((None, None, false), |k| {
-            (k.set.clone(), k.last_attempt_ms, k.kv_read)
-        })
+/// Marks a fetch of issuer `name`'s keys as under way until dropped (also when its request is
+/// cancelled mid-fetch: the next request then fetches).
+struct Fetching {
+    isolate: Rc<Isolate>,
+    name: String,
+}
+
+impl Fetching {
+    fn start(c: &Ctx, name: &str) -> Self {
+        remember(c, name, |k| k.fetching = true);
+        Self {
+            isolate: Rc::clone(&c.isolate),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for Fetching {
+    fn drop(&mut self) {
+        if let Some(k) = self.isolate.issuer_keys.borrow_mut().get_mut(&self.name) {
+            k.fetching = false;
+        }
+    }
+}
+
+/// Waits while another request of this isolate fetches issuer `name`'s keys (at most as long
+/// as a fetch may take).
+async fn wait_for_fetch(c: &Ctx, name: &str) {
+    let deadline = now_ms() + FETCH_TIMEOUT_MS * 2;
+    let under_way = || {
+        c.isolate
+            .issuer_keys
+            .borrow()
+            .get(name)
+            .is_some_and(|k| k.fetching)
     };
-    if set.is_some() || kv_read {
-        return (set, last);
+    while under_way() && now_ms() < deadline {
+        worker::Delay::from(Duration::from_millis(POLL_MS)).await;
+    }
+}
+
+/// What this isolate knows of issuer `name`'s keys, reading KV the first time.
+struct Known {
+    set: Option<CachedKeys>,
+    last_refetch_ms: Option<u64>,
+    last_failure_ms: Option<u64>,
+}
+
+async fn known(c: &Ctx, name: &str) -> Known {
+    let (known, kv_read) = {
+        let all = c.isolate.issuer_keys.borrow();
+        all.get(name).map_or(
+            (
+                Known {
+                    set: None,
+                    last_refetch_ms: None,
+                    last_failure_ms: None,
+                },
+                false,
+            ),
+            |k| {
+                (
+                    Known {
+                        set: k.set.clone(),
+                        last_refetch_ms: k.last_refetch_ms,
+                        last_failure_ms: k.last_failure_ms,
+                    },
+                    k.kv_read,
+                )
+            },
+        )
+    };
+    if known.set.is_some() || kv_read {
+        return known;
     }
     let stored = match c.isolate.kv(&c.env) {
         Ok(kv) => kv.get(&kv_key(name)).await.ok().flatten(),
@@ -145,7 +212,10 @@ async fn known(c: &Ctx, name: &str) -> (Option<CachedKeys>, Option<u64>) {
             k.set = stored.clone();
         }
     });
-    (stored, last)
+    Known {
+        set: stored,
+        ..known
+    }
 }
 
 fn remember(c: &Ctx, name: &str, change: impl FnOnce(&mut IssuerKeys)) {
@@ -178,12 +248,12 @@ async fn store(c: &Ctx, name: &str, set: &CachedKeys) {
 
 /// Fetches issuer `name`'s key set: its `jwks_url`, or the `jwks_uri` of its OpenID
 /// configuration. The error says what failed, for the log (no token is involved).
-async fn fetch(name: String, issuer: TrustedIssuer, now: u64) -> Result<CachedKeys, String> {
+async fn fetch(name: &str, issuer: &TrustedIssuer, now: u64) -> Result<CachedKeys, String> {
     let url = match &issuer.jwks_url {
         Some(url) => url.clone(),
         None => {
             let (document, _) = get(&configuration_url(&issuer.issuer)).await?;
-            jwks_uri(&document, &issuer).map_err(|e| e.to_string())?
+            jwks_uri(&document, issuer).map_err(|e| e.to_string())?
         }
     };
     let (jwks, cache_control) = get(&url).await?;

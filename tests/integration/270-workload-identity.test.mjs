@@ -6,22 +6,26 @@
 //
 //   1. GitHub- and Access-shaped tokens, through `Authorization: Bearer` and
 //      `Cf-Access-Jwt-Assertion`, get a token; the matching entry's credentials and scopes apply;
-//      the request's log line names the caller, the issuer, `sub` and `jti`.
+//      the request's log line names the caller, the issuer, `sub` and `jti`. An issuer's keys are
+//      fetched once and cached.
 //   2. Forged, altered, misdirected, stale, oversized and unmatched tokens are refused with 401
 //      and a WWW-Authenticate challenge, before any IMS call or KV write; algorithms other than
-//      RS256/ES256 before any fetch at the issuer; an unknown `kid` costs one JWKS refetch, then
-//      no more for a minute however many unknown kids follow.
-//   3. Key rotation at the issuer: a new key is picked up with one refetch; a removed key keeps
-//      working while the cached JWKS is valid (max-age clamped to at least 300 s) and is refused
-//      once the cache is gone (here: the KV copy deleted, a new isolate).
-//   4. Issuer down: cached keys (memory or KV) keep working; nothing cached -> 503
+//      RS256/ES256 before any fetch at the issuer.
+//   3. Issuer down: cached keys (memory or KV) keep working; nothing cached -> 503
 //      issuer_unavailable with Retry-After.
-//   5. /oauth/token through openid-client: RFC 8414 discovery of the broker, then a
+//   4. /oauth/token through openid-client: RFC 8414 discovery of the broker, then a
 //      client_credentials grant authenticated with `private_key_jwt` (an assertion the library
 //      signs), and with a platform token as `client_assertion` (the federated-credential shape).
-//   6. Caller configuration errors (unknown issuer, overlapping entries, ...) -> 500 misconfigured;
+//   5. Caller configuration errors (unknown issuer, overlapping entries, ...) -> 500 misconfigured;
 //      a token whose list claim matches two entries -> 401.
-//   7. GET /v1/identity, for operators.
+//   6. GET /v1/identity, for operators.
+//   7. An unknown `kid` costs one JWKS refetch, then no more for a minute however many unknown
+//      kids follow. Key rotation at the issuer: a new key is picked up with one refetch; a removed
+//      key keeps working while the cached JWKS is valid (max-age clamped to at least 300 s) and is
+//      refused once the cache is gone (here: the KV copy deleted, a new isolate: the 300 s are not
+//      waited for). Both start over a minute after the keys' first fetch, so that a refetch is
+//      allowed whether or not that first fetch counts toward "at most once per 60 s"; the
+//      minute is spent on the tests before them.
 //
 // The broker's public origin. A `private_key_jwt` assertion's `aud` is the authorization server's
 // issuer, i.e. the broker's origin, which the TRUSTED_ISSUERS entry must name before the broker
@@ -327,6 +331,35 @@ test("Authorization wins over Cf-Access-Jwt-Assertion when both are sent", async
   expectToken(await v1Token(w, keys.plain, { scopes: ["openid"] }, { headers: { "cf-access-jwt-assertion": bad } }), "a caller key with a bad Cf-Access-Jwt-Assertion");
 });
 
+/** When the rot and flood issuers' keys were first fetched (see the next test). */
+let primedAt;
+
+/**
+ * Waits until a minute has passed since the rot and flood issuers' keys were fetched, so that a
+ * refetch is allowed under any reading of "at most once per 60 s per issuer" (the first fetch
+ * counting or not); primes them first when that has not happened.
+ */
+async function minuteSincePriming() {
+  if (primedAt === undefined) {
+    if (oidc.rot.jwksFetches === 0) expectToken(await v1Token(w, oidc.rot.sign({ aud: "ims-broker", sub: "rot-job" }), { scopes: ["openid"] }), "priming rot");
+    if (oidc.flood.jwksFetches === 0) expectToken(await v1Token(w, oidc.flood.sign({ aud: "ims-broker", sub: "flood-job" }), { scopes: ["openid"] }), "priming flood");
+    primedAt = Date.now();
+  }
+  const wait = primedAt + 61_000 - Date.now();
+  if (wait > 0) await sleep(wait);
+}
+
+test("an issuer's keys are fetched once (from jwks_url, no discovery) and then served from the cache", async () => {
+  for (const [f, sub] of [[oidc.rot, "rot-job"], [oidc.flood, "flood-job"]]) {
+    for (let i = 0; i < 3; i++) expectToken(await v1Token(w, f.sign({ aud: "ims-broker", sub }), { scopes: ["openid"] }), `${f.label} token ${i}`);
+    assert.deepEqual([f.jwksFetches, f.discoveryFetches], [1, 0], f.label);
+  }
+  primedAt = Date.now();
+  // In KV under jwks:<issuer name>, for other isolates.
+  assert.ok(await w.kv.get("jwks:rot"), "jwks:rot in KV");
+  assert.ok(await w.kv.get("jwks:flood"), "jwks:flood in KV");
+});
+
 // ---------------------------------------------------------------------------------------------
 // 2. Refused tokens
 // ---------------------------------------------------------------------------------------------
@@ -446,74 +479,8 @@ test("none, HMAC and other algorithms are refused before any fetch at the issuer
   assert.equal(cold.jwksFetches, 1);
 });
 
-test("an unknown kid costs one JWKS refetch, then 401; 20 more unknown kids within a minute cost no refetch", async () => {
-  const fl = oidc.flood;
-  const claims = () => ({ aud: "ims-broker", sub: "flood-job" });
-  expectToken(await v1Token(w, fl.sign(claims()), { scopes: ["openid"] }), "priming the keys");
-  const fetches0 = fl.jwksFetches;
-  assert.equal(fetches0, 1);
-  const calls0 = await tokenCalls(env.fake);
-  const kvBefore = await kvDump(w);
-
-  // A token signed by the issuer's key but naming a kid the JWKS does not have.
-  assertRefused(await v1Token(w, fl.sign(claims(), { header: { kid: "unknown-0" } }), { scopes: ["openid"] }), "unauthorized", "unknown kid");
-  assert.equal(fl.jwksFetches, fetches0 + 1, "exactly one refetch");
-  const t0 = Date.now();
-  for (let i = 1; i <= 20; i++) {
-    const jwt = i % 2 ? fl.sign(claims(), { header: { kid: `unknown-${i}` } }) : fl.attack.foreignKey(claims(), { kid: `unknown-${i}` });
-    const r = i % 3 ? await v1Token(w, jwt, { scopes: ["openid"] }) : await viaAssertion(w, jwt);
-    assertRefused(r, i % 3 ? "unauthorized" : "invalid_client", `unknown kid ${i}`);
-  }
-  assert.ok(Date.now() - t0 < 60_000, "the flood fits in a minute");
-  assert.equal(fl.jwksFetches, fetches0 + 1, "no further refetch within the minute");
-  // The known key still works, from the cache.
-  expectToken(await v1Token(w, fl.sign(claims()), { scopes: ["openid"] }), "a known kid after the flood");
-  assert.equal(fl.jwksFetches, fetches0 + 1);
-  assert.equal(await tokenCalls(env.fake), calls0, "no IMS call (the good token's scope set was cached)");
-  // KV: nothing but the issuer's cached key set may have been touched by the refetch.
-  const kvAfter = await kvDump(w);
-  const changed = [...new Set([...Object.keys(kvBefore), ...Object.keys(kvAfter)])].filter((k) => kvBefore[k] !== kvAfter[k]);
-  assert.deepEqual(changed.filter((k) => k !== "jwks:flood"), [], `KV keys changed by refused tokens: ${changed.join(", ")}`);
-});
-
 // ---------------------------------------------------------------------------------------------
-// 3. Key rotation at the issuer
-// ---------------------------------------------------------------------------------------------
-
-test("key rotation: a new key is accepted after one refetch; a removed key works while the JWKS is cached and is refused once it is gone", async (t) => {
-  const rot = oidc.rot; // publishes max-age=5, which the broker clamps to 300 s
-  const claims = () => ({ aud: "ims-broker", sub: "rot-job" });
-  const [oldKid] = rot.kids("RS256");
-  expectToken(await v1Token(w, rot.sign(claims()), { scopes: ["openid"] }), "the first key");
-  assert.equal(rot.jwksFetches, 1);
-  assert.ok(await w.kv.get("jwks:rot"), "the key set is cached in KV under jwks:rot");
-
-  const newKid = rot.rotate("RS256");
-  expectToken(await v1Token(w, rot.sign(claims(), { kid: newKid }), { scopes: ["openid"] }), "the new key");
-  assert.equal(rot.jwksFetches, 2, "exactly one refetch for the new kid");
-  expectToken(await v1Token(w, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "the old key, still published");
-
-  // The issuer stops publishing the old key. Its max-age (5 s) passes; the broker's cache lives
-  // at least 300 s, so the old key keeps working without a fetch.
-  rot.removeKey(oldKid);
-  await sleep(6_000);
-  expectToken(await v1Token(w, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "the removed key while the cache is valid");
-  assert.equal(rot.jwksFetches, 2, "max-age 5 s is clamped: no fetch after 6 s");
-
-  // The cache ends: the KV copy is gone (as when it expires) and a new isolate has no memory of
-  // it. (The 300 s minimum is not waited for.)
-  await w.kv.delete("jwks:rot");
-  const b = await anotherBroker(t, { label: "wi-rotation-fresh" });
-  assertRefused(await v1Token(b, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "unauthorized", "the removed key once the cache is gone");
-  assert.ok(rot.jwksFetches >= 3 && rot.jwksFetches <= 4, `the fresh isolate fetched the key set (${rot.jwksFetches} fetches in all)`);
-  const f = rot.jwksFetches;
-  expectToken(await v1Token(b, rot.sign(claims(), { kid: newKid }), { scopes: ["openid"] }), "the new key on the fresh isolate");
-  assert.equal(rot.jwksFetches, f, "from the freshly fetched set");
-  assert.ok(await b.kv.get("jwks:rot"), "cached in KV again");
-});
-
-// ---------------------------------------------------------------------------------------------
-// 4. Issuer outage
+// 3. Issuer outage
 // ---------------------------------------------------------------------------------------------
 
 test("issuer down: cached keys keep working (memory and KV); with nothing cached → 503 issuer_unavailable with Retry-After", async (t) => {
@@ -548,7 +515,7 @@ test("issuer down: cached keys keep working (memory and KV); with nothing cached
 });
 
 // ---------------------------------------------------------------------------------------------
-// 5. /oauth/token with a real OAuth client library
+// 4. /oauth/token with a real OAuth client library
 // ---------------------------------------------------------------------------------------------
 
 /** A `private_key_jwt` client auth of openid-client whose assertions are recorded for 99-log-hygiene. */
@@ -654,7 +621,7 @@ test("openid-client: a platform token as client_assertion (federated credential)
 });
 
 // ---------------------------------------------------------------------------------------------
-// 6. Caller configuration
+// 5. Caller configuration
 // ---------------------------------------------------------------------------------------------
 
 test("federated CALLER_KEYS entries: an unknown issuer, overlapping entries or a malformed entry → 500 misconfigured for every caller", async (t) => {
@@ -713,7 +680,7 @@ test("a token whose list claim matches two entries is refused, never given to ei
 });
 
 // ---------------------------------------------------------------------------------------------
-// 7. Operators
+// 6. Operators
 // ---------------------------------------------------------------------------------------------
 
 test("GET /v1/identity lists the trusted issuers and the federated callers to operators, and nothing secret", async () => {
@@ -740,4 +707,74 @@ test("GET /v1/identity lists the trusted issuers and the federated callers to op
   expectError(await readResponse(await w.fetch("/v1/identity", { headers: { authorization: `Bearer ${keys.plain}` } })), 403, "forbidden", "a plain caller");
   expectError(await readResponse(await w.fetch("/v1/identity", { headers: { authorization: `Bearer ${oidc.github.sign(ghClaims())}` } })), 403, "forbidden", "a token caller");
   assert.equal((await w.fetch("/v1/identity")).status, 401);
+});
+
+// ---------------------------------------------------------------------------------------------
+// 7. Unknown kids and key rotation (last: they wait for a minute to pass since the keys' first
+//    fetch, spent on the tests above)
+// ---------------------------------------------------------------------------------------------
+
+test("an unknown kid costs one JWKS refetch, then 401; 20 more unknown kids within a minute cost no refetch", async () => {
+  const fl = oidc.flood;
+  const claims = () => ({ aud: "ims-broker", sub: "flood-job" });
+  // The keys are cached and their last fetch is over a minute old.
+  await minuteSincePriming();
+  expectToken(await v1Token(w, fl.sign(claims()), { scopes: ["openid"] }), "a known kid, from the cache");
+  const fetches0 = fl.jwksFetches;
+  assert.equal(fetches0, 1, "still the one fetch of the priming");
+  const calls0 = await tokenCalls(env.fake);
+  const kvBefore = await kvDump(w);
+
+  // A token signed by the issuer's key but naming a kid the JWKS does not have.
+  assertRefused(await v1Token(w, fl.sign(claims(), { header: { kid: "unknown-0" } }), { scopes: ["openid"] }), "unauthorized", "unknown kid");
+  assert.equal(fl.jwksFetches, fetches0 + 1, "exactly one refetch");
+  const t0 = Date.now();
+  for (let i = 1; i <= 20; i++) {
+    const jwt = i % 2 ? fl.sign(claims(), { header: { kid: `unknown-${i}` } }) : fl.attack.foreignKey(claims(), { kid: `unknown-${i}` });
+    const r = i % 3 ? await v1Token(w, jwt, { scopes: ["openid"] }) : await viaAssertion(w, jwt);
+    assertRefused(r, i % 3 ? "unauthorized" : "invalid_client", `unknown kid ${i}`);
+  }
+  assert.ok(Date.now() - t0 < 60_000, "the flood fits in a minute");
+  assert.equal(fl.jwksFetches, fetches0 + 1, "no further refetch within the minute");
+  // The known key still works, from the cache.
+  expectToken(await v1Token(w, fl.sign(claims()), { scopes: ["openid"] }), "a known kid after the flood");
+  assert.equal(fl.jwksFetches, fetches0 + 1);
+  assert.equal(await tokenCalls(env.fake), calls0, "no IMS call (the good token's scope set was cached)");
+  // KV: nothing but the issuer's cached key set may have been touched by the refetch.
+  const kvAfter = await kvDump(w);
+  const changed = [...new Set([...Object.keys(kvBefore), ...Object.keys(kvAfter)])].filter((k) => kvBefore[k] !== kvAfter[k]);
+  assert.deepEqual(changed.filter((k) => k !== "jwks:flood"), [], `KV keys changed by refused tokens: ${changed.join(", ")}`);
+});
+
+test("key rotation: a new key is accepted after one refetch; a removed key works while the JWKS is cached and is refused once it is gone", async (t) => {
+  const rot = oidc.rot; // publishes max-age=5, which the broker clamps to 300 s
+  const claims = () => ({ aud: "ims-broker", sub: "rot-job" });
+  const [oldKid] = rot.kids("RS256");
+  // The keys are cached and their last fetch is over a minute old.
+  await minuteSincePriming();
+  expectToken(await v1Token(w, rot.sign(claims()), { scopes: ["openid"] }), "the first key, from the cache");
+  assert.equal(rot.jwksFetches, 1);
+
+  const newKid = rot.rotate("RS256");
+  expectToken(await v1Token(w, rot.sign(claims(), { kid: newKid }), { scopes: ["openid"] }), "the new key");
+  assert.equal(rot.jwksFetches, 2, "exactly one refetch for the new kid");
+  expectToken(await v1Token(w, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "the old key, still published");
+
+  // The issuer stops publishing the old key. Its max-age (5 s) passes; the broker's cache lives
+  // at least 300 s, so the old key keeps working without a fetch.
+  rot.removeKey(oldKid);
+  await sleep(6_000);
+  expectToken(await v1Token(w, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "the removed key while the cache is valid");
+  assert.equal(rot.jwksFetches, 2, "max-age 5 s is clamped: no fetch after 6 s");
+
+  // The cache ends: the KV copy is gone (as when it expires) and a new isolate has no memory of
+  // it. (The 300 s minimum is not waited for.)
+  await w.kv.delete("jwks:rot");
+  const b = await anotherBroker(t, { label: "wi-rotation-fresh" });
+  assertRefused(await v1Token(b, rot.sign(claims(), { kid: oldKid }), { scopes: ["openid"] }), "unauthorized", "the removed key once the cache is gone");
+  assert.ok(rot.jwksFetches >= 3 && rot.jwksFetches <= 4, `the fresh isolate fetched the key set (${rot.jwksFetches} fetches in all)`);
+  const f = rot.jwksFetches;
+  expectToken(await v1Token(b, rot.sign(claims(), { kid: newKid }), { scopes: ["openid"] }), "the new key on the fresh isolate");
+  assert.equal(rot.jwksFetches, f, "from the freshly fetched set");
+  assert.ok(await b.kv.get("jwks:rot"), "cached in KV again");
 });

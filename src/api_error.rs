@@ -42,6 +42,14 @@ pub enum ApiError {
     /// No caller key, or one the broker does not know (401).
     #[error("a valid caller key is required")]
     Unauthenticated,
+    /// A workload identity token that is refused: malformed, not signed by its issuer's key,
+    /// expired, for another audience, or matching no caller (401). The reason names no value.
+    #[error("the identity token was refused: {0}")]
+    IdentityRejected(ims_core::workload_identity::JwtError),
+    /// The token's issuer's keys could not be fetched and none are cached (503); carries the
+    /// seconds until the broker asks the issuer again.
+    #[error("the identity token's issuer could not be reached for its keys; retry in {0} s")]
+    IssuerUnavailable(u64),
     /// `/oauth/token` with a `grant_type` other than `client_credentials` (400).
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
@@ -113,7 +121,8 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::Unauthenticated => "unauthorized",
+            Self::Unauthenticated | Self::IdentityRejected(_) => "unauthorized",
+            Self::IssuerUnavailable(_) => "issuer_unavailable",
             Self::CredentialForbidden(_) | Self::ScopeForbidden(_) | Self::ReadOnlyCaller => {
                 "forbidden"
             }
@@ -136,11 +145,19 @@ impl ApiError {
         }
     }
 
+    /// What the log line says of the error besides its code: the detail of a 5xx (no secrets by
+    /// construction), and why an identity token was refused (a reason, never a claim's value).
+    pub fn log_detail(&self) -> Option<String> {
+        (self.status() >= 500 || matches!(self, Self::IdentityRejected(_)))
+            .then(|| self.to_string())
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_) | Self::InvalidScope(_) | Self::UnsupportedGrantType => 400,
-            Self::Unauthenticated => 401,
+            Self::Unauthenticated | Self::IdentityRejected(_) => 401,
+            Self::IssuerUnavailable(_) => 503,
             Self::CredentialForbidden(_)
             | Self::ScopeForbidden(_)
             | Self::CrossOrigin
@@ -181,7 +198,7 @@ impl ApiError {
     /// The RFC 6749 §5.2 code used by `/oauth/token`.
     fn oauth_code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "invalid_client",
+            Self::Unauthenticated | Self::IdentityRejected(_) => "invalid_client",
             Self::InvalidScope(_) | Self::ScopeForbidden(_) => "invalid_scope",
             Self::CredentialForbidden(_) | Self::ReadOnlyCaller => "unauthorized_client",
             Self::InvalidRequest(_)
@@ -205,7 +222,7 @@ impl ApiError {
     /// The response for `/oauth/token`, per RFC 6749 §5.2; `admin`: the caller is an admin.
     pub fn oauth(self, admin: bool) -> Reply {
         let status = match self {
-            Self::Unauthenticated => 401,
+            Self::Unauthenticated | Self::IdentityRejected(_) => 401,
             Self::CredentialForbidden(_)
             | Self::ScopeForbidden(_)
             | Self::ReadOnlyCaller
@@ -238,7 +255,7 @@ impl ApiError {
         }
         let retry_after = match self {
             Self::Upstream(e) => e.retry_after_s(),
-            Self::TooManyNewScopeSets(s) => Some(*s),
+            Self::TooManyNewScopeSets(s) | Self::IssuerUnavailable(s) => Some(*s),
             _ => None,
         };
         if let Some(s) = retry_after {
@@ -246,6 +263,14 @@ impl ApiError {
         }
         match self {
             Self::Unauthenticated => reply.static_header("www-authenticate", challenge),
+            Self::IdentityRejected(_) => reply.static_header(
+                "www-authenticate",
+                if challenge.starts_with("Basic") {
+                    challenge
+                } else {
+                    "Bearer realm=\"ims-broker\", error=\"invalid_token\""
+                },
+            ),
             Self::MethodNotAllowed(allow) => reply.static_header("allow", allow),
             _ => reply,
         }

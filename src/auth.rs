@@ -1,20 +1,49 @@
-//! Caller authentication: finds the presented key and checks it against `CALLER_KEYS`.
-//! The key is wrapped in [`CallerKey`] the moment it is read from the header, and only its
-//! SHA-256 digest is compared (`ims_core::callers`): no plain key is kept.
+//! Caller authentication: finds what the caller presented and checks it.
+//!
+//! - A caller key (`Authorization: Bearer <key>`, or the secret of `/oauth/token`) is wrapped in
+//!   [`CallerKey`] the moment it is read, and only its SHA-256 digest is compared
+//!   (`ims_core::callers`): no plain key is kept.
+//! - An identity token (a JWT in `Authorization: Bearer`, told from a key by its shape, or in
+//!   `Cf-Access-Jwt-Assertion`, or a `client_assertion`) is wrapped in [`IdentityToken`] and
+//!   checked by [`crate::identity`].
 
 use crate::api_error::ApiError;
 use crate::context::Ctx;
+use crate::identity;
 use crate::request::Sensitive;
 use ims_core::callers::Caller;
-use ims_core::CallerKey;
+use ims_core::{CallerKey, IdentityToken};
 use std::rc::Rc;
 
-/// The key of an `Authorization: Bearer <key>` header, if there is one.
-pub fn bearer_key(authorization: Option<&Sensitive>) -> Option<CallerKey> {
-    let value = authorization?.expose();
-    let (scheme, key) = value.trim().split_once(' ')?;
-    let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| CallerKey::new(key))
+/// What a caller presented to prove who it is.
+#[derive(Debug)]
+pub enum Presented {
+    /// A caller key.
+    Key(CallerKey),
+    /// An identity token.
+    Token(IdentityToken),
+}
+
+/// What `Authorization: Bearer <value>` presents, else what `Cf-Access-Jwt-Assertion` does
+/// (`Authorization` wins when both are sent: a caller behind Access may still use its key).
+pub fn presented(
+    authorization: Option<&Sensitive>,
+    access_assertion: Option<&Sensitive>,
+) -> Option<Presented> {
+    let bearer = authorization.and_then(|value| {
+        let (scheme, value) = value.expose().trim().split_once(' ')?;
+        let value = value.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !value.is_empty()).then_some(value)
+    });
+    if let Some(value) = bearer {
+        return Some(if IdentityToken::looks_like_jwt(value) {
+            Presented::Token(IdentityToken::new(value))
+        } else {
+            Presented::Key(CallerKey::new(value))
+        });
+    }
+    let assertion = access_assertion?.expose().trim();
+    (!assertion.is_empty()).then(|| Presented::Token(IdentityToken::new(assertion)))
 }
 
 /// The caller holding `key`, or 401; remembered in the request's context and log line. With
@@ -34,4 +63,16 @@ pub fn authenticate(
     c.log.caller = Some(caller.id.clone());
     c.caller = Some(Rc::clone(&caller));
     Ok(caller)
+}
+
+/// The caller of whatever was presented (see [`presented`]), or 401.
+pub async fn authenticate_presented(
+    c: &mut Ctx,
+    presented: Option<Presented>,
+) -> Result<Rc<Caller>, ApiError> {
+    match presented {
+        Some(Presented::Token(token)) => identity::authenticate(c, &token, None).await,
+        Some(Presented::Key(key)) => authenticate(c, Some(key), None),
+        None => authenticate(c, None, None),
+    }
 }

@@ -126,7 +126,10 @@ pub fn broker(env: &Env) -> Result<BrokerConfig, ConfigError> {
 
 /// The caller registry from the `CALLER_KEYS` secret (which holds digests, not keys).
 pub fn callers(env: &Env) -> Result<CallerRegistry, ConfigError> {
-    CallerRegistry::from_json(&secret_text(env, "CALLER_KEYS"))
+    let issuers = ims_core::workload_identity::parse_trusted_issuers(
+        &var(env, ims_core::workload_identity::SETTING).unwrap_or_default(),
+    )?;
+    CallerRegistry::from_json(&secret_text(env, "CALLER_KEYS"), issuers)
 }
 
 /// A credential's client secret, wrapped at once. Missing → the secret's name.

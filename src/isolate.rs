@@ -6,14 +6,14 @@
 //! every request that needs it reports the error. Beside the settings, the isolate keeps what
 //! the broker's rules need across requests: the token cache (memory level, single flights,
 //! cooldowns), each caller's budget of new scope sets, the last secrets record learnt per
-//! credential from its Durable Object, the counters and recent events, and the log's hit
-//! summary. There are no other per-isolate statics.
+//! credential from its Durable Object, the counters and recent events, the log's hit
+//! summary, and the identity tokens verified lately and their issuers' keys. There are no other per-isolate statics.
 
 use crate::config::{self, BrokerConfig};
 use crate::platform::kv::Kv;
 use crate::platform::memo::{CacheKeys, Parsed, QuotedTokens};
 use ims_core::budget::MissBudget;
-use ims_core::callers::CallerRegistry;
+use ims_core::callers::{Caller, CallerRegistry};
 use ims_core::envelope::StoreKeys;
 use ims_core::events::EventLog;
 use ims_core::hit_summary::HitSummary;
@@ -21,6 +21,7 @@ use ims_core::memo::Bounded;
 use ims_core::metrics::Metrics;
 use ims_core::rotation::CredentialState;
 use ims_core::token_body::TokenBody;
+use ims_core::workload_identity::CachedKeys;
 use ims_core::{ConfigError, TokenCache};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -32,6 +33,34 @@ pub const TOKENS_BINDING: &str = "TOKENS";
 
 /// Most cache keys whose last hit is remembered (`GET /v1/credentials/{name}/tokens`).
 const MAX_HITS: usize = 256;
+
+/// Most identity tokens remembered as verified.
+const MAX_VERIFIED: usize = 1024;
+
+/// An identity token verified in this isolate: who it is, until when.
+pub struct Verified {
+    /// The caller it is.
+    pub caller: Rc<Caller>,
+    /// Its `exp`, ms: it is not remembered past it.
+    pub exp_ms: u64,
+    /// Its issuer's name.
+    pub issuer: String,
+    /// Its `sub`, for the log.
+    pub sub: Option<String>,
+    /// Its `jti`, for the log.
+    pub jti: Option<String>,
+}
+
+/// An issuer's keys as this isolate knows them.
+#[derive(Default)]
+pub struct IssuerKeys {
+    /// The key set, once read from KV or fetched.
+    pub set: Option<CachedKeys>,
+    /// When this isolate last started a fetch of them, ms.
+    pub last_attempt_ms: Option<u64>,
+    /// True once KV was asked for them.
+    pub kv_read: bool,
+}
 
 /// The isolate's state.
 pub struct Isolate {
@@ -71,6 +100,11 @@ pub struct Isolate {
     pub fixed_answers: RefCell<Vec<(u16, String)>>,
     /// The entry point's continuation as a JS function, made once (see `crate::edge`).
     pub entry_next: OnceCell<worker::js_sys::Function>,
+    /// Identity tokens verified lately, by their SHA-256: a caller that presents the same token
+    /// again pays for no signature check.
+    pub verified: RefCell<Bounded<[u8; 32], Verified>>,
+    /// Each trusted issuer's keys, by issuer name.
+    pub issuer_keys: RefCell<HashMap<String, IssuerKeys>>,
 }
 
 thread_local! {
@@ -98,6 +132,8 @@ impl Isolate {
             summary: RefCell::new(HitSummary::default()),
             fixed_answers: RefCell::new(Vec::new()),
             entry_next: OnceCell::new(),
+            verified: RefCell::new(Bounded::new(MAX_VERIFIED)),
+            issuer_keys: RefCell::new(HashMap::new()),
         }
     }
 

@@ -9,6 +9,8 @@
 //! - services: [`tokens`], [`credential_object`] (the Durable Object that owns each
 //!   credential's secrets record, rotations, deletes and minting), [`rotation`],
 //!   [`record_store`], [`secrets`], [`management`], [`scheduled`], [`telemetry`], [`auth`],
+//!   [`identity`] (callers that present a workload identity token) and [`issuer_keys`] (their
+//!   issuers' keys),
 //!   [`runtime`] (`ims-core`'s platform traits) and [`credential_client`] (asking the object);
 //! - below them: the request and its context ([`request`], [`context`]), the isolate's state
 //!   ([`isolate`]), settings ([`config`]), answers ([`reply`], [`api_error`]), [`log`], and the
@@ -22,7 +24,9 @@ mod credential_client;
 mod credential_object;
 mod edge;
 mod handlers;
+mod identity;
 mod isolate;
+mod issuer_keys;
 mod log;
 mod management;
 mod platform;

@@ -40,6 +40,16 @@ pub struct RequestLog {
     pub error: Option<&'static str>,
     /// Internal detail of a 5xx, for operators only (no secrets by construction).
     pub detail: Option<String>,
+    /// The trusted issuer's name, for a caller authenticated by an identity token.
+    pub issuer: Option<String>,
+    /// That token's `sub`.
+    pub sub: Option<String>,
+    /// That token's `jti`.
+    pub jti: Option<String>,
+    /// True when that token was verified by this request (not remembered from an earlier one):
+    /// such a request always gets a line of its own, so every token used shows its `sub` and
+    /// `jti` at least once.
+    pub identity_verified: bool,
 }
 
 impl RequestLog {
@@ -54,6 +64,7 @@ impl RequestLog {
     /// A plain cache hit: a token answered from memory or KV, no IMS exchange, no error.
     fn is_plain_hit(&self, status: u16) -> bool {
         status == 200
+            && !self.identity_verified
             && self.error.is_none()
             && self.upstream.is_none()
             && matches!(self.cache, Some(CacheOutcome::Memory | CacheOutcome::Kv))
@@ -76,6 +87,9 @@ impl RequestLog {
             .u64("ms", ms);
         for (key, value) in [
             ("caller", self.caller.as_deref()),
+            ("issuer", self.issuer.as_deref()),
+            ("sub", self.sub.as_deref()),
+            ("jti", self.jti.as_deref()),
             ("credential", self.credential.as_deref()),
             ("scope", self.scope.as_deref()),
             ("cache", self.cache.map(CacheOutcome::as_str)),

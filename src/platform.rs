@@ -1,10 +1,11 @@
 //! The Workers runtime's own calls, with nothing of the broker in them: the clock, outgoing
-//! `fetch` with an abort on timeout, KV ([`kv`]), and running a request's future without a
+//! `fetch` with an abort on timeout, KV ([`kv`]), WebCrypto ([`webcrypto`]), and running a request's future without a
 //! `Promise` when it need not wait ([`eager`]).
 
 pub mod eager;
 pub mod kv;
 pub mod memo;
+pub mod webcrypto;
 
 use futures_util::future::{select, Either};
 use ims_core::http::{HttpRequest, HttpResponse, TransportError};

@@ -18,6 +18,9 @@ pub struct Request {
     pub url: String,
     /// `Authorization`: it holds the caller's key, so it is kept [`Sensitive`].
     pub authorization: Option<Sensitive>,
+    /// `Cf-Access-Jwt-Assertion`, the identity token Cloudflare Access adds to a request it let
+    /// through: [`Sensitive`] too.
+    pub access_assertion: Option<Sensitive>,
     /// `Content-Type`.
     pub content_type: Option<String>,
     /// `Origin` (sent by browsers).
@@ -139,6 +142,10 @@ pub enum Route {
     Rotation(String),
     /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
     Secret(String, String),
+    /// `GET /.well-known/oauth-authorization-server`.
+    ServerMetadata,
+    /// `GET /v1/identity`.
+    Identity,
     /// No route has this path.
     NotFound,
 }
@@ -158,6 +165,8 @@ impl Route {
         }
         match &segments[..n] {
             ["healthz"] => Self::Healthz,
+            [".well-known", "oauth-authorization-server"] => Self::ServerMetadata,
+            ["v1", "identity"] => Self::Identity,
             ["v1", "credentials"] => Self::Credentials,
             ["v1", "credentials", name, "tokens"] => Self::Tokens((*name).to_owned()),
             ["v1", "token"] => Self::Token,
@@ -177,6 +186,8 @@ impl Route {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Healthz => "GET /healthz",
+            Self::ServerMetadata => "GET /.well-known/oauth-authorization-server",
+            Self::Identity => "GET /v1/identity",
             Self::Credentials => "GET /v1/credentials",
             Self::Tokens(_) => "GET /v1/credentials/{name}/tokens",
             Self::Token => "POST /v1/token",
@@ -193,10 +204,10 @@ impl Route {
     /// The methods the route answers, for `Allow`.
     pub fn allow(&self) -> &'static str {
         match self {
-            Self::Healthz => "GET, HEAD",
+            Self::Healthz | Self::ServerMetadata => "GET, HEAD",
             Self::Credentials | Self::Tokens(_) => "GET",
             Self::Token | Self::OAuthToken | Self::Rotate(_) => "POST",
-            Self::Secrets(_) | Self::Rotation(_) | Self::Metrics => "GET",
+            Self::Secrets(_) | Self::Rotation(_) | Self::Metrics | Self::Identity => "GET",
             Self::Secret(..) => "DELETE",
             Self::NotFound => "",
         }
@@ -213,6 +224,7 @@ mod tests {
             route: Route::Token,
             url: "https://b.example/v1/token?format=prometheus".into(),
             authorization: Some(Sensitive::new("Bearer ibk_secret".into())),
+            access_assertion: None,
             content_type: content_type.map(str::to_owned),
             origin: None,
             ray: None,
@@ -224,6 +236,11 @@ mod tests {
     fn paths_are_routed_by_their_segments() {
         assert_eq!(Route::of("/v1/token"), Route::Token);
         assert_eq!(Route::of("//oauth/token"), Route::OAuthToken);
+        assert_eq!(
+            Route::of("/.well-known/oauth-authorization-server"),
+            Route::ServerMetadata
+        );
+        assert_eq!(Route::of("/v1/identity"), Route::Identity);
         assert_eq!(
             Route::of("/v1/credentials/a/secrets/u-1"),
             Route::Secret("a".into(), "u-1".into())

@@ -4,7 +4,7 @@
 
 use crate::api_error::ApiError;
 use crate::context::Ctx;
-use crate::handlers::{health, metrics, oauth, secrets, token};
+use crate::handlers::{health, identity, metrics, oauth, secrets, token};
 use crate::isolate::Isolate;
 use crate::log::RequestLog;
 use crate::reply::Reply;
@@ -41,12 +41,14 @@ pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
         (Route::NotFound, _) if !known_method => Err(ApiError::NotFound),
         (route, _) if !known_method => Err(ApiError::MethodNotAllowed(route.allow())),
         (Route::Healthz, "GET" | "HEAD") => Ok(health::healthz()),
+        (Route::ServerMetadata, "GET" | "HEAD") => Ok(identity::server_metadata(&req)),
         _ if req.cross_origin() => Err(ApiError::CrossOrigin),
         (Route::Token, "POST") => token::issue(req, &mut c).await,
         (Route::OAuthToken, "POST") => oauth::token(req, &mut c).await,
         (Route::Credentials, "GET") => secrets::credentials(&req, &mut c).await,
         (Route::Tokens(name), "GET") => secrets::tokens(&req, &mut c, name).await,
         (Route::Metrics, "GET") => metrics::metrics(&req, &mut c).await,
+        (Route::Identity, "GET") => identity::identity(&req, &mut c).await,
         (Route::Secrets(name), "GET") => secrets::list(&req, &mut c, name).await,
         (Route::Rotate(name), "POST") => secrets::rotate(&req, &mut c, name).await,
         (Route::Rotation(name), "GET") => secrets::status(&req, &mut c, name).await,
@@ -58,9 +60,7 @@ pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
         Ok(r) => r,
         Err(e) => {
             c.log.error = Some(e.code());
-            if e.status() >= 500 {
-                c.log.detail = Some(e.to_string());
-            }
+            c.log.detail = e.log_detail();
             e.into_response(c.admin())
         }
     };

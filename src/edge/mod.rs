@@ -2,7 +2,7 @@
 //!
 //! A request goes through here once, in this order:
 //! 1. `shim.js` reads the method, the URL, the headers handlers use (`Authorization`,
-//!    `Content-Type`, `Origin`, `cf-ray`) and the body, never more than [`MAX_BODY`] + 1 bytes
+//!    `Content-Type`, `Origin`, `cf-ray`, `Cf-Access-Jwt-Assertion`) and the body, never more than [`MAX_BODY`] + 1 bytes
 //!    whether or not it has a `Content-Length`, and calls [`after_read`] with them;
 //! 2. [`after_read`] decides the route from the path ([`Route::of`], the only place) and builds
 //!    the plain [`Request`] every handler takes;
@@ -46,7 +46,7 @@ extern "C" {
 
 /// What `shim.js` calls: the bindings and context, what became of the body ([`READ`],
 /// [`TOO_LARGE`], or 2 when the read failed), the body (empty unless read), the method, the URL
-/// and the four header values (see [`Headers::of`]).
+/// and the five header values (see [`Headers::of`]).
 type AfterRead = dyn Fn(Env, RawContext, u32, Uint8Array, String, String, String) -> JsValue;
 
 /// The body was read.
@@ -86,12 +86,13 @@ fn after_read(
         // this code does not know.
         _ => Body::Unreadable,
     };
-    let [authorization, content_type, origin, ray] = Headers::of(&headers).0;
+    let [authorization, content_type, origin, ray, access_assertion] = Headers::of(&headers).0;
     let request = Request {
         route: Route::of(ims_core::request_url::path(&url)),
         method,
         url,
         authorization: authorization.map(Sensitive::new),
+        access_assertion: access_assertion.map(Sensitive::new),
         content_type,
         origin,
         ray,
@@ -104,9 +105,10 @@ fn after_read(
     })
 }
 
-/// The values of `Authorization`, `Content-Type`, `Origin` and `cf-ray`, as `shim.js` sends
-/// them: each `=value` or empty (absent), joined by `\n`, which no header value can hold.
-struct Headers([Option<String>; 4]);
+/// The values of `Authorization`, `Content-Type`, `Origin`, `cf-ray` and
+/// `Cf-Access-Jwt-Assertion`, as `shim.js` sends them: each `=value` or empty (absent), joined
+/// by `\n`, which no header value can hold.
+struct Headers([Option<String>; 5]);
 
 impl Headers {
     fn of(joined: &str) -> Self {
@@ -147,11 +149,13 @@ mod tests {
 
     #[test]
     fn header_values_are_read_back_present_empty_or_absent() {
-        let [authorization, content_type, origin, ray] = Headers::of("=Bearer k\n\n=\n=a=b").0;
+        let [authorization, content_type, origin, ray, access] =
+            Headers::of("=Bearer k\n\n=\n=a=b\n=eyJ.a.b").0;
         assert_eq!(authorization.as_deref(), Some("Bearer k"));
         assert_eq!(content_type, None);
         assert_eq!(origin.as_deref(), Some(""), "sent, but empty");
         assert_eq!(ray.as_deref(), Some("a=b"));
-        assert_eq!(Headers::of("").0, [None, None, None, None]);
+        assert_eq!(access.as_deref(), Some("eyJ.a.b"));
+        assert_eq!(Headers::of("").0, [None, None, None, None, None]);
     }
 }

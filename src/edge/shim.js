@@ -1,7 +1,7 @@
 // The Worker's one JS shim (used by src/edge/mod.rs): it reads what the handlers need of a
 // request, and builds the answer's Response.
 //
-// Reading: the method, the URL, four headers and the body, capped, are read here and handed to
+// Reading: the method, the URL, five headers and the body, capped, are read here and handed to
 // the Worker in one call. Awaiting `request.arrayBuffer()` from Rust goes through
 // wasm-bindgen's JsFuture (two closures registered with a FinalizationRegistry per await, and a
 // wake-up through the microtask queue); a plain `.then` here costs one JS callback, and a
@@ -21,9 +21,9 @@
  *   url: string, headers: string) => Response | Promise<Response>} next
  *   called with what became of the body (`READ`, `TOO_LARGE`: over `max`, `FAILED`: the read
  *   failed), the body (empty unless read), the method, the URL, and the values of the
- *   `Authorization`, `Content-Type`, `Origin` and `cf-ray` headers in one string: each is
- *   `=value`, or empty when the header is absent, joined by `\n` (which no header value holds),
- *   so that they cross into the Worker as one string
+ *   `Authorization`, `Content-Type`, `Origin`, `cf-ray` and `Cf-Access-Jwt-Assertion` headers
+ *   in one string: each is `=value`, or empty when the header is absent, joined by `\n` (which
+ *   no header value holds), so that they cross into the Worker as one string
  * @returns {Response | Promise<Response>}
  */
 export function readRequest(request, env, ctx, max, next) {
@@ -51,7 +51,7 @@ export function readRequest(request, env, ctx, max, next) {
 }
 
 /** The headers the Worker reads, in the order `next` gets them (src/edge/mod.rs). */
-const HEADERS = ["authorization", "content-type", "origin", "cf-ray"];
+const HEADERS = ["authorization", "content-type", "origin", "cf-ray", "cf-access-jwt-assertion"];
 
 /**
  * Reads `stream` into one buffer of `max + 1` bytes (a BYOB reader fills it in place); `null`

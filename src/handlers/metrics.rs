@@ -22,7 +22,11 @@ struct Answer {
 
 /// Handles `GET /v1/metrics`.
 pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = auth::authenticate(c, auth::bearer_key(req.authorization.as_ref()), None)?;
+    let caller = auth::authenticate_presented(
+        c,
+        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
+    )
+    .await?;
     if !caller.may_read_operations() {
         return Err(ApiError::OperatorsOnly);
     }

@@ -4,17 +4,20 @@
 //!
 //! The caller id and key are the `client_id`/`client_secret`, sent either by HTTP Basic
 //! ([§2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1), `client_secret_basic`) or in
-//! the form (`client_secret_post`), never both. `scope` is space-separated as in the RFC and
+//! the form (`client_secret_post`), never both; or the caller presents an identity token as a
+//! JWT client assertion ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)),
+//! checked as in `crate::identity`. `scope` is space-separated as in the RFC and
 //! becomes Adobe's comma list; an optional `credential` parameter picks the credential. Errors
 //! follow [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2).
 
 use crate::api_error::ApiError;
 use crate::auth;
 use crate::context::Ctx;
+use crate::identity;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::tokens;
-use ims_core::client_auth;
+use ims_core::client_auth::{self, ClientAuth};
 use ims_core::ScopeSet;
 use serde::Serialize;
 
@@ -35,9 +38,7 @@ pub async fn token(req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
         Ok(r) => Ok(r),
         Err(e) => {
             c.log.error = Some(e.code());
-            if e.status() >= 500 {
-                c.log.detail = Some(e.to_string());
-            }
+            c.log.detail = e.log_detail();
             Ok(e.oauth(c.admin()))
         }
     }
@@ -57,8 +58,12 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     // from the request." So `client_id=&client_secret=` next to Basic is not a second
     // authentication method, and `credential=` is the default credential.
     form.retain(|_, value| !value.is_empty());
-    let (client_id, key) = client_auth::client_credentials(authorization, &mut form)?;
-    let caller = auth::authenticate(c, Some(key), Some(&client_id))?;
+    let caller = match client_auth::client_auth(authorization, &mut form)? {
+        ClientAuth::Secret { id, key } => auth::authenticate(c, Some(key), Some(&id))?,
+        ClientAuth::Assertion { token, client_id } => {
+            identity::authenticate(c, &token, client_id.as_deref()).await?
+        }
+    };
     match form.get("grant_type").map(String::as_str) {
         None => return Err(ApiError::InvalidRequest("grant_type is required".into())),
         Some("client_credentials") => {}

@@ -39,8 +39,12 @@ enum Access {
 }
 
 /// Authenticates the caller and checks it may have `access`.
-fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, ApiError> {
-    let caller = auth::authenticate(c, auth::bearer_key(req.authorization.as_ref()), None)?;
+async fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, ApiError> {
+    let caller = auth::authenticate_presented(
+        c,
+        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
+    )
+    .await?;
     match access {
         Access::Read if !caller.may_read_operations() => Err(ApiError::OperatorsOnly),
         Access::Change if !caller.may_manage_secrets() => Err(ApiError::AdminOnly),
@@ -49,13 +53,13 @@ fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, Ap
 }
 
 /// Authenticates an operator caller allowed `access` and resolves the credential.
-fn admin_credential(
+async fn admin_credential(
     req: &Request,
     c: &mut Ctx,
     name: &str,
     access: Access,
 ) -> Result<(Rc<BrokerConfig>, Credential), ApiError> {
-    operator(req, c, access)?;
+    operator(req, c, access).await?;
     c.log.credential = Some(name.to_owned());
     let cfg = c.isolate.config(&c.env)?;
     let cred = cfg.credential(name)?.clone();
@@ -160,7 +164,7 @@ struct SecretView<'a> {
 
 /// `GET /v1/credentials/{name}/secrets`.
 pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let (_, cred) = admin_credential(req, c, name, Access::Read).await?;
     let answer = objects(c)?.secrets(&cred.name).await?;
     let (state, adobe) = (&answer.record, &answer.adobe);
     let active = state.active_uuid(adobe);
@@ -187,7 +191,7 @@ pub async fn list(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiEr
 
 /// `POST /v1/credentials/{name}/secrets/rotate`.
 pub async fn rotate(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(req, c, name, Access::Change)?;
+    let (_, cred) = admin_credential(req, c, name, Access::Change).await?;
     let answer = objects(c)?.rotate(&cred.name).await?;
     let Some(r) = answer.record.rotation.as_ref() else {
         return Err(ApiError::Conflict(
@@ -200,7 +204,7 @@ pub async fn rotate(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, Api
 
 /// `GET /v1/credentials/{name}/rotation`.
 pub async fn status(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let (_, cred) = admin_credential(req, c, name, Access::Read).await?;
     let state = objects(c)?.record(&cred.name).await?;
     let r = state.rotation.as_ref().ok_or(ApiError::NoRotation)?;
     Ok(Reply::json(200, &RotationView::of(r, None)).no_store())
@@ -208,7 +212,7 @@ pub async fn status(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, Api
 
 /// `DELETE /v1/credentials/{name}/secrets/{uuid}`.
 pub async fn delete(req: &Request, c: &mut Ctx, name: &str, uuid: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(req, c, name, Access::Change)?;
+    let (_, cred) = admin_credential(req, c, name, Access::Change).await?;
     objects(c)?.delete(&cred.name, uuid).await?;
     Ok(Reply::empty(204))
 }
@@ -217,7 +221,7 @@ pub async fn delete(req: &Request, c: &mut Ctx, name: &str, uuid: &str) -> Resul
 /// is asking (its id and role, so that the console shows a viewer no buttons it may not use).
 /// What is wrong with a misconfigured credential is shown to admins only.
 pub async fn credentials(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = operator(req, c, Access::Read)?;
+    let caller = operator(req, c, Access::Read).await?;
     let admin = caller.may_manage_secrets();
     let cfg = c.isolate.config(&c.env)?;
     let credentials = cfg
@@ -313,7 +317,7 @@ struct TokenEntryView {
 /// this isolate, and whose they are (`use`: `callers`, or `broker` for the broker's own token for
 /// secret management, which no caller ever gets).
 pub async fn tokens(req: &Request, c: &mut Ctx, name: &str) -> Result<Reply, ApiError> {
-    let (_, cred) = admin_credential(req, c, name, Access::Read)?;
+    let (_, cred) = admin_credential(req, c, name, Access::Read).await?;
     let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
     let prefix = format!(
         "{}{}:{}:",

@@ -16,11 +16,28 @@
 //!
 //! Only digests are stored. A presented key is hashed and compared with every entry in constant
 //! time, so neither timing nor early exit tells which prefix or entry matched.
+//!
+//! An entry may instead be *federated*: no key at all, but a trusted issuer's name (from
+//! `TRUSTED_ISSUERS`, see [`crate::workload_identity`]) and the claims its tokens must carry:
+//!
+//! ```json
+//! {"site-deploy": {"issuer": "github",
+//!                  "bound_claims": {"repository": "acme/site", "ref": "refs/heads/main"},
+//!                  "credentials": ["default"], "scopes": ["openid"]}}
+//! ```
+//!
+//! A verified token of that issuer whose claims all match is that caller. Two federated entries
+//! of one issuer that could match the same token are refused at load
+//! ([`crate::workload_identity::overlap`]); where load cannot tell (a claim the token carries as a
+//! list, such as `groups`), a token that matches two entries is refused when presented
+//! ([`CallerRegistry::federated`]), never given to either.
 
 use crate::config::{ConfigError, Entries};
 use crate::scope::ScopeSet;
 use crate::secret::CallerKey;
+use crate::workload_identity::{overlap, BoundClaims, JwtError, TrustedIssuers};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -113,7 +130,12 @@ impl TryFrom<String> for Role {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCaller {
-    sha256: String,
+    #[serde(default, deserialize_with = "crate::config::present")]
+    sha256: Option<String>,
+    #[serde(default, deserialize_with = "crate::config::present")]
+    issuer: Option<String>,
+    #[serde(default, deserialize_with = "crate::config::present")]
+    bound_claims: Option<Value>,
     credentials: Allowed,
     scopes: Allowed,
     #[serde(default)]
@@ -135,12 +157,27 @@ impl RawCaller {
     }
 }
 
+/// How a caller proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A caller key whose SHA-256 is this digest.
+    Key([u8; 32]),
+    /// A token of a trusted issuer carrying these claims.
+    Federated {
+        /// The issuer's name in `TRUSTED_ISSUERS`.
+        issuer: String,
+        /// The claims the token must carry.
+        bound_claims: BoundClaims,
+    },
+}
+
 /// One caller of the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The caller id (the key of its `CALLER_KEYS` entry); logged, never secret.
     pub id: String,
-    digest: [u8; 32],
+    /// How it proves who it is.
+    pub identity: Identity,
     /// Credentials it may use.
     pub credentials: Allowed,
     /// Scope names it may request.
@@ -177,10 +214,13 @@ impl Caller {
     }
 }
 
-/// All callers, parsed from `CALLER_KEYS`. Each is shared: a request holds its caller without
-/// copying it.
+/// All callers, parsed from `CALLER_KEYS`, and the trusted issuers their federated entries
+/// name. Each caller is shared: a request holds its caller without copying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallerRegistry(Vec<Rc<Caller>>);
+pub struct CallerRegistry {
+    callers: Vec<Rc<Caller>>,
+    issuers: TrustedIssuers,
+}
 
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -190,8 +230,9 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl CallerRegistry {
-    /// Parses `CALLER_KEYS`. Errors name the caller id and what is wrong, never a digest.
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+    /// Parses `CALLER_KEYS`, whose federated entries may name the issuers of `issuers`. Errors
+    /// name the caller id and what is wrong, never a digest.
+    pub fn from_json(text: &str, issuers: TrustedIssuers) -> Result<Self, ConfigError> {
         if text.trim().is_empty() {
             return Err(ConfigError::Missing {
                 setting: SETTING.into(),
@@ -207,7 +248,7 @@ impl CallerRegistry {
                     "a caller".into()
                 }
             },
-            wrong_type: "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string",
+            wrong_type: "sha256 and issuer must be strings, credentials and scopes \"*\" or a list of strings, admin true or false, role a string",
             own: &[BAD_ROLE],
         }
         .read::<RawCaller>(text)?;
@@ -221,35 +262,65 @@ impl CallerRegistry {
                     "caller ids use letters, digits and _ . - (at most 64)",
                 ));
             }
-            let digest: [u8; 32] = crate::hex::decode(&entry.sha256)
-                .and_then(|d| d.try_into().ok())
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        SETTING,
-                        format!("caller {id}: sha256 is not 64 hex digits"),
-                    )
-                })?;
             let role = entry
                 .role()
                 .map_err(|why| ConfigError::invalid(SETTING, format!("caller {id}: {why}")))?;
-            if let Some(twin) = callers.iter().find(|c| c.digest == digest) {
+            let identity = identity(&id, &entry, &issuers)?;
+            if let Some(twin) = callers.iter().find(|c| same_token(&c.identity, &identity)) {
+                let why = match identity {
+                    Identity::Key(_) => "have the same sha256: one key must not be two callers",
+                    Identity::Federated { .. } => {
+                        "have bound claims that one token of their issuer can match: one token must not be two callers"
+                    }
+                };
                 return Err(ConfigError::invalid(
                     SETTING,
-                    format!(
-                        "callers {} and {id} have the same sha256: one key must not be two callers",
-                        twin.id
-                    ),
+                    format!("callers {} and {id} {why}", twin.id),
                 ));
             }
             callers.push(Rc::new(Caller {
                 id,
-                digest,
+                identity,
                 credentials: entry.credentials,
                 scopes: entry.scopes,
                 role,
             }));
         }
-        Ok(Self(callers))
+        Ok(Self { callers, issuers })
+    }
+
+    /// The trusted issuers (`TRUSTED_ISSUERS`).
+    pub fn issuers(&self) -> &TrustedIssuers {
+        &self.issuers
+    }
+
+    /// Every caller, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<Caller>> {
+        self.callers.iter()
+    }
+
+    /// The federated caller that a verified token of the issuer named `issuer` is: the one entry
+    /// of that issuer whose bound claims all match `claims`. A token matching none is
+    /// [`JwtError::NoCaller`]; one matching two entries (possible only through a claim given as a
+    /// list, which load cannot rule out) is [`JwtError::AmbiguousCaller`], refused rather than
+    /// given to either.
+    pub fn federated(
+        &self,
+        issuer: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<Rc<Caller>, JwtError> {
+        let mut matching = self.callers.iter().filter(|c| match &c.identity {
+            Identity::Federated {
+                issuer: i,
+                bound_claims,
+            } => i == issuer && bound_claims.matches(claims),
+            Identity::Key(_) => false,
+        });
+        match (matching.next(), matching.next()) {
+            (Some(one), None) => Ok(Rc::clone(one)),
+            (None, _) => Err(JwtError::NoCaller),
+            (Some(_), Some(_)) => Err(JwtError::AmbiguousCaller),
+        }
     }
 
     /// The caller whose key digest equals SHA-256(`key`), compared in constant time against
@@ -257,9 +328,11 @@ impl CallerRegistry {
     pub fn authenticate(&self, key: &CallerKey) -> Option<Rc<Caller>> {
         let presented: [u8; 32] = Sha256::digest(key.secret().as_bytes()).into();
         let mut found = None;
-        for caller in &self.0 {
-            if bool::from(caller.digest.ct_eq(&presented)) {
-                found = Some(caller);
+        for caller in &self.callers {
+            if let Identity::Key(digest) = &caller.identity {
+                if bool::from(digest.ct_eq(&presented)) {
+                    found = Some(caller);
+                }
             }
         }
         found.map(Rc::clone)
@@ -267,12 +340,64 @@ impl CallerRegistry {
 
     /// Number of callers.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.callers.len()
     }
 
     /// True when there is no caller.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.callers.is_empty()
+    }
+}
+
+/// The identity of entry `id`: a key digest, or an issuer of `issuers` and bound claims; never
+/// both, never neither.
+fn identity(
+    id: &str,
+    entry: &RawCaller,
+    issuers: &TrustedIssuers,
+) -> Result<Identity, ConfigError> {
+    let invalid = |why: &str| ConfigError::invalid(SETTING, format!("caller {id}: {why}"));
+    match (&entry.sha256, &entry.issuer, &entry.bound_claims) {
+        (Some(hex), None, None) => crate::hex::decode(hex)
+            .and_then(|d| d.try_into().ok())
+            .map(Identity::Key)
+            .ok_or_else(|| invalid("sha256 is not 64 hex digits")),
+        (Some(_), _, _) => Err(invalid(
+            "sha256 next to issuer or bound_claims: an entry is a key or a federated caller, not both",
+        )),
+        (None, None, _) => Err(invalid("sha256 (a key's digest) or issuer is required")),
+        (None, Some(_), None) => Err(invalid("bound_claims is required with issuer")),
+        (None, Some(issuer), Some(bound)) => {
+            if issuers.get(issuer).is_none() {
+                return Err(invalid(
+                    "issuer is not the name of an entry of TRUSTED_ISSUERS",
+                ));
+            }
+            let bound_claims =
+                BoundClaims::parse(bound).map_err(|why| invalid(&format!("bound_claims: {why}")))?;
+            Ok(Identity::Federated {
+                issuer: issuer.clone(),
+                bound_claims,
+            })
+        }
+    }
+}
+
+/// True when one presented key or token could be both identities.
+fn same_token(a: &Identity, b: &Identity) -> bool {
+    match (a, b) {
+        (Identity::Key(x), Identity::Key(y)) => x == y,
+        (
+            Identity::Federated {
+                issuer: i,
+                bound_claims: x,
+            },
+            Identity::Federated {
+                issuer: j,
+                bound_claims: y,
+            },
+        ) => i == j && overlap(x, y),
+        _ => false,
     }
 }
 
@@ -285,10 +410,14 @@ pub fn key_digest_hex(key: &CallerKey) -> String {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<CallerRegistry, ConfigError> {
+        CallerRegistry::from_json(text, TrustedIssuers::default())
+    }
+
     fn registry() -> CallerRegistry {
         let a = key_digest_hex(&CallerKey::new("key-a"));
         let admin = key_digest_hex(&CallerKey::new("key-admin"));
-        CallerRegistry::from_json(&format!(
+        parse(&format!(
             r#"{{"svc-a":{{"sha256":"{a}","credentials":["default"],"scopes":["openid","AdobeID"]}},
                 "ops":{{"sha256":"{}","credentials":"*","scopes":"*","admin":true}}}}"#,
             admin.to_uppercase()
@@ -327,7 +456,7 @@ mod tests {
     #[test]
     fn roles_come_from_role_or_admin() {
         let d = |k: &str| key_digest_hex(&CallerKey::new(k));
-        let r = CallerRegistry::from_json(&format!(
+        let r = parse(&format!(
             r#"{{"scraper":{{"sha256":"{}","credentials":"*","scopes":[],"role":"viewer"}},
                 "ops":{{"sha256":"{}","credentials":"*","scopes":"*","role":"admin"}},
                 "ops2":{{"sha256":"{}","credentials":"*","scopes":"*","admin":true,"role":"admin"}},
@@ -348,7 +477,7 @@ mod tests {
         let c = r.authenticate(&CallerKey::new("c")).unwrap();
         assert!(!c.may_read_operations() && !c.may_manage_secrets() && c.may_mint());
 
-        let e = CallerRegistry::from_json(&format!(
+        let e = parse(&format!(
             r#"{{"x":{{"sha256":"{}","credentials":"*","scopes":"*","admin":true,"role":"viewer"}}}}"#,
             d("x")
         ))
@@ -357,7 +486,7 @@ mod tests {
             e.to_string(),
             "CALLER_KEYS is invalid: caller x: admin is true but role is not \"admin\""
         );
-        let e = CallerRegistry::from_json(&format!(
+        let e = parse(&format!(
             r#"{{"x":{{"sha256":"{}","credentials":"*","scopes":"*","role":"root"}}}}"#,
             d("x")
         ))
@@ -368,7 +497,7 @@ mod tests {
     #[test]
     fn two_callers_with_one_digest_are_refused_naming_both() {
         let d = key_digest_hex(&CallerKey::new("shared"));
-        let e = CallerRegistry::from_json(&format!(
+        let e = parse(&format!(
             r#"{{"alpha":{{"sha256":"{d}","credentials":"*","scopes":"*"}},
                 "beta":{{"sha256":"{}","credentials":["default"],"scopes":"*","admin":true}}}}"#,
             d.to_uppercase()
@@ -383,30 +512,25 @@ mod tests {
     #[test]
     fn bad_config_is_a_clear_error_without_values() {
         assert_eq!(
-            CallerRegistry::from_json(" "),
+            parse(" "),
             Err(ConfigError::Missing {
                 setting: "CALLER_KEYS".into()
             })
         );
-        let e =
-            CallerRegistry::from_json(r#"{"a":{"sha256":"abcd","credentials":"*","scopes":"*"}}"#)
-                .unwrap_err();
+        let e = parse(r#"{"a":{"sha256":"abcd","credentials":"*","scopes":"*"}}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
             "CALLER_KEYS is invalid: caller a: sha256 is not 64 hex digits"
         );
-        let e =
-            CallerRegistry::from_json(r#"{"a":{"sha256":"secretish-value","credentials":"*"}}"#)
-                .unwrap_err();
+        let e = parse(r#"{"a":{"sha256":"secretish-value","credentials":"*"}}"#).unwrap_err();
         assert!(!e.to_string().contains("secretish"), "{e}");
-        let e = CallerRegistry::from_json("{not json").unwrap_err();
+        let e = parse("{not json").unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("CALLER_KEYS is invalid: not valid JSON"),
             "{e}"
         );
-        let e =
-            CallerRegistry::from_json(r#"{"a":{"sha256":"00","credentials":"all","scopes":"*"}}"#);
+        let e = parse(r#"{"a":{"sha256":"00","credentials":"all","scopes":"*"}}"#);
         assert!(e.is_err());
     }
 
@@ -430,11 +554,14 @@ mod tests {
             "{}".into(),
         ];
         for text in &ok {
-            assert!(CallerRegistry::from_json(text).is_ok(), "{text}");
+            assert!(parse(text).is_ok(), "{text}");
         }
-        let twice = CallerRegistry::from_json(&ok[3]).unwrap();
-        assert!(twice.0[0].may_use("anything"), "the last entry counts");
-        let wrong_type = "sha256 must be a string, credentials and scopes \"*\" or a list of strings, admin true or false, role a string";
+        let twice = parse(&ok[3]).unwrap();
+        assert!(
+            twice.callers[0].may_use("anything"),
+            "the last entry counts"
+        );
+        let wrong_type = "sha256 and issuer must be strings, credentials and scopes \"*\" or a list of strings, admin true or false, role a string";
         let refused = [
             (
                 one(r#","credentials":"*","scopes":"*","admin":null"#),
@@ -464,7 +591,7 @@ mod tests {
                 one(r#","credentials":"*","scopes":"*","role":"root""#),
                 "role must be \"admin\", \"viewer\" or \"caller\"",
             ),
-            ("{\"a\":{}}".into(), "no sha256"),
+            ("{\"a\":{}}".into(), "no credentials"),
             (format!(r#"{{"a":["{d}","*","*"]}}"#), "not an object"),
             // Every entry is checked, also one a later one replaces.
             (
@@ -476,7 +603,7 @@ mod tests {
             ),
         ];
         for (text, why) in &refused {
-            let e = CallerRegistry::from_json(text).unwrap_err().to_string();
+            let e = parse(text).unwrap_err().to_string();
             assert_eq!(
                 e,
                 format!("CALLER_KEYS is invalid: JSON of the wrong shape: caller a: {why}"),
@@ -489,19 +616,18 @@ mod tests {
         }
         for whole in ["[]", "5", "\"x\""] {
             assert_eq!(
-                CallerRegistry::from_json(whole).unwrap_err().to_string(),
+                parse(whole).unwrap_err().to_string(),
                 "CALLER_KEYS is invalid: JSON of the wrong shape: not an object of callers"
             );
         }
-        let e = CallerRegistry::from_json(r#"{"secret-ish value":{"x":1}}"#).unwrap_err();
+        let e = parse(r#"{"secret-ish value":{"x":1}}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
             "CALLER_KEYS is invalid: JSON of the wrong shape: a caller: an unknown field"
         );
-        let e = CallerRegistry::from_json(&one(r#","credentials":"*","scopes":"*","x-secret":1"#))
-            .unwrap_err();
+        let e = parse(&one(r#","credentials":"*","scopes":"*","x-secret":1"#)).unwrap_err();
         assert!(!e.to_string().contains("x-secret"), "{e}");
-        let e = CallerRegistry::from_json(&format!(r#"{{"a-1":{}}}"#, entry(r#","scopes":"*""#)));
+        let e = parse(&format!(r#"{{"a-1":{}}}"#, entry(r#","scopes":"*""#)));
         assert_eq!(
             e.unwrap_err().to_string(),
             "CALLER_KEYS is invalid: JSON of the wrong shape: caller a-1: no credentials"
@@ -516,13 +642,13 @@ mod tests {
             ("{\"a\":1,}", "line 1, column 8"),
         ] {
             assert_eq!(
-                CallerRegistry::from_json(text).unwrap_err().to_string(),
+                parse(text).unwrap_err().to_string(),
                 format!("CALLER_KEYS is invalid: not valid JSON ({at})"),
                 "{text:?}"
             );
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
-        let e = CallerRegistry::from_json(&deep).unwrap_err().to_string();
+        let e = parse(&deep).unwrap_err().to_string();
         assert!(
             e.starts_with("CALLER_KEYS is invalid: not valid JSON"),
             "{e}"
@@ -535,5 +661,147 @@ mod tests {
         let a = r.authenticate(&CallerKey::new("key-a")).unwrap();
         let again = r.authenticate(&CallerKey::new("key-a")).unwrap();
         assert!(Rc::ptr_eq(&a, &again));
+    }
+
+    fn issuers() -> TrustedIssuers {
+        crate::workload_identity::parse_trusted_issuers(
+            r#"{"github":{"issuer":"https://token.actions.githubusercontent.com","audience":"ims-broker"},
+                "access":{"issuer":"https://acme.cloudflareaccess.com","audience":"aud-tag"}}"#,
+        )
+        .unwrap()
+    }
+
+    fn federated(entries: &str) -> Result<CallerRegistry, ConfigError> {
+        CallerRegistry::from_json(entries, issuers())
+    }
+
+    fn claims(json: serde_json::Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_federated_entry_is_the_caller_its_bound_claims_match() {
+        let key = key_digest_hex(&CallerKey::new("key-a"));
+        let r = federated(&format!(
+            r#"{{"site-deploy":{{"issuer":"github","bound_claims":{{"repository":"acme/site","ref":["refs/heads/main","refs/tags/*"]}},
+                               "credentials":["default"],"scopes":["openid"]}},
+                "ci":{{"issuer":"github","bound_claims":{{"repository":"acme/ci"}},"credentials":"*","scopes":"*"}},
+                "robot":{{"issuer":"access","bound_claims":{{"common_name":"robot.acme"}},"credentials":"*","scopes":"*","role":"viewer"}},
+                "svc-a":{{"sha256":"{key}","credentials":"*","scopes":"*"}}}}"#
+        ))
+        .unwrap();
+        let main = claims(serde_json::json!({"repository": "acme/site", "ref": "refs/heads/main"}));
+        assert_eq!(r.federated("github", &main).unwrap().id, "site-deploy");
+        let tag = claims(serde_json::json!({"repository": "acme/site", "ref": "refs/tags/v1.2"}));
+        assert_eq!(r.federated("github", &tag).unwrap().id, "site-deploy");
+        let branch =
+            claims(serde_json::json!({"repository": "acme/site", "ref": "refs/heads/dev"}));
+        assert_eq!(r.federated("github", &branch), Err(JwtError::NoCaller));
+        // The same claims from another issuer are not that caller.
+        assert_eq!(r.federated("access", &main), Err(JwtError::NoCaller));
+        let robot = claims(serde_json::json!({"common_name": "robot.acme", "sub": ""}));
+        let found = r.federated("access", &robot).unwrap();
+        assert_eq!((found.id.as_str(), found.role), ("robot", Role::Viewer));
+        // A federated caller has no key: no presented key is it.
+        assert!(r.authenticate(&CallerKey::new("")).is_none());
+        assert_eq!(
+            r.authenticate(&CallerKey::new("key-a")).unwrap().id,
+            "svc-a"
+        );
+        assert_eq!(r.issuers().iter().count(), 2);
+    }
+
+    #[test]
+    fn federated_entries_are_checked_at_load_naming_caller_and_field() {
+        let cases = [
+            (
+                r#"{"x":{"issuer":"gitlab","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: issuer is not the name of an entry of TRUSTED_ISSUERS",
+            ),
+            (
+                r#"{"x":{"issuer":"github","credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims is required with issuer",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must bind at least one claim",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":1},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must be an object",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":[]},"credentials":"*","scopes":"*"}}"#,
+                "caller x: bound_claims: bound claims must be an object",
+            ),
+            (
+                r#"{"x":{"bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: sha256 (a key's digest) or issuer is required",
+            ),
+            (
+                r#"{"x":{"sha256":"ab","issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#,
+                "caller x: sha256 next to issuer or bound_claims",
+            ),
+            (
+                r#"{"x":{"issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*","issuer":"access"}}"#,
+                "given twice",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = federated(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        // Without TRUSTED_ISSUERS no federated entry can load.
+        let e = parse(r#"{"x":{"issuer":"github","bound_claims":{"sub":"a"},"credentials":"*","scopes":"*"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("issuer is not the name of an entry"), "{e}");
+    }
+
+    #[test]
+    fn two_entries_one_token_could_match_are_refused_at_load() {
+        let overlapping = [
+            // The second binds less: every token of the first matches it too.
+            (
+                r#"{"repository":"acme/site","ref":"refs/heads/main"}"#,
+                r#"{"repository":"acme/site"}"#,
+            ),
+            // Globs that share a string.
+            (r#"{"repository":"acme/*"}"#, r#"{"repository":"*/site"}"#),
+            // Different claims, both satisfiable at once.
+            (
+                r#"{"repository":"acme/site"}"#,
+                r#"{"ref":"refs/heads/main"}"#,
+            ),
+        ];
+        for (a, b) in overlapping {
+            let text = format!(
+                r#"{{"one":{{"issuer":"github","bound_claims":{a},"credentials":"*","scopes":"*"}},
+                    "two":{{"issuer":"github","bound_claims":{b},"credentials":"*","scopes":"*"}}}}"#
+            );
+            let e = federated(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("callers one and two have bound claims"),
+                "{a} / {b}: {e}"
+            );
+        }
+        // Disjoint on a single-string claim, or on different issuers: fine.
+        let apart = r#"{"one":{"issuer":"github","bound_claims":{"repository":"acme/site"},"credentials":"*","scopes":"*"},
+                        "two":{"issuer":"github","bound_claims":{"repository":"acme/ci"},"credentials":"*","scopes":"*"},
+                        "three":{"issuer":"access","bound_claims":{"repository":"acme/site"},"credentials":"*","scopes":"*"}}"#;
+        assert_eq!(federated(apart).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_token_matching_two_entries_through_a_list_claim_is_refused() {
+        let r = federated(
+            r#"{"ops":{"issuer":"github","bound_claims":{"groups":"ops"},"credentials":"*","scopes":"*"},
+                "dev":{"issuer":"github","bound_claims":{"groups":"dev"},"credentials":"*","scopes":"*"}}"#,
+        )
+        .unwrap();
+        let both = claims(serde_json::json!({"groups": ["dev", "ops"]}));
+        assert_eq!(r.federated("github", &both), Err(JwtError::AmbiguousCaller));
+        let one = claims(serde_json::json!({"groups": ["ops", "qa"]}));
+        assert_eq!(r.federated("github", &one).unwrap().id, "ops");
     }
 }

@@ -1,9 +1,11 @@
 //! Client authentication at the broker's own `/oauth/token`
 //! ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)): the client id and
 //! secret arrive either by HTTP Basic, each form-urlencoded before base64, or as form
-//! parameters; never both. Form parameters may not repeat (§3.2).
+//! parameters; or a workload identity token arrives as a JWT client assertion
+//! ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)). Exactly one method per
+//! request. Form parameters may not repeat (§3.2).
 
-use crate::secret::CallerKey;
+use crate::secret::{CallerKey, IdentityToken};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::collections::HashMap;
@@ -84,6 +86,59 @@ pub fn client_credentials(
     }
 }
 
+/// The `client_assertion_type` of a JWT client assertion
+/// ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How a client authenticated at `/oauth/token`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A caller id and key (`client_secret_basic` or `client_secret_post`).
+    Secret {
+        /// `client_id`.
+        id: String,
+        /// `client_secret`: the caller key.
+        key: CallerKey,
+    },
+    /// A JWT client assertion (`private_key_jwt`, or a platform's token as in Azure's federated
+    /// credentials).
+    Assertion {
+        /// `client_assertion`.
+        token: IdentityToken,
+        /// `client_id`, when sent: it must then name the same client as the assertion
+        /// ([RFC 7521 §4.2](https://www.rfc-editor.org/rfc/rfc7521#section-4.2)).
+        client_id: Option<String>,
+    },
+}
+
+/// The client's authentication, from Basic, the form's `client_id`/`client_secret`, or its
+/// `client_assertion_type`/`client_assertion` (all of which are removed from `form`). An
+/// assertion next to a secret is [`ClientAuthError::Both`]; an assertion of another type, or
+/// half of one, is [`ClientAuthError::Invalid`].
+pub fn client_auth(
+    authorization: Option<&str>,
+    form: &mut HashMap<String, String>,
+) -> Result<ClientAuth, ClientAuthError> {
+    match (
+        form.remove("client_assertion_type"),
+        form.remove("client_assertion"),
+    ) {
+        (None, None) => {
+            client_credentials(authorization, form).map(|(id, key)| ClientAuth::Secret { id, key })
+        }
+        (Some(kind), Some(assertion)) if kind == JWT_BEARER => {
+            if authorization.is_some() || form.contains_key("client_secret") {
+                return Err(ClientAuthError::Both);
+            }
+            Ok(ClientAuth::Assertion {
+                token: IdentityToken::new(assertion),
+                client_id: form.remove("client_id"),
+            })
+        }
+        _ => Err(ClientAuthError::Invalid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +187,55 @@ mod tests {
             parse_form(b"scope=a&scope=b"),
             Err(ClientAuthError::Repeated("scope".into()))
         );
+    }
+
+    #[test]
+    fn a_jwt_client_assertion_is_one_method_of_its_own() {
+        let mut form = parse_form(
+            b"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJ.a.b&client_id=deploy",
+        )
+        .unwrap();
+        let auth = client_auth(None, &mut form).unwrap();
+        let ClientAuth::Assertion { token, client_id } = auth else {
+            panic!("an assertion")
+        };
+        assert_eq!(
+            (token.secret(), client_id.as_deref()),
+            ("eyJ.a.b", Some("deploy"))
+        );
+        assert_eq!(
+            form.get("grant_type").map(String::as_str),
+            Some("client_credentials")
+        );
+        assert!(!form.contains_key("client_assertion"));
+
+        let with = |body: &[u8], authorization: Option<&str>| {
+            client_auth(authorization, &mut parse_form(body).unwrap())
+        };
+        let jwt_bearer = "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJ.a.b";
+        assert_eq!(
+            with(jwt_bearer.as_bytes(), Some(&b64("a:b"))),
+            Err(ClientAuthError::Both)
+        );
+        assert_eq!(
+            with(format!("{jwt_bearer}&client_secret=x").as_bytes(), None),
+            Err(ClientAuthError::Both)
+        );
+        assert_eq!(
+            with(
+                b"client_assertion_type=urn%3Aother&client_assertion=eyJ.a.b",
+                None
+            ),
+            Err(ClientAuthError::Invalid)
+        );
+        assert_eq!(
+            with(b"client_assertion=eyJ.a.b", None),
+            Err(ClientAuthError::Invalid)
+        );
+        // Without an assertion, the secret methods as before.
+        assert!(matches!(
+            with(b"client_id=a&client_secret=b", None),
+            Ok(ClientAuth::Secret { .. })
+        ));
     }
 }

@@ -45,6 +45,7 @@ pub mod rotation;
 pub mod rotation_runner;
 pub mod scope;
 pub mod secret;
+pub mod server_metadata;
 pub mod time;
 pub mod token_body;
 pub mod upstream_url;
@@ -54,4 +55,4 @@ pub use cache::{CacheOutcome, Failure, Served, Settings, TokenCache, TokenSpec, 
 pub use config::ConfigError;
 pub use error::ImsError;
 pub use scope::{ScopeError, ScopeSet};
-pub use secret::{AccessToken, CallerKey, ClientSecret};
+pub use secret::{AccessToken, CallerKey, ClientSecret, IdentityToken};

@@ -30,14 +30,20 @@ use crate::config::ConfigError;
 use crate::upstream_url;
 
 mod bound_claims;
+mod discovery;
 mod issuers;
 mod jwks;
+mod key_cache;
 mod token;
 
 pub use bound_claims::{glob_match, overlap, BoundClaims};
+pub use discovery::{configuration_url, configured_jwks_url, jwks_uri};
 pub use issuers::{parse_trusted_issuers, valid_name, TrustedIssuer, TrustedIssuers};
 pub use jwks::{parse_jwks, pick_key, Jwk};
-pub use token::{check_claims, read, Header, Unverified};
+pub use key_cache::{
+    fresh_for_s, next_fetch_at_ms, CachedKeys, MAX_FRESH_S, MIN_FRESH_S, REFETCH_INTERVAL_S,
+};
+pub use token::{check_claims, expiry_s, read, token_digest, Header, Unverified};
 
 /// The setting holding the trusted issuers.
 pub const SETTING: &str = "TRUSTED_ISSUERS";
@@ -123,6 +129,23 @@ pub enum JwtError {
     /// The key set document is not a JSON object with a `keys` list of keys.
     #[error("the key set is not a valid JWKS")]
     BadKeySet,
+    /// The issuer's provider configuration is not JSON with its own `issuer` and a `jwks_uri` the
+    /// broker may call.
+    #[error("the issuer's OpenID configuration is not usable")]
+    BadConfiguration,
+    /// The signature does not verify with the issuer's key.
+    #[error("token signature does not verify")]
+    BadSignature,
+    /// `iss` names no entry of `TRUSTED_ISSUERS`.
+    #[error("token issuer is not trusted")]
+    UnknownIssuer,
+    /// The token is valid but its claims match no caller entry of its issuer.
+    #[error("token claims match no caller")]
+    NoCaller,
+    /// The token's claims match two caller entries (through a claim given as a list): refused
+    /// rather than given to either.
+    #[error("token claims match more than one caller")]
+    AmbiguousCaller,
 }
 
 /// A signature algorithm accepted for workload identity tokens.

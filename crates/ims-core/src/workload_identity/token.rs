@@ -108,6 +108,18 @@ pub fn read(token: &str) -> Result<Unverified, JwtError> {
     })
 }
 
+/// The token's `exp` in whole seconds, when it has a valid one ([`check_claims`] requires it).
+pub fn expiry_s(claims: &Map<String, Value>) -> Option<u64> {
+    numeric_date(claims, "exp").ok().flatten()
+}
+
+/// The SHA-256 of a presented token: what an isolate remembers a verified token by, so that no
+/// token is kept in memory longer than its request.
+pub fn token_digest(token: &crate::IdentityToken) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.secret().as_bytes()).into()
+}
+
 /// A NumericDate claim (RFC 7519 §2) in whole seconds: `None` when absent, an error when not a
 /// non-negative number.
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {

@@ -48,6 +48,7 @@ import {
   request,
   sleep,
   startFake,
+  startBenchIssuer,
   startMiniflare,
   table,
   tempDir,
@@ -134,10 +135,21 @@ target("broker bundle, uncompressed (.wasm + JS)", `${fmtInt(bundle)} B`, "<= 64
 // ---------------------------------------------------------------------------------------
 const fake = await startFake({ clientId: CLIENT_ID, secret: SECRET });
 const caller = newCallerKey();
-const callerKeys = { bench: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false } };
+// A caller without a key: a workload that presents an identity token of a trusted issuer. Its
+// row measures a hit whose token was verified once and is then remembered by the isolate.
+const issuer = await startBenchIssuer();
+const now = Math.floor(Date.now() / 1000);
+const identityToken = issuer.token({ aud: "ims-broker", sub: "bench-workload", iat: now, exp: now + 3000, jti: "bench" });
+const callerKeys = {
+  bench: { sha256: caller.sha256, credentials: "*", scopes: "*", admin: false },
+  "bench-workload": { issuer: "bench", bound_claims: { sub: "bench-workload" }, credentials: "*", scopes: "*" },
+};
 // Configured scopes (the most a caller gets): the hit path's openid,AdobeID and the two scope
 // sets of section 2 (a cold key, a short lifetime).
-const bBindings = brokerBindings({ fake, clientId: CLIENT_ID, secret: SECRET, callerKeys, scopes: "openid,AdobeID,bench_cold,bench_lifetime" });
+const bBindings = {
+  ...brokerBindings({ fake, clientId: CLIENT_ID, secret: SECRET, callerKeys, scopes: "openid,AdobeID,bench_cold,bench_lifetime" }),
+  TRUSTED_ISSUERS: JSON.stringify({ bench: { issuer: issuer.issuer, audience: "ims-broker", jwks_url: issuer.jwksUrl } }),
+};
 const WORKERS = [
   { id: "broker", label: "ims-broker `POST /v1/token` (cache hit)", name: "ims-broker", script: BROKER_SCRIPT, kv: "bench-broker-TOKENS", bindings: bBindings },
   { id: "hello", label: "(a) hello-world JS Worker", name: "hello-js", script: HELLO_SCRIPT },
@@ -161,6 +173,7 @@ const stranger = newCallerKey();
 // What is measured: a Worker and the request wrk repeats (default: the token POST).
 const ROWS = [
   { id: "broker", worker: "broker" },
+  { id: "jwt", worker: "broker", label: "ims-broker `POST /v1/token` (cache hit, remembered identity token)", key: identityToken },
   { id: "hello", worker: "hello" },
   { id: "bare", worker: "bare" },
   { id: "kvjs", worker: "kvjs" },
@@ -253,6 +266,9 @@ try {
   if (cpu1) log(`  CPUs busy on average: ${cpu1.machine} of ${machine.cpus} (this run ${cpu1.ours}, other processes ${cpu1.others}, steal ${cpu1.steal})`);
   if (cpu1 && cpu1.others > 0.15) log(`  WARNING: other processes used ${cpu1.others} CPUs during the rounds: absolute numbers are low and noisy, ratios less so`);
   target("throughput broker / (b) bare workers-rs", `${ratios.broker_vs_bare.toFixed(2)}x (rounds ${ratios.broker_vs_bare_rounds.map((x) => x.toFixed(2)).join(", ")})`, ">= 0.75x", ratios.broker_vs_bare >= 0.75);
+  ratios.jwt_vs_broker = agg.jwt.rps / agg.broker.rps;
+  ratios.jwt_vs_broker_rounds = perRound("jwt", "broker");
+  target("throughput identity-token hit / caller-key hit", `${ratios.jwt_vs_broker.toFixed(2)}x (rounds ${ratios.jwt_vs_broker_rounds.map((x) => x.toFixed(2)).join(", ")})`, ">= 0.90x", ratios.jwt_vs_broker >= 0.9);
   target("throughput broker / (c) JS + KV read", `${ratios.broker_vs_kvjs.toFixed(2)}x (rounds ${ratios.broker_vs_kvjs_rounds.map((x) => x.toFixed(2)).join(", ")})`, ">= 4x", ratios.broker_vs_kvjs >= 4);
   log("");
 
@@ -385,6 +401,7 @@ for (const [id, s] of Object.entries(startup)) {
 }
 log("");
 await fake.stop();
+await issuer.stop();
 
 // ---------------------------------------------------------------------------------------
 // 4. The npm package

@@ -4,8 +4,9 @@
 //
 // Everything listens on 127.0.0.1 only. Nothing here downloads anything.
 import { spawn, spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -411,3 +412,34 @@ export function table(head, rows, align) {
 }
 
 export { agent, request } from "./http.mjs";
+
+/**
+ * A minimal OIDC issuer on loopback for the identity-token rows: one ES256 key, served as a JWKS
+ * at `/jwks` (the broker is configured with `jwks_url`), and `token(claims)` signs a token with
+ * it. Answers `{issuer, jwksUrl, token, stop}`.
+ */
+export async function startBenchIssuer() {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "bench-1", alg: "ES256", use: "sig" };
+  const server = http.createServer((req, res) => {
+    if (req.url !== "/jwks") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=3600" });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return {
+    issuer,
+    jwksUrl: `${issuer}/jwks`,
+    token(claims) {
+      const input = `${b64({ alg: "ES256", kid: jwk.kid, typ: "JWT" })}.${b64({ iss: issuer, ...claims })}`;
+      const signature = sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" });
+      return `${input}.${signature.toString("base64url")}`;
+    },
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
+}

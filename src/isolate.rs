@@ -60,7 +60,14 @@ pub struct IssuerKeys {
     pub last_attempt_ms: Option<u64>,
     /// True once KV was asked for them.
     pub kv_read: bool,
+    /// The fetch under way, which every request that needs the keys meanwhile waits for.
+    pub fetching: Option<KeysFlight>,
 }
+
+/// A fetch of an issuer's keys that several requests may wait for: the set, or why not.
+pub type KeysFlight = futures_util::future::Shared<
+    futures_util::future::LocalBoxFuture<'static, Result<CachedKeys, String>>,
+>;
 
 /// The isolate's state.
 pub struct Isolate {

@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::isolate::IssuerKeys;
 use crate::log::Fields;
 use crate::platform::{self, now_ms};
+use futures_util::FutureExt;
 use ims_core::http::HttpRequest;
 use ims_core::workload_identity::{
     configuration_url, jwks_uri, next_fetch_at_ms, pick_key, CachedKeys, Jwk, JwtError,
@@ -50,26 +51,61 @@ pub async fn key_for(
             other => return other,
         }
     }
-    // Nothing cached, stale, or no key with this kid: ask the issuer, at most once a minute.
+    // Nothing cached, stale, or no key with this kid: ask the issuer, at most once a minute;
+    // a request that finds a fetch under way waits for it instead (one fetch per issuer at a
+    // time, as a new isolate's first requests all arrive before its keys do).
     let mut last_attempt = last_attempt;
-    if now >= next_fetch_at_ms(last_attempt) {
-        last_attempt = Some(now);
-        remember(c, name, |k| k.last_attempt_ms = Some(now));
-        match fetch(name, issuer, now).await {
+    let flight = c
+        .isolate
+        .issuer_keys
+        .borrow()
+        .get(name)
+        .and_then(|k| k.fetching.clone());
+    let flight = match flight {
+        Some(flight) => Some(flight),
+        None if now >= next_fetch_at_ms(last_attempt) => {
+            last_attempt = Some(now);
+            let flight = fetch(name.to_owned(), issuer.clone(), now)
+                .boxed_local()
+                .shared();
+            remember(c, name, |k| {
+                k.last_attempt_ms = Some(now);
+                k.fetching = Some(flight.clone());
+            });
+            Some(flight)
+        }
+        None => None,
+    };
+    if let Some(flight) = flight {
+        let outcome = flight.clone().await;
+        // The first request to see the outcome (whichever started the fetch) keeps it and,
+        // when it brought keys, shares them through KV.
+        let mut first = false;
+        remember(c, name, |k| {
+            if k.fetching.as_ref().is_some_and(|f| f.ptr_eq(&flight)) {
+                first = true;
+                k.fetching = None;
+                if let Ok(fetched) = &outcome {
+                    k.set = Some(fetched.clone());
+                }
+            }
+        });
+        let leader = first;
+        match outcome {
             Ok(fetched) => {
-                remember(c, name, |k| k.set = Some(fetched.clone()));
                 // Only a set that changed is written: a refetch for an unknown kid that brings
                 // the same keys costs no KV write.
-                if known.as_ref().is_none_or(|old| old.jwks != fetched.jwks) {
+                if leader && known.as_ref().is_none_or(|old| old.jwks != fetched.jwks) {
                     store(c, name, &fetched).await;
                 }
                 return pick(&fetched);
             }
-            Err(why) => crate::log::event(
+            Err(why) if leader => crate::log::event(
                 "issuer_keys_unavailable",
                 Fields::new().str("issuer", name).str("detail", &why),
                 None,
             ),
+            Err(_) => {}
         }
     }
     match usable {
@@ -142,12 +178,12 @@ async fn store(c: &Ctx, name: &str, set: &CachedKeys) {
 
 /// Fetches issuer `name`'s key set: its `jwks_url`, or the `jwks_uri` of its OpenID
 /// configuration. The error says what failed, for the log (no token is involved).
-async fn fetch(name: &str, issuer: &TrustedIssuer, now: u64) -> Result<CachedKeys, String> {
+async fn fetch(name: String, issuer: TrustedIssuer, now: u64) -> Result<CachedKeys, String> {
     let url = match &issuer.jwks_url {
         Some(url) => url.clone(),
         None => {
             let (document, _) = get(&configuration_url(&issuer.issuer)).await?;
-            jwks_uri(&document, issuer).map_err(|e| e.to_string())?
+            jwks_uri(&document, &issuer).map_err(|e| e.to_string())?
         }
     };
     let (jwks, cache_control) = get(&url).await?;

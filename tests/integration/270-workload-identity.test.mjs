@@ -7,7 +7,7 @@
 //   1. GitHub- and Access-shaped tokens, through `Authorization: Bearer` and
 //      `Cf-Access-Jwt-Assertion`, get a token; the matching entry's credentials and scopes apply;
 //      the request's log line names the caller, the issuer, `sub` and `jti`. An issuer's keys are
-//      fetched once and cached.
+//      fetched once and cached, also when a new isolate's first requests arrive together.
 //   2. Forged, altered, misdirected, stale, oversized and unmatched tokens are refused with 401
 //      and a WWW-Authenticate challenge, before any IMS call or KV write; algorithms other than
 //      RS256/ES256 before any fetch at the issuer.
@@ -358,6 +358,19 @@ test("an issuer's keys are fetched once (from jwks_url, no discovery) and then s
   // In KV under jwks:<issuer name>, for other isolates.
   assert.ok(await w.kv.get("jwks:rot"), "jwks:rot in KV");
   assert.ok(await w.kv.get("jwks:flood"), "jwks:flood in KV");
+});
+
+test("a new isolate's first, concurrent token requests all get a token, with one fetch of the issuer's keys", async (t) => {
+  const gh = oidc.github;
+  const b = await anotherBroker(t, { label: "wi-concurrent-first", kvPersistDir: tempDir("ims-broker-wi-conc-") });
+  const [d0, j0] = [gh.discoveryFetches, gh.jwksFetches];
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => {
+    const jwt = gh.sign(ghClaims(), { alg: i % 2 ? "ES256" : "RS256" });
+    return i % 3 === 2 ? viaAccessHeader(b, jwt, { scopes: ["openid"] }) : v1Token(b, jwt, { scopes: ["openid"] });
+  }));
+  const statuses = results.map((r) => r.status);
+  assert.deepEqual(statuses, statuses.map(() => 200), `statuses: ${statuses.join(",")}; ${results.find((r) => r.status !== 200)?.text ?? ""}`);
+  assert.deepEqual([gh.discoveryFetches - d0, gh.jwksFetches - j0], [1, 1], "one discovery and one JWKS fetch for all of them");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -8,12 +8,17 @@
 #   make fake-adobe  build the fake Adobe IMS -> target/debug/fake-adobe
 #   make dev         fake IMS + wrangler dev on http://127.0.0.1:8787 with a demo caller key
 #   make test        fmt check, clippy, cargo test, build, integration tests (what CI runs)
+#   make integration the integration tests only (needs build/ and target/debug/fake-adobe)
+#   make deploy-check  `wrangler deploy --dry-run` on the real wrangler.toml: a configuration or
+#                    bundle Cloudflare would refuse (or wrangler warns about) fails here
 #   make console-test the operator console in headless Chromium (installs chromium when missing)
 #   make dev-test    runs `make dev` on free ports, gets a token with its printed curl, stops it
-#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  (no SCOPES: the credentials' configured scopes)
+#   make caller-key NAME=<id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]  add a caller to callers.json, print its key once
+#   make publish-callers [WRANGLER_ENV=<env>]  callers.json -> the CALLER_KEYS secret (wrangler secret put)
 #   make store-key   a new random STORE_KEY (AES-256 key for secrets and tokens in KV)
 #   make fmt         cargo fmt
 #   make lint        cargo fmt --check + clippy
+#   make clean       remove build/, tests/artifacts/ and .wrangler/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,10 +27,12 @@ SHELL := /bin/bash
 # Prefix for recipes that need the toolchain environment.
 ENV := IMS_REPO_ROOT="$(CURDIR)" && . "$(CURDIR)/scripts/env.sh" &&
 
-.PHONY: help bootstrap build fake-adobe dev dev-test test integration console-test caller-key store-key fmt lint clean
+.PHONY: help bootstrap build fake-adobe dev dev-test deploy-check test integration console-test caller-key publish-callers store-key fmt lint clean
 
+# Every target of this file and of mk/*.mk, from their "#   make <target>" comment lines and the
+# indented comment lines that continue them.
 help:
-	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+	@awk '/^#   make /{on=1; sub(/^#/, ""); print; next} on && /^#     +[^ ]/{sub(/^#/, ""); print; next} {on=0}' $(MAKEFILE_LIST)
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -58,11 +65,24 @@ test: bootstrap
 	@$(ENV) scripts/build-worker.sh
 	@echo "== build fake-adobe"
 	@$(ENV) cargo build -p fake-adobe
+	@$(MAKE) --no-print-directory deploy-check
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory package-test
 	@$(MAKE) --no-print-directory console-test
 	@$(MAKE) --no-print-directory dev-test
+
+# The deploy as Cloudflare would take it, without sending anything: wrangler builds the Worker
+# through [build], checks the configuration and bindings, bundles, and stops. Its warnings
+# (an unknown or misplaced key, a deprecated setting) fail the target too.
+deploy-check: bootstrap
+	@echo "== deploy check (wrangler deploy --dry-run)"
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+		$(ENV) wrangler deploy --dry-run --outdir "$$out/bundle" > "$$out/log" 2>&1 \
+		|| { cat "$$out/log"; echo "deploy-check: wrangler deploy --dry-run failed" >&2; exit 1; }; \
+		if grep -q 'WARNING' "$$out/log"; then cat "$$out/log"; echo "deploy-check: wrangler warned (above)" >&2; exit 1; fi; \
+		test -s "$$out/bundle/index.js" || { echo "deploy-check: no bundle written" >&2; exit 1; }; \
+		grep -E '^(Total Upload|--dry-run)' "$$out/log"
 
 # Integration tests only (needs build/ and target/debug/fake-adobe). The Worker log
 # file is truncated first so the final log-scanning test sees exactly this run.
@@ -87,13 +107,19 @@ dev-test:
 # Without SCOPES= the caller gets the configured scopes of its credentials (wrangler.toml [vars]
 # SCOPES / CREDENTIALS, .dev.vars winning), never read_client_secret / manage_client_secrets;
 # SCOPES=* is whatever each credential allows. ROLE=viewer: a read-only operator key (no tokens).
+# The callers file: reviewable (it holds digests, not keys), committed by the operator.
+CALLERS ?= callers.json
+
 caller-key:
 	@test -n "$(NAME)" || { echo "usage: make caller-key NAME=<caller id> [ADMIN=1 | ROLE=viewer] [CREDENTIALS=a,b|*] [SCOPES=x,y|*]" >&2; exit 2; }
-	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' \
+	@$(ENV) node scripts/new-caller-key.mjs '$(NAME)' --file '$(CALLERS)' \
 		$(if $(filter 1 true yes,$(ADMIN)),--admin) \
 		$(if $(ROLE),--role '$(ROLE)') \
 		$(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') \
 		$(if $(SCOPES),--scopes '$(SCOPES)')
+
+publish-callers:
+	@$(ENV) node scripts/publish-callers.mjs --file '$(CALLERS)' $(if $(WRANGLER_ENV),--env '$(WRANGLER_ENV)')
 
 store-key:
 	@$(ENV) node scripts/new-store-key.mjs

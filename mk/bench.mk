@@ -8,6 +8,7 @@
 #   make bench-worker  broker vs hello-world JS / bare workers-rs / JS+KV Workers (wrk, 64 conn.),
 #                      IMS calls (1000 cold, one token lifetime), .wasm size, isolate start-up;
 #                      BENCH_RECORD=1 writes the results into BENCHMARKS.md
+#   make bench-tools   wrk (from Debian, at the pinned version) when it is missing
 #   make load          60 s mixed load (hits, new scope sets, bad requests) at 64 connections
 
 .PHONY: bench-worker load bench-tools

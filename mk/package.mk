@@ -2,6 +2,7 @@
 # Included by the root Makefile; uses its ENV prefix and `bootstrap` target.
 #
 #   make package        build crates/ims-wasm + packages/ims-broker-core -> dist/ims-broker-core-<version>.tgz
+#   make package-tools Deno, Bun and aio-lib-core-auth for the package tests and bench (pinned)
 #   make package-test   bindings under Node (wasm-bindgen-test), then the tarball installed in an
 #                       empty folder: node:test suite vs the fake Adobe, Deno, Bun, workerd
 #   make bench          .wasm gzip size, getToken cache-hit ops/s vs @adobe/aio-lib-core-auth,

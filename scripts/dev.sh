@@ -2,7 +2,9 @@
 # Local development loop (`make dev`), fully offline:
 #   1. the fake Adobe IMS on http://127.0.0.1:$FAKE_PORT (client demo-client:demo-secret),
 #   2. a .dev.vars (git-ignored) pointing the broker at it, with a freshly generated
-#      admin caller key "demo" in CALLER_KEYS,
+#      admin caller key "demo" in CALLER_KEYS; a .dev.vars this script did not write (its first
+#      line is not MARKER) is the user's own settings: it is left as it is and make dev stops
+#      with a message saying how to go on,
 #   3. `wrangler dev --local` on http://127.0.0.1:$DEV_PORT (wrangler runs the [build]
 #      command, i.e. scripts/build-worker.sh, and rebuilds on edits under src/, crates/), with
 #      a fresh local KV for the run (like the fake and STORE_KEY, nothing is kept between runs),
@@ -23,6 +25,12 @@ FAKE_BIN=target/debug/fake-adobe
 
 say() { echo "dev: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+
+# The first line of every .dev.vars this script writes.
+MARKER="# Written by scripts/dev.sh (make dev) — local demo configuration, regenerated each run."
+if [ -e .dev.vars ] && [ "$(head -n 1 .dev.vars)" != "$MARKER" ]; then
+    die ".dev.vars exists and was not written by make dev: it holds your own local settings, which make dev would replace. Move it aside (e.g. mv .dev.vars .dev.vars.mine) and run make dev again, or run wrangler dev yourself with it."
+fi
 
 [ -x "$FAKE_BIN" ] || die "$FAKE_BIN missing: run \`cargo build -p fake-adobe\` (or \`make dev\`)"
 [ -x node_modules/.bin/wrangler ] || die "wrangler missing: run \`make bootstrap\`"
@@ -77,7 +85,7 @@ demo_key=$(printf '%s' "$key_json" | node -e 'let s="";process.stdin.on("data",d
 caller_keys=$(printf '%s' "$key_json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);process.stdout.write(JSON.stringify({[j.id]:j.entry}))})')
 umask 077
 cat > .dev.vars <<EOF
-# Written by scripts/dev.sh (make dev) — local demo configuration, regenerated each run.
+$MARKER
 CLIENT_ID='demo-client'
 CLIENT_SECRET='demo-secret'
 IMS_TOKEN_URL='$fake_url/ims/token/v3'

@@ -33,6 +33,13 @@
 // entry gets "scopes": []. --admin (or --role admin) may also rotate and delete secrets; the
 // two are mutually exclusive. --role caller is the default.
 //
+// --file FILE (what `make caller-key` passes: callers.json at the repository root, or CALLERS=…)
+// adds the entry to that JSON file of callers, creating it when missing, and leaves every other
+// entry exactly as it was: the file is the reviewable list of who may call (digests are not
+// secrets), committed by the operator and published with `make publish-callers`. An id already
+// in the file is refused (exit 2): revoking a caller is removing its entry, replacing one is
+// removing it first.
+//
 // --json prints one machine-readable line {"id","key","sha256","entry"} on stdout and
 // nothing else (used by scripts/dev.sh and tests/api-fuzz/stack.mjs).
 //
@@ -167,6 +174,7 @@ let credentialsArg;
 let scopesArg;
 let configDir;
 let jsonOut = false;
+let callersFile;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const value = () => {
@@ -180,6 +188,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === "--scopes") scopesArg = value();
   else if (a === "--config-dir") configDir = value();
   else if (a === "--json") jsonOut = true;
+  else if (a === "--file") callersFile = value();
   else if (a === "-h" || a === "--help") usage();
   else if (a.startsWith("-")) usage(`unknown option ${a}`);
   else if (id === undefined) id = a;
@@ -253,8 +262,32 @@ const key = "ibk_" + randomBytes(32).toString("base64url");
 const sha256 = createHash("sha256").update(key, "utf8").digest("hex");
 const entry = viewer ? { sha256, credentials, scopes, role: "viewer" } : { sha256, credentials, scopes, admin };
 
+if (callersFile !== undefined) addToFile(callersFile);
+
 if (jsonOut) {
   process.stdout.write(JSON.stringify({ id, key, sha256, entry }) + "\n");
+  process.exit(0);
+}
+
+if (callersFile !== undefined) {
+  const what = admin ? " (admin)" : viewer ? " (viewer: read-only, no tokens)" : "";
+  process.stdout.write(
+    [
+      `Caller "${id}"${what} added to ${callersFile}.`,
+      ...(scopesNote ? [`Scopes: ${scopes.length ? scopes.join(", ") : "[]"} = ${scopesNote}`] : []),
+      "",
+      "1. Review and commit the file, then publish it: make publish-callers",
+      "",
+      "2. Give the caller this key (it sends `Authorization: Bearer <key>`):",
+      "",
+      `   ${key}`,
+      "",
+      "   WARNING: the key is shown ONLY ONCE and is not stored anywhere (the file holds its",
+      "   SHA-256). Copy it into the caller's secret store now. If it is lost, remove the entry",
+      "   and add the caller again.",
+      "",
+    ].join("\n"),
+  );
   process.exit(0);
 }
 
@@ -283,3 +316,30 @@ process.stdout.write(
     "",
   ].join("\n"),
 );
+
+/**
+ * Adds `id`'s entry to the callers file `file` (a JSON object of caller id → entry), keeping
+ * the other entries as they are; an id already there, or a file that is not such an object,
+ * stops the script (exit 2) with the file unchanged.
+ */
+function addToFile(file) {
+  let callers = {};
+  if (fs.existsSync(file)) {
+    const text = fs.readFileSync(file, "utf8");
+    try {
+      callers = text.trim() === "" ? {} : JSON.parse(text);
+    } catch (e) {
+      fail(`${file} is not valid JSON (${e.message}): fix it first; nothing was added`);
+    }
+    if (callers === null || typeof callers !== "object" || Array.isArray(callers)) {
+      fail(`${file} is not a JSON object of callers: nothing was added`);
+    }
+  }
+  if (Object.hasOwn(callers, id)) {
+    fail(`${file} already has a caller "${id}": remove its entry first to replace it (its key stops working), or pick another id`);
+  }
+  callers[id] = entry;
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(callers, null, 2) + "\n");
+  fs.renameSync(tmp, file);
+}

@@ -276,3 +276,174 @@ impl ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ims_core::io_api::IoApiError;
+    use ims_core::workload_identity::JwtError;
+
+    /// One error of every kind. The match has no catch-all arm: a new variant does not compile
+    /// until it is added here, and so to the README's table below.
+    fn one_of_each() -> Vec<ApiError> {
+        let upstream = [
+            ImsError::InvalidClient {
+                description: String::new(),
+                debug_id: None,
+            },
+            ImsError::InvalidScope {
+                description: String::new(),
+                debug_id: None,
+            },
+            ImsError::Rejected {
+                status: 400,
+                error: String::new(),
+                debug_id: None,
+            },
+            ImsError::Unavailable {
+                status: 503,
+                retry_after_s: None,
+                debug_id: None,
+            },
+            ImsError::BadResponse {
+                status: 200,
+                reason: "",
+                debug_id: None,
+            },
+            ImsError::Timeout(1),
+            ImsError::Network(String::new()),
+            ImsError::CredentialUnavailable {
+                retry_after_s: None,
+            },
+        ];
+        let mut all = vec![
+            ApiError::InvalidRequest(String::new()),
+            ApiError::InvalidScope(String::new()),
+            ApiError::Unauthenticated,
+            ApiError::IdentityRejected(JwtError::Expired),
+            ApiError::IssuerUnavailable(1),
+            ApiError::UnsupportedGrantType,
+            ApiError::CredentialForbidden(String::new()),
+            ApiError::ScopeForbidden(String::new()),
+            ApiError::ReadOnlyCaller,
+            ApiError::TooManyNewScopeSets(1),
+            ApiError::UnknownCredential(String::new()),
+            ApiError::CrossOrigin,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed("GET"),
+            ApiError::PayloadTooLarge(1),
+            ApiError::UnsupportedMediaType("application/json"),
+            ApiError::Misconfigured(ConfigError::Missing {
+                setting: "X".into(),
+            }),
+            ApiError::Storage(String::new()),
+            ApiError::Management(IoApiError::Transport(String::new())),
+            ApiError::Conflict(String::new()),
+            ApiError::AdminOnly,
+            ApiError::OperatorsOnly,
+            ApiError::NoRotation,
+            ApiError::UnknownSecret(String::new()),
+        ];
+        all.extend(upstream.into_iter().map(ApiError::Upstream));
+        for e in &all {
+            match e {
+                ApiError::InvalidRequest(_)
+                | ApiError::InvalidScope(_)
+                | ApiError::Unauthenticated
+                | ApiError::IdentityRejected(_)
+                | ApiError::IssuerUnavailable(_)
+                | ApiError::UnsupportedGrantType
+                | ApiError::CredentialForbidden(_)
+                | ApiError::ScopeForbidden(_)
+                | ApiError::ReadOnlyCaller
+                | ApiError::TooManyNewScopeSets(_)
+                | ApiError::UnknownCredential(_)
+                | ApiError::CrossOrigin
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed(_)
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::Misconfigured(_)
+                | ApiError::Storage(_)
+                | ApiError::Management(_)
+                | ApiError::Conflict(_)
+                | ApiError::AdminOnly
+                | ApiError::OperatorsOnly
+                | ApiError::NoRotation
+                | ApiError::UnknownSecret(_)
+                | ApiError::Upstream(
+                    ImsError::InvalidClient { .. }
+                    | ImsError::InvalidScope { .. }
+                    | ImsError::Rejected { .. }
+                    | ImsError::Unavailable { .. }
+                    | ImsError::BadResponse { .. }
+                    | ImsError::Timeout(_)
+                    | ImsError::Network(_)
+                    | ImsError::CredentialUnavailable { .. },
+                ) => {}
+            }
+        }
+        all
+    }
+
+    /// The `| status | `code` |` rows of the README's error table.
+    fn readme_rows() -> Vec<(u16, String)> {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("### Errors")
+            .nth(1)
+            .expect("README has an Errors section");
+        table
+            .lines()
+            .skip_while(|l| !l.starts_with("| status |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|row| {
+                let mut cells = row.split('|').map(str::trim).skip(1);
+                let status = cells.next()?.parse().ok()?;
+                let code = cells.next()?.trim_matches('`').to_owned();
+                Some((status, code))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_error_table_lists_every_code_with_its_status() {
+        let rows = readme_rows();
+        assert!(rows.len() > 10, "rows read: {rows:?}");
+        let mut missing = Vec::new();
+        for e in one_of_each() {
+            let row = (e.status(), e.code().to_owned());
+            if !rows.contains(&row) {
+                missing.push(row);
+            }
+        }
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "not in README's error table: {missing:?}"
+        );
+        // And nothing in the table that the code never answers.
+        let answered: Vec<(u16, String)> = one_of_each()
+            .iter()
+            .map(|e| (e.status(), e.code().to_owned()))
+            .collect();
+        let stale: Vec<_> = rows.iter().filter(|r| !answered.contains(r)).collect();
+        assert!(
+            stale.is_empty(),
+            "README lists codes never answered: {stale:?}"
+        );
+    }
+
+    #[test]
+    fn the_readme_names_every_oauth_token_error_code() {
+        let readme = include_str!("../README.md");
+        for e in one_of_each() {
+            let code = e.oauth_code();
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "/oauth/token answers {code}, which README never names"
+            );
+        }
+    }
+}

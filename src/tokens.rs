@@ -22,6 +22,8 @@ pub struct Grant {
     pub token: Rc<CachedToken>,
     /// The credential it belongs to.
     pub credential: String,
+    /// That credential's client id: Adobe APIs want it as `x-api-key` next to the token.
+    pub client_id: String,
     /// Seconds the caller may still use it.
     pub expires_in_s: u64,
 }
@@ -55,6 +57,7 @@ pub async fn grant(
     }
     let cfg = c.isolate.config(&c.env)?;
     let cred = cfg.credential(name)?;
+    let client_id = cred.client_id.clone();
     let scopes = scopes
         .transpose()
         .map_err(|e| ApiError::InvalidScope(e.to_string()))?
@@ -98,6 +101,7 @@ pub async fn grant(
         expires_in_s: served.token.caller_expires_in_s(now),
         token: served.token,
         credential: name.to_owned(),
+        client_id,
     })
 }
 

@@ -1,5 +1,6 @@
-//! `GET /v1/metrics` (admin, viewer): the isolate's counters and the recent events of every
-//! isolate, as JSON, or the counters in Prometheus text format with `?format=prometheus`.
+//! `GET /v1/metrics` (admin, viewer): the isolate's counters (with the isolate's id) and the
+//! recent events of every isolate, as JSON, or the counters in Prometheus text format with
+//! `?format=prometheus`, each sample labelled with the isolate's id.
 
 use crate::api_error::ApiError;
 use crate::auth;
@@ -13,9 +14,12 @@ use serde::Serialize;
 
 /// The JSON answer.
 #[derive(Serialize)]
-struct Answer {
+struct Answer<'a> {
     /// The counters.
     counters: Metrics,
+    /// The isolate that counted them: each isolate counts from its own start, so counters of
+    /// two answers compare only when this is the same.
+    isolate: &'a str,
     /// Newest first.
     events: Vec<Event>,
 }
@@ -32,7 +36,7 @@ pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     }
     match req.query("format").as_deref() {
         Some("prometheus") => {
-            let text = telemetry::metrics(&c.isolate, |m| m.prometheus());
+            let text = telemetry::metrics(&c.isolate, |m| m.prometheus(&c.isolate.id));
             let content_type = "text/plain; version=0.0.4; charset=utf-8";
             Ok(Reply::with_type(200, content_type, text.into_bytes()).no_store())
         }
@@ -40,7 +44,12 @@ pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
             let kv = c.isolate.kv(&c.env)?;
             let events = telemetry::recent(&c.isolate, &kv).await;
             let counters = telemetry::metrics(&c.isolate, |m| m.clone());
-            Ok(Reply::json(200, &Answer { counters, events }).no_store())
+            let answer = Answer {
+                counters,
+                isolate: &c.isolate.id,
+                events,
+            };
+            Ok(Reply::json(200, &answer).no_store())
         }
         Some(_) => Err(ApiError::InvalidRequest(
             "format must be json or prometheus".into(),

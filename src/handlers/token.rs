@@ -2,8 +2,9 @@
 //!
 //! `Authorization: Bearer <caller key>`, optional JSON body
 //! `{"credential":"default","scopes":["openid","AdobeID"]}` (`scopes` may also be Adobe's comma
-//! string). Answers `{"access_token","token_type":"bearer","expires_in","expires_at","scope",
-//! "credential"}`, where `expires_in`/`expires_at` count down to the last instant the caller may
+//! string). Answers `{"access_token","client_id","credential","expires_at","expires_in","scope",
+//! "token_type":"bearer"}`, where `client_id` is the credential's (Adobe APIs want it as
+//! `x-api-key` next to the token), and `expires_in`/`expires_at` count down to the last instant the caller may
 //! use the token (its expiry less the safety margin).
 
 use crate::api_error::ApiError;
@@ -21,6 +22,8 @@ use serde_json::value::RawValue;
 struct Answer<'a> {
     /// The token as a JSON string.
     access_token: &'a RawValue,
+    /// The credential's client id, for the `x-api-key` header Adobe APIs require.
+    client_id: &'a str,
     credential: &'a str,
     /// RFC 3339, UTC.
     expires_at: String,
@@ -53,6 +56,7 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     let quoted = c.isolate.quoted_tokens.borrow_mut().quoted(&grant.token);
     let answer = Answer {
         access_token: &quoted,
+        client_id: &grant.client_id,
         credential: &grant.credential,
         expires_at: ims_core::time::rfc3339(grant.token.usable_until_ms()),
         expires_in: grant.expires_in_s,

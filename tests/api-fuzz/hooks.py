@@ -17,7 +17,7 @@ def before_call(context, case, kwargs):
     if case.operation.path != "/oauth/token" or case.method.upper() != "POST":
         return
     body = case.body
-    if not isinstance(body, dict) or not ({"client_id", "client_secret"} & body.keys()):
+    if not isinstance(body, dict) or not ({"client_id", "client_secret", "client_assertion", "client_assertion_type"} & body.keys()):
         return
     if case.headers:
         for name in [h for h in case.headers if h.lower() == "authorization"]:

@@ -23,6 +23,9 @@
 //    no rotate button (the broker refuses it a rotation anyway);
 //  - a "store_key" event (the STORE_KEY re-seal sweep, no credential) is drawn with a "store key"
 //    badge as "broker-wide", and the credential filter offers and applies "Broker-wide";
+//  - the "Trusted issuers" panel (GET /v1/identity) lists the configured issuer (issuer URL,
+//    audience, algorithms, max_ttl_s, keys by discovery) and the federated caller with its bound
+//    claims (claim: alternatives), credentials, scopes and role; with no issuer it says so;
 //  - sign-out, then a plain caller key is refused in words (the console needs an admin or viewer
 //    key) and an unknown key too ("Unknown key"), and neither is kept;
 //  - light/dark and a 375 px viewport: screenshots, and no horizontal scrolling;
@@ -37,7 +40,7 @@ import { after, before, describe, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
-import { ARTIFACTS, ROOT, startStack } from "./server.mjs";
+import { ARTIFACTS, FEDERATED_CALLER, ROOT, TRUSTED_ISSUERS, startStack } from "./server.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -473,6 +476,58 @@ describe("operator console", () => {
     assert.ok((await kinds()).includes("rotation"));
     await shot(p, "events-store-key.png");
     await assertNoCspViolations(p, "store-key");
+    await p.close();
+  });
+
+  test("the Trusted issuers panel lists the issuer and each federated caller's bound claims", async () => {
+    const p = await newPage(context, "identity");
+    await signIn(p, stack.adminKey);
+    const panel = p.locator("#identity");
+    // The issuer: name, issuer URL, audience, algorithms, max_ttl_s, keys by discovery.
+    const issuer = panel.locator('tr.issuer[data-issuer="github"]');
+    await issuer.waitFor();
+    const cell = async (row, label) => (await row.locator(`td[data-label="${label}"]`).textContent()).trim();
+    assert.equal(await cell(issuer, "Issuer"), TRUSTED_ISSUERS.github.issuer);
+    assert.equal(await cell(issuer, "Audiences"), "ims-broker");
+    assert.equal(await cell(issuer, "Algorithms"), "RS256, ES256");
+    assert.match(await cell(issuer, "Max lifetime"), /^3,600 s \(1 h 00 min\)$/);
+    assert.match(await cell(issuer, "Keys"), /^discovery/);
+    // The federated caller: its issuer, every bound claim with its alternatives, credentials,
+    // scopes and role.
+    const caller = panel.locator(`tr.federated[data-caller="${FEDERATED_CALLER.id}"]`);
+    await caller.waitFor();
+    assert.equal(await cell(caller, "Issuer"), "github");
+    const claims = await caller.locator("li.claim").evaluateAll((lis) =>
+      lis.map((li) => [li.dataset.claim, [...li.querySelectorAll("code.claim-value")].map((c) => c.textContent)]),
+    );
+    assert.deepEqual(claims, [
+      ["ref", ["refs/heads/main", "refs/tags/v*"]],
+      ["repository", ["acme/site"]],
+    ]);
+    assert.equal(await caller.locator('li.claim[data-claim="ref"]').textContent(), "ref: refs/heads/main or refs/tags/v*");
+    assert.equal(await cell(caller, "Credentials"), "default");
+    assert.deepEqual((await caller.locator('td[data-label="Scopes"] code').allTextContents()).sort(), ["AdobeID", "openid"]);
+    assert.equal(await cell(caller, "Role"), "caller");
+    // Key callers are not listed, and no key is anywhere in the page.
+    assert.equal(await panel.locator("tr.federated").count(), 1, "only the federated caller");
+    const html = await p.content();
+    for (const key of [stack.adminKey, stack.userKey, stack.viewerKey]) assert.ok(!html.includes(key), "no caller key in the page");
+    await panel.scrollIntoViewIfNeeded();
+    await shot(p, "trusted-issuers.png");
+    await assertNoCspViolations(p, "identity");
+    await p.close();
+  });
+
+  test("the Trusted issuers panel says so when no issuer is configured", async () => {
+    const p = await newPage(context, "identity-empty");
+    // A broker without TRUSTED_ISSUERS answers empty lists.
+    await p.route("**/v1/identity", (route) => route.fulfill({ status: 200, json: { issuers: [], callers: [] } }));
+    await signIn(p, stack.adminKey);
+    const empty = p.locator("#identity .notice-info");
+    await empty.waitFor();
+    assert.match(await empty.textContent(), /No trusted issuer is configured \(TRUSTED_ISSUERS is empty\)/);
+    assert.equal(await p.locator("#identity table").count(), 0, "no table");
+    await assertNoCspViolations(p, "identity-empty");
     await p.close();
   });
 

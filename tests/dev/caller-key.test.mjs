@@ -113,8 +113,78 @@ test("ROLE=viewer: a read-only key; ADMIN=1 with ROLE=viewer is refused", () => 
 });
 
 test("make caller-key passes ROLE and SCOPES through", () => {
-  const r = spawnSync("make", ["--no-print-directory", "caller-key", "NAME=make-viewer", "ROLE=viewer"], { cwd: ROOT, encoding: "utf8" });
+  const file = path.join(config({ toml: TOML }), "callers.json");
+  const r = spawnSync("make", ["--no-print-directory", "caller-key", "NAME=make-viewer", "ROLE=viewer", "SCOPES=openid", `CALLERS=${file}`], { cwd: ROOT, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /"role":"viewer"/);
   assert.match(r.stdout, /ibk_/);
+  const entry = JSON.parse(fs.readFileSync(file, "utf8"))["make-viewer"];
+  assert.equal(entry.role, "viewer");
+  assert.deepEqual(entry.scopes, ["openid"]);
+});
+
+const PUBLISH = path.join(ROOT, "scripts", "publish-callers.mjs");
+
+test("make caller-key adds one entry to the callers file, keeps the others, and refuses an id twice", () => {
+  const dir = config({ toml: TOML });
+  const file = path.join(dir, "callers.json");
+  const first = spawnSync("make", ["--no-print-directory", "-C", ROOT, "caller-key", "NAME=reporting", `CALLERS=${file}`], {
+    env: { ...process.env, IMS_CONFIG_DIR: dir },
+    encoding: "utf8",
+  });
+  assert.equal(first.status, 0, first.stderr);
+  const key = first.stdout.match(/ibk_[A-Za-z0-9_-]{43}/)?.[0];
+  assert.ok(key, `the key is printed: ${first.stdout}`);
+  const afterFirst = JSON.parse(fs.readFileSync(file, "utf8"));
+  assert.equal(afterFirst.reporting.sha256, createHash("sha256").update(key).digest("hex"));
+  assert.ok(!fs.readFileSync(file, "utf8").includes(key), "the file holds the digest, never the key");
+
+  // A hand-edited entry (a federated caller) stays exactly as it was.
+  const federated = { issuer: "github", bound_claims: { repository: "acme/site" }, credentials: ["default"], scopes: ["openid"] };
+  fs.writeFileSync(file, JSON.stringify({ ...afterFirst, "site-deploy": federated }, null, 2));
+  const second = run(dir, "ops", "--admin", "--credentials", "*", "--scopes", "*", "--file", file);
+  assert.equal(second.status, 0, second.stderr);
+  const afterSecond = JSON.parse(fs.readFileSync(file, "utf8"));
+  assert.deepEqual(Object.keys(afterSecond).sort(), ["ops", "reporting", "site-deploy"]);
+  assert.deepEqual(afterSecond.reporting, afterFirst.reporting);
+  assert.deepEqual(afterSecond["site-deploy"], federated);
+  assert.equal(afterSecond.ops.sha256, second.json.sha256);
+
+  const before = fs.readFileSync(file, "utf8");
+  const again = run(dir, "ops", "--file", file);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already has a caller "ops"/);
+  assert.equal(fs.readFileSync(file, "utf8"), before, "a refused add changes nothing");
+});
+
+test("make publish-callers sends the callers file to wrangler secret put CALLER_KEYS on stdin, and refuses a bad file", () => {
+  const dir = config({ toml: TOML });
+  // A stand-in for the wrangler CLI that records its arguments and standard input.
+  const recorder = path.join(dir, "wrangler");
+  fs.writeFileSync(recorder, `#!/bin/sh\necho "$@" > "${dir}/args"\ncat > "${dir}/stdin"\n`, { mode: 0o755 });
+  const file = path.join(dir, "callers.json");
+  const publish = (...args) =>
+    spawnSync(process.execPath, [PUBLISH, "--file", file, ...args], { env: { ...process.env, IMS_WRANGLER: recorder }, encoding: "utf8" });
+
+  assert.equal(publish().status, 2, "no file: nothing to publish");
+  assert.equal(run(dir, "reporting", "--file", file).status, 0);
+  assert.equal(run(dir, "ops", "--admin", "--file", file).status, 0);
+  const ok = publish("--env", "staging");
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(fs.readFileSync(path.join(dir, "args"), "utf8").trim(), "secret put CALLER_KEYS --env staging");
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "stdin"), "utf8")), JSON.parse(fs.readFileSync(file, "utf8")));
+
+  fs.rmSync(path.join(dir, "stdin"));
+  for (const [bad, why] of [
+    ["{}", /no caller/],
+    ["[1]", /not a JSON object/],
+    ['{"x": {"sha256": "abc", "credentials": "*", "scopes": "*"}}', /caller x: needs a sha256 of 64 hex digits or an issuer/],
+    ['{"x": {"sha256": "' + "a".repeat(64) + '"}}', /caller x: needs credentials and scopes/],
+    ["{not json", /not valid JSON/],
+  ]) {
+    fs.writeFileSync(file, bad);
+    const r = publish();
+    assert.equal(r.status, 2, bad);
+    assert.match(r.stderr, why, bad);
+    assert.ok(!fs.existsSync(path.join(dir, "stdin")), `${bad}: nothing was sent`);
+  }
 });

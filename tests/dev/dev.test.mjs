@@ -3,8 +3,9 @@
 // [build] command), print a demo caller key and a curl command that gets a token, and stop both
 // processes on Ctrl-C (SIGINT to its process group), leaving nothing listening; a second run
 // after a rotation in the first (a secret sealed in the local KV) must get tokens too.
-// Run: `make dev-test` (part of `make test`). It rewrites the git-ignored .dev.vars, as every
-// `make dev` does.
+// Run: `make dev-test` (part of `make test`). It rewrites the git-ignored .dev.vars as `make dev`
+// does, which refuses to replace a .dev.vars it did not write (the last test): move your own
+// aside before running it.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -139,4 +140,26 @@ test("make dev: the printed curl gets a token, Ctrl-C stops everything; a second
   const token = await curlToken(second);
   assert.notEqual(token.access_token, body.access_token, "a token of the new fake");
   await second.stop();
+});
+
+test("make dev leaves a .dev.vars it did not write as it is, and says how to go on", async () => {
+  const file = path.join(ROOT, ".dev.vars");
+  const saved = fs.existsSync(file) ? fs.readFileSync(file) : null;
+  const mine = "# my own local settings\nCLIENT_ID='my-real-client'\nLOG_REQUESTS='all'\n";
+  fs.writeFileSync(file, mine);
+  try {
+    const child = spawn("make", ["--no-print-directory", "dev"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const code = await within(new Promise((r) => child.on("exit", r)), 120_000);
+    assert.notEqual(code, null, "make dev stopped by itself");
+    assert.notEqual(code, 0, output);
+    assert.match(output, /\.dev\.vars exists and was not written by make dev/);
+    assert.match(output, /mv \.dev\.vars/);
+    assert.equal(fs.readFileSync(file, "utf8"), mine, "the user's .dev.vars is unchanged");
+  } finally {
+    if (saved === null) fs.rmSync(file, { force: true });
+    else fs.writeFileSync(file, saved);
+  }
 });

@@ -1,4 +1,4 @@
-// Issue 2, tests 1 and 2: caching.
+// Caching: one IMS call per key, shared through KV; equivalent scope spellings share an entry.
 //  1. First request → 1 IMS call; the next 50 → 0 more. A fresh Worker instance sharing the
 //     same KV state serves from KV with 0 IMS calls.
 //  2. Equivalent scope spellings share one entry; different scope sets (and credentials) do not.
@@ -47,6 +47,8 @@ test("1. first request → 1 IMS call, the next 50 → none; a fresh instance on
   assert.equal(body.token_type, "bearer");
   assert.equal(body.scope, DEFAULT);
   assert.equal(body.credential, "default");
+  // Adobe APIs want the client id as x-api-key next to the token: the answer says it.
+  assert.equal(body.client_id, clientId);
   assert.equal(first.headers.get("cache-control"), "no-store");
   assert.match(first.headers.get("content-type") ?? "", /^application\/json/);
   // 86399 s from IMS less skew min(60, 8639.9) = 60 s → 86339 (86338 if a second ticked).
@@ -183,6 +185,7 @@ test("2. equivalent scope spellings share one entry; different scope sets and cr
   assert.equal(await tokenCalls(fake), ++calls);
   const lastCall = (await fake.stats()).calls.at(-1);
   assert.notEqual(lastCall.client_id, clientId, "the analytics credential used its own client id");
+  assert.equal(other.client_id, lastCall.client_id, "the answer names the analytics credential's client id");
   assert.equal(expectToken(await v1Token(w, key, { credential: "analytics", scopes: `${scope},openid` })).access_token, other.access_token);
   assert.equal(await tokenCalls(fake), calls);
 

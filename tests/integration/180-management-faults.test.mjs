@@ -1,4 +1,4 @@
-// Issue 3, test 3 (continued) with faults injected in the fake's I/O Management API instead of the
+// With faults injected in the fake's I/O Management API instead of the
 // Worker's test hook: the error is recorded in the rotation (202, `last_error` at its step, no
 // secret in it), tokens keep being minted, and the next rotate call resumes the same rotation to
 // the end without repeating an effect:

@@ -1,4 +1,4 @@
-// Issue 2, test 3: a token issued with a short expires_in is refreshed in the background after
+// A token issued with a short expires_in is refreshed in the background after
 // 23/24 of its usable life and never handed out past expires_at - skew; the KV TTL written is
 // as specified (read from KV's listing, not by sleeping).
 //

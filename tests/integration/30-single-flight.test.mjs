@@ -1,4 +1,4 @@
-// Issue 2, test 4: 100 concurrent requests on a cold cache, with the fake answering slowly →
+// 100 concurrent requests on a cold cache, with the fake answering slowly →
 // exactly 1 IMS call, 100 successes. Also: concurrent waiters share a failure.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";

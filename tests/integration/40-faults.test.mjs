@@ -1,4 +1,4 @@
-// Issue 2, test 5: each injected fault (500 then success; 429 with Retry-After; garbage; slow
+// Each injected fault (500 then success; 429 with Retry-After; garbage; slow
 // beyond the timeout; dropped connection; invalid_client) → the right status, code and IMS call
 // count; and with a usable cached token, every fault still yields that token.
 //

@@ -1,4 +1,4 @@
-// Issue 2, test 6: the auth matrix (no key, unknown key, wrong credential, wrong scope, good) on
+// The auth matrix (no key, unknown key, wrong credential, wrong scope, good) on
 // every endpoint. Refusals cost no IMS call.
 //
 // /v1/token:    401 unauthorized + WWW-Authenticate: Bearer realm="ims-broker"; 403 forbidden.
@@ -110,6 +110,7 @@ test("6.4 /oauth/token: no client / unknown key / id-key mismatch → 401 invali
     ["Basic, key of another caller", form, { basic: ["limited", keys.all] }],
     ["post, key of another caller", { ...form, client_id: "all", client_secret: keys.limited }, {}],
     ["Basic, unknown caller id", form, { basic: ["nobody", keys.all] }],
+    ["Basic, and another caller's id as client_id in the form", { ...form, client_id: "limited" }, { basic: ["all", keys.all] }],
     ["post, client_id only", { ...form, client_id: "all" }, {}],
     ["post, client_secret only", { ...form, client_secret: keys.all }, {}],
     ["Bearer instead of Basic", form, { headers: { authorization: `Bearer ${keys.all}` } }],
@@ -149,9 +150,16 @@ test("6.5 /oauth/token: wrong credential → 400 unauthorized_client; wrong scop
   assert.equal(await tokenCalls(fake), 0);
 
   const got = [];
-  for (const how of ["basic", "post"]) {
+  // "basic + client_id": Basic, and the same id as a form parameter (RFC 6749 §3.2.1 allows it;
+  // several libraries send it).
+  for (const how of ["basic", "post", "basic + client_id"]) {
     const form = { grant_type: "client_credentials", scope: "openid" };
-    const r = how === "basic" ? await oauthToken(w, form, { basic: ["limited", keys.limited] }) : await oauthToken(w, { ...form, client_id: "limited", client_secret: keys.limited });
+    const r =
+      how === "basic"
+        ? await oauthToken(w, form, { basic: ["limited", keys.limited] })
+        : how === "post"
+          ? await oauthToken(w, { ...form, client_id: "limited", client_secret: keys.limited })
+          : await oauthToken(w, { ...form, client_id: "limited" }, { basic: ["limited", keys.limited] });
     assert.equal(r.status, 200, `${how}: ${r.text}`);
     assert.equal(r.json.token_type, "Bearer");
     assert.equal(r.json.scope, "openid");
@@ -163,6 +171,7 @@ test("6.5 /oauth/token: wrong credential → 400 unauthorized_client; wrong scop
     got.push(r.json.access_token);
   }
   assert.equal(got[0], got[1], "Basic and post share the cache entry");
+  assert.equal(got[2], got[0], "Basic with client_id too");
   const ana = await oauthToken(w, { grant_type: "client_credentials", scope: "AdobeID openid", credential: "analytics" }, { basic: ["ana-only", keys["ana-only"]] });
   assert.equal(ana.status, 200, ana.text);
   assert.equal(ana.json.scope, "AdobeID openid", "space-separated canonical scope");

@@ -1,4 +1,4 @@
-// Issue 2, test 7: every bad input → its status and code, and 0 IMS calls.
+// Every bad input → its status and code, and 0 IMS calls.
 //   malformed JSON / unknown field / wrong types → 400 invalid_request; wrong content type → 415;
 //   body over 16 KiB → 413; unknown credential → 404 unknown_credential; bad scope names → 400
 //   invalid_scope; unknown route → 404 not_found; wrong method → 405 + Allow;

@@ -1,4 +1,4 @@
-// Issue 2, test 8: /oauth/token used by a real OAuth2 client library (openid-client 6,
+// /oauth/token used by a real OAuth2 client library (openid-client 6,
 // built on oauth4webapi): client_credentials with client_secret_basic and client_secret_post,
 // and the library's own error handling of invalid_client (and invalid_scope).
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Issue 2, test 9 (runs LAST): after the whole integration run, the captured Worker logs contain
+// Runs last: after the whole integration run, the captured Worker logs contain
 // no client secret, no caller key and no access token issued during the run.
 //
 // Sources scanned: tests/artifacts/worker-logs.txt (every instance of every test file; `make

@@ -68,21 +68,26 @@ pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ClientAuthErro
 }
 
 /// The client's id and secret, from Basic or from the form (whose `client_id`/`client_secret`
-/// are removed from `form`).
+/// are removed from `form`). Next to Basic, a form `client_id` without a secret is allowed when
+/// it names the same client ([RFC 6749 §3.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.2.1)
+/// and [§4.4.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2) let a client send it;
+/// several libraries do); another id is [`ClientAuthError::Invalid`].
 pub fn client_credentials(
     authorization: Option<&str>,
     form: &mut HashMap<String, String>,
 ) -> Result<(String, CallerKey), ClientAuthError> {
     let basic = basic(authorization)?;
-    let posted = match (form.remove("client_id"), form.remove("client_secret")) {
-        (Some(id), Some(secret)) => Some((id, CallerKey::new(secret))),
-        (None, None) => None,
-        _ => return Err(ClientAuthError::Invalid),
-    };
-    match (basic, posted) {
-        (Some(_), Some(_)) => Err(ClientAuthError::Both),
-        (Some(c), None) | (None, Some(c)) => Ok(c),
-        (None, None) => Err(ClientAuthError::Invalid),
+    match (
+        basic,
+        form.remove("client_id"),
+        form.remove("client_secret"),
+    ) {
+        (Some(_), _, Some(_)) => Err(ClientAuthError::Both),
+        (Some((id, key)), Some(named), None) if named == id => Ok((id, key)),
+        (Some(_), Some(_), None) => Err(ClientAuthError::Invalid),
+        (Some(c), None, None) => Ok(c),
+        (None, Some(id), Some(secret)) => Ok((id, CallerKey::new(secret))),
+        (None, _, _) => Err(ClientAuthError::Invalid),
     }
 }
 
@@ -170,6 +175,20 @@ mod tests {
             Err(ClientAuthError::Both)
         );
         let mut form = parse_form(b"client_id=a").unwrap();
+        assert_eq!(
+            client_credentials(None, &mut form),
+            Err(ClientAuthError::Invalid)
+        );
+        // Basic with the same client_id in the form: one method, the id said twice.
+        let mut form = parse_form(b"grant_type=client_credentials&client_id=a").unwrap();
+        let (id, key) = client_credentials(Some(&b64("a:b")), &mut form).unwrap();
+        assert_eq!((id.as_str(), key.secret()), ("a", "b"));
+        let mut form = parse_form(b"client_id=other").unwrap();
+        assert_eq!(
+            client_credentials(Some(&b64("a:b")), &mut form),
+            Err(ClientAuthError::Invalid)
+        );
+        let mut form = parse_form(b"client_secret=b").unwrap();
         assert_eq!(
             client_credentials(None, &mut form),
             Err(ClientAuthError::Invalid)

@@ -81,16 +81,20 @@ impl Metrics {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
-    pub fn prometheus(&self) -> String {
+    /// The Prometheus text exposition format (version 0.0.4). Every sample carries the label
+    /// `isolate` (the id of the isolate that counted it): a scrape reaches whichever isolate
+    /// answers, and each isolate counts from its own start, so without the label a scraper
+    /// would read a switch to another isolate as a counter reset.
+    pub fn prometheus(&self, isolate: &str) -> String {
         let mut out = String::new();
         let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        let iso = format!("isolate=\"{}\"", label(isolate));
         out.push_str("# HELP ims_broker_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE ims_broker_requests_total counter\n");
         for (key, n) in &self.requests {
             let (route, status) = key.rsplit_once(' ').unwrap_or((key, ""));
             out.push_str(&format!(
-                "ims_broker_requests_total{{route=\"{}\",status=\"{}\"}} {n}\n",
+                "ims_broker_requests_total{{{iso},route=\"{}\",status=\"{}\"}} {n}\n",
                 label(route),
                 label(status)
             ));
@@ -117,7 +121,7 @@ impl Metrics {
         ] {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
             for (k, n) in map {
-                out.push_str(&format!("{name}{{{key}=\"{}\"}} {n}\n", label(k)));
+                out.push_str(&format!("{name}{{{iso},{key}=\"{}\"}} {n}\n", label(k)));
             }
         }
         out.push_str("# HELP ims_broker_upstream_latency_ms Latency of IMS exchanges, ms.\n");
@@ -127,16 +131,16 @@ impl Metrics {
                 .get(i)
                 .map_or_else(|| "+Inf".to_owned(), u64::to_string);
             out.push_str(&format!(
-                "ims_broker_upstream_latency_ms_bucket{{le=\"{le}\"}} {n}\n"
+                "ims_broker_upstream_latency_ms_bucket{{{iso},le=\"{le}\"}} {n}\n"
             ));
         }
         let count = self.upstream_latency_buckets.last().copied().unwrap_or(0);
         out.push_str(&format!(
-            "ims_broker_upstream_latency_ms_sum {}\nims_broker_upstream_latency_ms_count {count}\n",
+            "ims_broker_upstream_latency_ms_sum{{{iso}}} {}\nims_broker_upstream_latency_ms_count{{{iso}}} {count}\n",
             self.upstream_latency_sum_ms
         ));
         out.push_str(&format!(
-            "# HELP ims_broker_start_time_seconds When this isolate started counting.\n# TYPE ims_broker_start_time_seconds gauge\nims_broker_start_time_seconds {}\n",
+            "# HELP ims_broker_start_time_seconds When this isolate started counting.\n# TYPE ims_broker_start_time_seconds gauge\nims_broker_start_time_seconds{{{iso}}} {}\n",
             self.since_ms / 1000
         ));
         out
@@ -171,16 +175,26 @@ mod tests {
         m.cache_outcome("kv");
         m.ims_call("ok", 30);
         m.rotation("done");
-        let text = m.prometheus();
+        let text = m.prometheus("a1b2");
+        assert!(text.contains(
+            "ims_broker_requests_total{isolate=\"a1b2\",route=\"POST /v1/token\",status=\"200\"} 1\n"
+        ));
+        assert!(text.contains("ims_broker_cache_total{isolate=\"a1b2\",outcome=\"kv\"} 1\n"));
         assert!(
-            text.contains("ims_broker_requests_total{route=\"POST /v1/token\",status=\"200\"} 1\n")
+            text.contains("ims_broker_upstream_latency_ms_bucket{isolate=\"a1b2\",le=\"50\"} 1\n")
         );
-        assert!(text.contains("ims_broker_cache_total{outcome=\"kv\"} 1\n"));
-        assert!(text.contains("ims_broker_upstream_latency_ms_bucket{le=\"50\"} 1\n"));
-        assert!(text.contains("ims_broker_upstream_latency_ms_bucket{le=\"25\"} 0\n"));
-        assert!(text.contains("ims_broker_upstream_latency_ms_bucket{le=\"+Inf\"} 1\n"));
-        assert!(text.contains("ims_broker_upstream_latency_ms_count 1\n"));
-        assert!(text.contains("ims_broker_rotations_total{outcome=\"done\"} 1\n"));
+        assert!(
+            text.contains("ims_broker_upstream_latency_ms_bucket{isolate=\"a1b2\",le=\"25\"} 0\n")
+        );
+        assert!(text
+            .contains("ims_broker_upstream_latency_ms_bucket{isolate=\"a1b2\",le=\"+Inf\"} 1\n"));
+        assert!(text.contains("ims_broker_upstream_latency_ms_count{isolate=\"a1b2\"} 1\n"));
+        assert!(text.contains("ims_broker_rotations_total{isolate=\"a1b2\",outcome=\"done\"} 1\n"));
+        assert!(text.contains("ims_broker_start_time_seconds{isolate=\"a1b2\"} 5\n"));
+        // Every sample says which isolate counted it.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("isolate=\"a1b2\""), "{line}");
+        }
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");

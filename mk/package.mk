@@ -13,7 +13,7 @@
 PACKAGE_VERSION := $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' packages/ims-broker-core/package.json | head -1)
 PACKAGE_TARBALL := dist/ims-broker-core-$(PACKAGE_VERSION).tgz
 PACKAGE_INPUTS := $(shell find crates/ims-core crates/ims-wasm packages/ims-broker-core -type f -not -path '*/target/*' 2>/dev/null) \
-	Cargo.lock scripts/build-package.sh mk/package.mk
+	Cargo.lock LICENSE scripts/build-package.sh mk/package.mk
 
 package: bootstrap $(PACKAGE_TARBALL)
 

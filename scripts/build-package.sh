@@ -54,7 +54,8 @@ if [ "${IMS_PACKAGE_WASM_OPT:-1}" != "0" ]; then
 fi
 
 cp "$SRC"/package.json "$SRC"/README.md "$SRC"/index.d.ts "$SRC"/*.mjs "$STAGE/"
-cp LICENSE "$STAGE/" 2>/dev/null || true
+# The repository's license file ships in the tarball (package.json "license" names it).
+cp LICENSE "$STAGE/"
 
 mkdir -p dist
 rm -f dist/ims-broker-core-*.tgz

@@ -30,7 +30,8 @@ export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponseL
 /**
  * A shared store for tokens (Redis, Workers KV via `kvStore`, a `MemoryStore`, …).
  * Values are JSON text holding the access token: protect the store accordingly. A failing
- * `get` counts as a miss and a failing `put` only loses sharing; both go to `onError`.
+ * `get` counts as a miss and a failing `put` only loses sharing; both go to `onError` (without
+ * one, to `console.warn`, once per kind of failure and client).
  */
 export interface TokenStore {
   get(key: string): Promise<string | null | undefined> | string | null | undefined;
@@ -60,7 +61,8 @@ interface CommonClientOptions {
   /** Receives the promise of each background refresh (e.g. a Worker's `ctx.waitUntil`);
    *  see also `GetTokenOptions.waitUntil`. */
   waitUntil?: (promise: Promise<void>) => void;
-  /** Told about store failures and failed background refreshes. */
+  /** Told about store failures and failed background refreshes. Default: `console.warn`, once
+   *  per kind of failure (`source`) and client. */
   onError?: (error: unknown, source: BackgroundErrorSource) => void;
 }
 
@@ -103,6 +105,10 @@ export interface Token {
 export interface GetTokenOptions {
   /** Receives the background refresh this call may start (a Worker's `ctx.waitUntil`). */
   waitUntil?: (promise: Promise<void>) => void;
+  /** Skip the cached token (memory and store) and get a new one from the token endpoint
+   *  (concurrent calls still share one call; during a failure's cooldown it rejects with that
+   *  failure). The new token replaces the cached one, in the store too. */
+  forceRefresh?: boolean;
 }
 
 /**
@@ -115,6 +121,11 @@ export declare class TokenClient {
   constructor(options: TokenClientOptions);
   /** Rejects with an `ImsError`. */
   getToken(scopes?: ScopesInput | null, options?: GetTokenOptions): Promise<Token>;
+  /** Drops the cached token of `scopes`, or of every scope set of this client when called
+   *  without scopes: the next `getToken` of each calls the token endpoint without reading the
+   *  store, and its token replaces the store's. For a token a resource server refused.
+   *  Throws an `ImsError` (`invalid_scope`) for bad scopes. */
+  invalidate(scopes?: ScopesInput | null): void;
   /** The cache key (and store key) of `scopes` (default: the client's scopes). */
   cacheKey(scopes?: ScopesInput | null): string;
   /** The client's canonical default scopes. */
@@ -204,8 +215,20 @@ export type ErrorCode =
   | "rotation_active_missing"
   | "no_rotation";
 
-/** Every error the package throws or rejects with. Its message holds no secret or token. */
-export interface ImsError extends Error {
+/** What `new ImsError(message, details)` copies onto the error. */
+export interface ImsErrorDetails {
+  code: ErrorCode;
+  debugId?: string;
+  status?: number;
+  upstreamStatus?: number;
+  retryAfter?: number;
+  adobeCode?: string;
+}
+
+/** The class of every error the package throws or rejects with (`instanceof ImsError`). Its
+ *  message holds no secret or token. */
+export declare class ImsError extends Error {
+  constructor(message: string, details?: ImsErrorDetails);
   name: "ImsError";
   code: ErrorCode;
   /** Adobe's `x-debug-id`, when an answer carried one (quote it to Adobe support). */
@@ -220,7 +243,53 @@ export interface ImsError extends Error {
   adobeCode?: string;
 }
 
+/** True for errors of this package, also those of another copy of it (where `instanceof`
+ *  is false). */
 export declare function isImsError(error: unknown): error is ImsError;
+
+// ---- @adobe/aio-lib-core-auth's call ----
+
+/** The parameters of @adobe/aio-lib-core-auth's `generateAccessToken`. */
+export interface AccessTokenParams {
+  clientId?: string;
+  client_id?: string;
+  clientSecret?: string;
+  client_secret?: string;
+  /** Required, as by aio-lib-core-auth (the IMS org, `…@AdobeOrg`). */
+  orgId?: string;
+  org_id?: string;
+  /** An array, as by aio-lib-core-auth. */
+  scopes?: readonly string[];
+  /** Credentials set by Adobe I/O Runtime's include-ims-credentials annotation, used when the
+   *  params above are incomplete. */
+  __ims_oauth_s2s?: { clientId?: string; client_id?: string; clientSecret?: string; client_secret?: string; orgId?: string; org_id?: string; scopes?: readonly string[] };
+  /** The IMS environment set by that annotation. */
+  __ims_env?: ImsEnvironment;
+  [other: string]: unknown;
+}
+
+export type ImsEnvironment = "prod" | "stage";
+
+/** IMS's token answer, as @adobe/aio-lib-core-auth returns it. */
+export interface AccessTokenResponse {
+  access_token: string;
+  token_type: "bearer";
+  /** Seconds the token may still be used (counts down, to its expiry less the skew). */
+  expires_in: number;
+}
+
+/**
+ * @adobe/aio-lib-core-auth's `generateAccessToken(params, imsEnv?)`, with this package's cache:
+ * tokens kept until their own expiry (less the skew, refreshed early in the background)
+ * instead of a fixed 5 minutes, concurrent calls sharing one IMS call. `imsEnv` (or
+ * `params.__ims_env`; default "stage" in an I/O Runtime `development-` namespace, else "prod")
+ * picks the IMS host. Rejects with an `ImsError` (`invalid_options` for missing or malformed
+ * params).
+ */
+export declare function generateAccessToken(params: AccessTokenParams, imsEnv?: ImsEnvironment): Promise<AccessTokenResponse>;
+
+/** Drops every token `generateAccessToken` cached: the next calls go to IMS. */
+export declare function invalidateCache(): void;
 
 /** A store in this process's memory, with expiry; share one between clients. */
 export declare class MemoryStore implements TokenStore {

@@ -380,3 +380,122 @@ test("bad options and scopes are clear errors, never a call", async () => {
   assert.equal((await rejection(() => c.getToken(Array.from({ length: 65 }, (_, i) => `s${i}`)))).code, "invalid_scope");
   assert.equal(await calls(), 0);
 });
+
+test("invalidate(scopes) drops one scope set's token: its next call mints, the others stay cached", async () => {
+  await fake.reset();
+  const c = client();
+  const a = await c.getToken();
+  const o = await c.getToken("openid");
+  assert.equal(await calls(), 2);
+  c.invalidate(["openid", "AdobeID"]); // another spelling of the default set
+  const a2 = await c.getToken();
+  assert.equal(a2.source, "miss");
+  assert.notEqual(a2.accessToken, a.accessToken);
+  assert.equal(await calls(), 3);
+  assert.equal((await c.getToken()).source, "memory", "then cached again");
+  assert.equal((await c.getToken("openid")).accessToken, o.accessToken, "other scope sets are kept");
+  assert.equal(await calls(), 3);
+  assert.equal((await rejection(() => c.invalidate("bad scope"))).code, "invalid_scope");
+});
+
+test("invalidate() drops every scope set's token; a shared store does not hand it back", async () => {
+  await fake.reset();
+  const store = new pkg.MemoryStore();
+  const c = client({ store });
+  const before = await Promise.all([c.getToken(), c.getToken("openid"), c.getToken(["AdobeID"])]);
+  assert.equal(await calls(), 3);
+  c.invalidate();
+  const after = await Promise.all([c.getToken(), c.getToken("openid"), c.getToken(["AdobeID"])]);
+  assert.equal(await calls(), 6, "one new IMS call per scope set");
+  for (const [i, t] of after.entries()) {
+    assert.equal(t.source, "miss", `set ${i}: not the store's copy`);
+    assert.notEqual(t.accessToken, before[i].accessToken);
+  }
+  // The new tokens replaced the store's: another client sharing it gets them.
+  const other = await client({ store }).getToken("openid");
+  assert.equal(other.source, "store");
+  assert.equal(other.accessToken, after[1].accessToken);
+  assert.equal(await calls(), 6);
+});
+
+test("getToken(scopes, { forceRefresh: true }) makes a new IMS call; concurrent forced calls share it", async () => {
+  await fake.reset();
+  const store = new pkg.MemoryStore();
+  const c = client({ store });
+  const first = await c.getToken();
+  const forced = await c.getToken(undefined, { forceRefresh: true });
+  assert.equal(forced.source, "miss");
+  assert.notEqual(forced.accessToken, first.accessToken);
+  assert.equal(await calls(), 2);
+  assert.equal((await c.getToken()).accessToken, forced.accessToken, "the new token is the cached one");
+  assert.equal((await c.getToken("AdobeID,openid", { forceRefresh: false })).source, "memory");
+  assert.equal(JSON.parse(store.get(c.cacheKey())).access_token, forced.accessToken, "and the store's");
+  await fake.config({ delay_ms: 200 });
+  const all = await Promise.all(Array.from({ length: 10 }, () => c.getToken(["openid", "AdobeID"], { forceRefresh: true })));
+  assert.equal(new Set(all.map((t) => t.accessToken)).size, 1);
+  assert.equal(await calls(), 3, "single flight for forced calls too");
+  await fake.reset();
+});
+
+test("ImsError is a class: every failing call throws or rejects with an instance carrying a stable code", async () => {
+  await fake.reset();
+  assert.equal(typeof pkg.ImsError, "function");
+  const own = new pkg.ImsError("made here", { code: "upstream_unavailable", retryAfter: 3 });
+  assert.ok(own instanceof pkg.ImsError && own instanceof Error);
+  assert.deepEqual([own.name, own.code, own.retryAfter, own.message], ["ImsError", "upstream_unavailable", 3, "made here"]);
+  const codes = new Set(["upstream_invalid_client", "invalid_scope", "upstream_rejected", "upstream_unavailable", "upstream_bad_response", "upstream_timeout", "upstream_unreachable", "upstream_management_error", "invalid_options", "invalid_token", "rotation_ambiguous", "rotation_active_missing", "no_rotation"]);
+  const c = client();
+  const failing = {
+    "new TokenClient": [() => new pkg.TokenClient({ clientSecret: "x" }), "invalid_options"],
+    "getToken bad scope": [() => c.getToken(["bad scope"]), "invalid_scope"],
+    "getToken wrong secret": [() => client({ clientSecret: "wrong" }).getToken("openid"), "upstream_invalid_client"],
+    "getToken unreachable": [() => new pkg.TokenClient({ tokenUrl: "http://127.0.0.1:9/t", clientId: "a", clientSecret: "b", timeoutMs: 500 }).getToken(), "upstream_unreachable"],
+    cacheKey: [() => c.cacheKey("bad scope"), "invalid_scope"],
+    invalidate: [() => c.invalidate(["no way"]), "invalid_scope"],
+    secrets: [() => c.secrets({ orgId: "1" }), "invalid_options"],
+    "secrets().list": [() => c.secrets({ orgId: "1", credentialId: "2", baseUrl: fake.url }).list(), "upstream_management_error"],
+    "RotationState.plan": [() => new pkg.RotationState().plan([], 0), "no_rotation"],
+    canonicalScopes: [() => pkg.canonicalScopes(["a b"]), "invalid_scope"],
+    cacheKey_fn: [() => pkg.cacheKey("default", "c", "x y"), "invalid_scope"],
+    tokenRequest: [() => pkg.tokenRequest({ clientId: "a" }), "invalid_options"],
+    parseTokenResponse: [() => pkg.parseTokenResponse({ status: 200, body: "not json" }, 0), "upstream_bad_response"],
+    decodeClaims: [() => pkg.decodeClaims("x"), "invalid_token"],
+    generateAccessToken: [() => pkg.generateAccessToken({ clientId: "a" }), "invalid_options"],
+  };
+  for (const [what, [call, code]] of Object.entries(failing)) {
+    const e = await rejection(call);
+    assert.ok(e instanceof pkg.ImsError, `${what}: ${e?.constructor?.name} ${e}`);
+    assert.ok(e instanceof Error && pkg.isImsError(e), what);
+    assert.equal(e.name, "ImsError", what);
+    assert.equal(e.code, code, `${what}: ${e.message}`);
+    assert.ok(codes.has(e.code), what);
+    assert.ok(e.stack.includes(e.message), what);
+  }
+});
+
+test("store failures without onError go to console.warn once per kind of failure and client", async (t) => {
+  await fake.reset();
+  const warnings = [];
+  t.mock.method(console, "warn", (...args) => warnings.push(args.join(" ")));
+  const broken = {
+    get: () => Promise.reject(new Error("redis down")),
+    put: () => {
+      throw new Error("redis still down");
+    },
+  };
+  const c = client({ store: broken });
+  assert.equal((await c.getToken()).source, "miss");
+  assert.equal((await c.getToken("openid")).source, "miss");
+  await c.getToken(undefined, { forceRefresh: true });
+  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.match(warnings[0], /ims-broker-core: the token store's get\(\) failed.*Error: redis down.*onError/);
+  assert.match(warnings[1], /ims-broker-core: the token store's put\(\) failed.*Error: redis still down/);
+  // Another client warns on its own; a client with onError never warns.
+  await client({ store: broken }).getToken();
+  assert.equal(warnings.length, 4);
+  const seen = [];
+  await client({ store: broken, onError: (_e, source) => seen.push(source) }).getToken();
+  assert.equal(warnings.length, 4);
+  assert.deepEqual(seen, ["store_get", "store_put"]);
+  assert.ok(!warnings.join("\n").includes(SECRET));
+});

@@ -1,7 +1,9 @@
 // The installed ims-broker-core under every runtime it ships for: the same smoke script under
-// Node, Deno and Bun (both installed from npm as packages, see tests/package/package.json),
-// `deno check` of a TypeScript user of the hand-written declarations, and a Worker bundled by
-// wrangler running inside workerd (Miniflare), with a real KV namespace.
+// Node, Deno and Bun (both installed from npm as packages, see tests/package/package.json) and
+// under the oldest supported Node 20 and 22 (npm packages too), where a CommonJS user
+// `require()`s it as well; `tsc --strict` and `deno check` of a TypeScript user of the
+// hand-written declarations; and a Worker bundled by wrangler running inside workerd
+// (Miniflare), with a real KV namespace.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -21,7 +23,7 @@ let fake;
 
 before(async () => {
   dir = installPackage();
-  for (const f of ["smoke.mjs", "types-check.ts"]) fs.copyFileSync(path.join(HERE, f), path.join(dir, f));
+  for (const f of ["smoke.mjs", "require-check.cjs", "types-check.ts"]) fs.copyFileSync(path.join(HERE, f), path.join(dir, f));
   fake = await startFakeAdobe({ clients: { [CLIENT]: SECRET } });
 });
 after(() => fake?.stop());
@@ -48,6 +50,32 @@ const DENO_ENV = { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1", NO_COLOR: "1"
 test("smoke under Node", async () => {
   const out = await sh(process.execPath, smokeArgs());
   assert.match(out, /smoke node v\S+: 6 passed, 0 failed/);
+});
+
+// The package's engines, "^20.19.0 || >=22.12.0": the first releases of each line that
+// require() ES modules by default. Pinned in tests/package/package.json as node20 / node22.
+const PINNED = JSON.parse(fs.readFileSync(path.join(HERE, "package.json"), "utf8")).devDependencies;
+for (const alias of ["node20", "node22"]) {
+  const version = PINNED[alias].replace(/^npm:node@/, "");
+  test(`smoke and require() under Node ${version} (npm package node@${version})`, async () => {
+    const node = path.join(HERE, "node_modules", alias, "bin", "node");
+    assert.ok(fs.existsSync(node), `${node} missing: run \`make package-tools\` (npm ci in tests/package)`);
+    assert.equal((await sh(node, ["--version"])).trim(), `v${version}`);
+    assert.match(await sh(node, smokeArgs()), new RegExp(`smoke node v${version}: 6 passed, 0 failed`));
+    assert.match(await sh(node, ["require-check.cjs", fake.url, CLIENT, SECRET]), new RegExp(`require node v${version}: 3 passed, 0 failed`));
+  });
+}
+
+test("tsc --strict: the hand-written declarations type a TypeScript user", async () => {
+  // skipLibCheck off: index.d.ts itself is checked too. No @types/node in the consumer
+  // folder: the declarations need only the standard and DOM libraries.
+  await sh(process.execPath, [
+    path.join(HERE, "node_modules", "typescript", "bin", "tsc"),
+    "--strict", "--noEmit", "--skipLibCheck", "false",
+    "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022",
+    "--lib", "es2022,dom,esnext.disposable",
+    "types-check.ts",
+  ]);
 });
 
 test("smoke under Deno (npm package `deno`)", async () => {
@@ -114,4 +142,6 @@ test("inside workerd: a wrangler-bundled Worker with a KV store", async (t) => {
   const keys = (await kv.list()).keys.map((k) => k.name).sort();
   assert.deepEqual(keys, [first.body.key, concurrent[0].body.key].sort());
   assert.equal(JSON.parse(await kv.get(first.body.key)).access_token, first.body.accessToken);
+  const bad = await get("?scopes=bad%20scope");
+  assert.deepEqual([bad.status, bad.body.code], [400, "invalid_scope"], "an ImsError instance inside workerd too");
 });

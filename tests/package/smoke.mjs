@@ -66,12 +66,13 @@ await check("a shared MemoryStore serves a second client", async () => {
   expect(u.source === "store" && u.accessToken === t.accessToken, "a store hit");
 });
 
-await check("invalid_client rejects with code and debugId, without the secret", async () => {
+await check("invalid_client rejects with an ImsError with code and debugId, without the secret", async () => {
   const c = new pkg.TokenClient({ tokenUrl, clientId, clientSecret: "smoke-wrong-secret" });
   try {
     await c.getToken("openid");
     throw new Error("no error");
   } catch (e) {
+    expect(e instanceof pkg.ImsError && e instanceof Error, `an ImsError instance, got ${e && e.constructor && e.constructor.name}`);
     expect(pkg.isImsError(e) && e.code === "upstream_invalid_client", `upstream_invalid_client, got ${e.code}`);
     expect(typeof e.debugId === "string" && e.debugId.length > 0, "a debugId");
     expect(!String(e.message).includes("smoke-wrong-secret"), "no secret in the message");

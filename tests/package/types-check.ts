@@ -1,6 +1,6 @@
-// Type-checked with `deno check` against the installed package's hand-written index.d.ts
-// (tests/package/30-runtimes.test.mjs): every public option, result and error is typed, and
-// misuse is a type error.
+// Type-checked with `tsc --strict` and `deno check` against the installed package's
+// hand-written index.d.ts (tests/package/30-runtimes.test.mjs): every public option, result
+// and error is typed, and misuse is a type error.
 import {
   TokenClient,
   Secret,
@@ -8,6 +8,9 @@ import {
   RotationState,
   kvStore,
   isImsError,
+  ImsError as ImsErrorClass,
+  generateAccessToken,
+  invalidateCache,
   canonicalScopes,
   cacheDecision,
   parseTokenResponse,
@@ -18,6 +21,7 @@ import {
   type SecretInfo,
   type ImsError,
   type ErrorCode,
+  type AccessTokenResponse,
 } from "ims-broker-core";
 
 const store: TokenStore = new MemoryStore();
@@ -43,9 +47,22 @@ export async function use(): Promise<string> {
     const uuid: string = action.uuid;
     void uuid;
   }
+  const forced: Token = await client.getToken(undefined, { forceRefresh: true });
+  client.invalidate(["openid"]);
+  client.invalidate();
+  const aio: AccessTokenResponse = await generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o@AdobeOrg", scopes: ["openid"] }, "stage");
+  const bearer: string = `${aio.token_type} ${aio.access_token}`;
+  const seconds: number = aio.expires_in;
+  invalidateCache();
+  void [forced, bearer, seconds];
   try {
     await oauth.getToken();
   } catch (e) {
+    if (e instanceof ImsErrorClass) {
+      const code: ErrorCode = e.code;
+      const retry: number | undefined = e.retryAfter;
+      void [code, retry];
+    }
     if (isImsError(e)) {
       const err: ImsError = e;
       const code: ErrorCode = err.code;
@@ -67,3 +84,13 @@ new TokenClient({ protocol: "oauth2", clientId: "id", clientSecret: "s" });
 new TokenClient({ clientId: "id", clientSecret: "s", clientAuth: "basic" });
 // @ts-expect-error scopes are strings
 void client.getToken([1, 2]);
+// @ts-expect-error forceRefresh is a boolean
+void client.getToken(undefined, { forceRefresh: "yes" });
+// @ts-expect-error aio-lib-core-auth's scopes are an array
+void generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o", scopes: "openid" });
+// @ts-expect-error the IMS environment is "prod" or "stage"
+void generateAccessToken({ clientId: "id", clientSecret: "s", orgId: "o" }, "dev");
+// @ts-expect-error an ImsError needs a known code
+void new ImsErrorClass("m", { code: "nope" });
+const made: ImsErrorClass = new ImsErrorClass("m", { code: "invalid_options" });
+void (made instanceof Error);

@@ -60,6 +60,43 @@ export async function host_send(fetchFn, method, url, headers, body, timeoutMs) 
   }
 }
 
+// The class of the errors the package throws: `ImsError` of the package's JS layer (api.mjs),
+// registered by each runtime entry right after the module is loaded; a plain `Error` before
+// that (the bindings' own tests). The Rust side sets `name`, `code` and the details.
+let ErrorClass = Error;
+
+/** Registers the class `new_error` instantiates. */
+export function use_error_class(cls) {
+  if (typeof cls === "function") ErrorClass = cls;
+}
+
+/** A new error of the registered class with `message` (no secret or token in it). */
+export function new_error(message) {
+  return new ErrorClass(message);
+}
+
+const UNREPORTED = {
+  store_get: "the token store's get() failed: it counts as a cache miss",
+  store_put: "the token store's put() failed: the token is served but not shared through the store",
+  refresh: "a background token refresh failed: the cached token is served while usable",
+};
+
+/**
+ * The `onError` of a client given none: failures that do not fail a call are never silent,
+ * each kind (`store_get`, `store_put`, `refresh`) goes to console.warn once per client.
+ */
+export function warn_once() {
+  const seen = new Set();
+  return (error, what) => {
+    if (seen.has(what)) return;
+    seen.add(what);
+    console.warn(
+      `ims-broker-core: ${UNREPORTED[what] || what} (${describe(error)}). ` +
+        `Pass onError to the TokenClient to handle these; further ${what} failures of this client are not logged.`,
+    );
+  };
+}
+
 function report(onError, error, what) {
   if (typeof onError === "function") {
     try {

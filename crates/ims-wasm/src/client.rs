@@ -7,11 +7,11 @@
 //! each scope spelling).
 
 use crate::error;
-use crate::host::{make_token, report_error, JsHost};
+use crate::host::{make_token, report_error, warn_once, JsHost};
 use crate::json::{num, to_js};
 use crate::options::{self, Config};
 use crate::secret::Secret;
-use ims_core::cache::{CacheOutcome, Served, Settings, TokenSpec};
+use ims_core::cache::{CacheOutcome, Failure, Served, Settings, TokenSpec};
 use ims_core::http::HttpClient;
 use ims_core::ims::TokenEndpoint;
 use ims_core::io_api::{self, CredentialRef, MANAGEMENT_SCOPES};
@@ -20,6 +20,7 @@ use ims_core::{AccessToken, ClientSecret, ScopeSet, TokenCache};
 use js_sys::Promise;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -48,7 +49,15 @@ struct Client {
     default: Rc<Entry>,
     wait_until: Option<js_sys::Function>,
     sources: [JsValue; 4],
+    /// The cache keys of this client's scope sets, for `invalidate()` with no scopes.
+    keys: RefCell<HashSet<String>>,
+    /// Keys dropped by `invalidate`: the next request of each mints, so that a shared store
+    /// does not hand the dropped token back (the mint then overwrites it there).
+    invalidated: RefCell<HashSet<String>>,
 }
+
+/// Past this many remembered keys, those without a token in memory are forgotten.
+const MAX_KEYS: usize = 4096;
 
 type JsResult = Result<JsValue, JsValue>;
 type BoxFuture = Pin<Box<dyn Future<Output = JsResult>>>;
@@ -78,6 +87,11 @@ impl Client {
             &self.token_url,
         )
         .with_endpoint(self.endpoint);
+        let mut keys = self.keys.borrow_mut();
+        if keys.len() >= MAX_KEYS {
+            keys.retain(|k| self.cache.peek(k).is_some());
+        }
+        keys.insert(spec.key.clone());
         Entry {
             spec,
             scope: scope.into(),
@@ -126,16 +140,37 @@ impl Client {
         )
     }
 
+    /// The core's answer for `spec`: its cache, or, for a forced refresh or an invalidated
+    /// key, a new token through the single flight (a cooldown still applies).
+    async fn serve(&self, spec: &TokenSpec, force: bool) -> Result<Served, Failure> {
+        let force = force || {
+            let mut invalidated = self.invalidated.borrow_mut();
+            !invalidated.is_empty() && invalidated.remove(&spec.key)
+        };
+        if force {
+            self.cache.forget(&spec.key);
+            self.cache.mint_for(&self.host, &self.settings, spec).await
+        } else {
+            self.cache.get(&self.host, &self.settings, spec).await
+        }
+    }
+
+    /// Drops the token of each key from memory; the next request of each mints.
+    fn invalidate(&self, keys: Vec<String>) {
+        let mut invalidated = self.invalidated.borrow_mut();
+        for key in keys {
+            self.cache.forget(&key);
+            invalidated.insert(key);
+        }
+    }
+
     async fn get(
         self: Rc<Self>,
         entry: Rc<Entry>,
         wait_until: Option<js_sys::Function>,
+        force: bool,
     ) -> JsResult {
-        match self
-            .cache
-            .get(&self.host, &self.settings, &entry.spec)
-            .await
-        {
+        match self.serve(&entry.spec, force).await {
             Ok(served) => {
                 if served.refresh_due {
                     let wait_until = wait_until.or_else(|| self.wait_until.clone());
@@ -174,8 +209,7 @@ impl Client {
 
     async fn management_token(&self, entry: &Entry) -> Result<AccessToken, JsValue> {
         let served = self
-            .cache
-            .get(&self.host, &self.settings, &entry.spec)
+            .serve(&entry.spec, false)
             .await
             .map_err(|f| error::to_js(&f.error))?;
         Ok(served.token.access_token.clone())
@@ -195,14 +229,16 @@ pub struct ScopeEntry {
     entry: Rc<Entry>,
 }
 
-/// `options.waitUntil` (workerd's `ctx.waitUntil`), when it is a function.
-fn wait_until(options: &JsValue) -> Option<js_sys::Function> {
+/// `getToken`'s options: `waitUntil` (workerd's `ctx.waitUntil`) when it is a function, and
+/// whether `forceRefresh` is truthy.
+fn call_options(options: &JsValue) -> (Option<js_sys::Function>, bool) {
     if !options.is_object() {
-        return None;
+        return (None, false);
     }
-    js_sys::Reflect::get(options, &JsValue::from_str("waitUntil"))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    let get = |name: &str| js_sys::Reflect::get(options, &JsValue::from_str(name)).ok();
+    let wait_until = get("waitUntil").and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let force = get("forceRefresh").is_some_and(|f| f.is_truthy());
+    (wait_until, force)
 }
 
 #[wasm_bindgen]
@@ -221,7 +257,12 @@ impl TokenClient {
             host: JsHost {
                 fetch: c.fetch,
                 store: c.store,
-                on_error: c.on_error,
+                // Without an onError, such failures are logged (once per kind), never silent.
+                on_error: if c.on_error.is_undefined() {
+                    warn_once()
+                } else {
+                    c.on_error
+                },
             },
             settings,
             credential: c.credential,
@@ -236,6 +277,8 @@ impl TokenClient {
             }),
             wait_until: c.wait_until,
             sources: ["memory", "store", "miss", "stale"].map(JsValue::from_str),
+            keys: RefCell::new(HashSet::new()),
+            invalidated: RefCell::new(HashSet::new()),
         };
         client.default = Rc::new(client.entry_for(c.scopes));
         Ok(TokenClient {
@@ -246,16 +289,30 @@ impl TokenClient {
     /// A usable token for `scopes` (default: the client's scopes): from memory, the store, or
     /// the token endpoint. Resolves to `{ accessToken, tokenType, expiresIn, expiresAt, scope,
     /// source }`; rejects with an `ImsError`. `options.waitUntil` (workerd's `ctx.waitUntil`)
-    /// receives the background refresh this call may start.
+    /// receives the background refresh this call may start; `options.forceRefresh` skips the
+    /// cached token (memory and store) and mints a new one.
     #[wasm_bindgen(js_name = getToken)]
     pub fn get_token(&self, scopes: JsValue, options: JsValue) -> Promise {
         let entry = match self.inner.entry(&scopes) {
             Ok(e) => e,
             Err(e) => return Promise::reject(&e),
         };
-        run(Box::pin(
-            self.inner.clone().get(entry, wait_until(&options)),
-        ))
+        let (wait_until, force) = call_options(&options);
+        run(Box::pin(self.inner.clone().get(entry, wait_until, force)))
+    }
+
+    /// Drops the cached token of `scopes`, or of every scope set of this client when `scopes`
+    /// is undefined or null: the next `getToken` of each calls the token endpoint, without
+    /// reading the store (and overwrites the store's copy). For a token a resource server
+    /// refused.
+    pub fn invalidate(&self, scopes: JsValue) -> Result<(), JsValue> {
+        let keys = if scopes.is_undefined() || scopes.is_null() {
+            self.inner.keys.borrow().iter().cloned().collect()
+        } else {
+            vec![self.inner.entry(&scopes)?.spec.key.clone()]
+        };
+        self.inner.invalidate(keys);
+        Ok(())
     }
 
     /// The parsed entry of a `getToken(scopes)` argument, for the package's JS layer to
@@ -275,10 +332,12 @@ impl TokenClient {
         if !std::ptr::eq(entry.client.as_ptr(), Rc::as_ptr(&self.inner)) {
             return Promise::reject(&error::invalid("a scope entry of another client"));
         }
-        let wait_until = wait_until(&options);
-        run(Box::pin(
-            self.inner.clone().get(entry.entry.clone(), wait_until),
-        ))
+        let (wait_until, force) = call_options(&options);
+        run(Box::pin(self.inner.clone().get(
+            entry.entry.clone(),
+            wait_until,
+            force,
+        )))
     }
 
     /// The cache key (also the store key) of `scopes` (default: the client's scopes).

@@ -1,6 +1,7 @@
 //! The one place core errors become JavaScript `Error`s.
 //!
-//! Every error thrown or rejected by the package is an `Error` named `ImsError` with a stable
+//! Every error thrown or rejected by the package is an `ImsError` (a subclass of `Error`, defined
+//! in the package's `api.mjs` and registered with `_useErrorClass`) with a stable
 //! `code` (the broker's codes: `upstream_invalid_client`, `invalid_scope`, …), and where they
 //! exist Adobe's `x-debug-id` as `debugId`, the HTTP `status` the broker would answer with,
 //! the `upstreamStatus` Adobe answered with and `retryAfter` seconds. Messages come from the
@@ -124,11 +125,18 @@ fn set(target: &JsValue, name: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(target, &JsValue::from_str(name), &value);
 }
 
-/// Turns a core error into a JS `Error` named `ImsError` with `code`, `debugId`, `status`,
+/// The class of every error the package throws: the JS layer's `ImsError` (a subclass of
+/// `Error`), so that `instanceof ImsError` holds. Each runtime entry calls it once after loading.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = _useErrorClass)]
+pub fn use_error_class(class: JsValue) {
+    crate::host::use_error_class(&class);
+}
+
+/// Turns a core error into a JS `Error` (of the class given to `_useErrorClass`) named `ImsError` with `code`, `debugId`, `status`,
 /// `upstreamStatus`, `retryAfter` and `adobeCode` (each only when known).
 pub fn to_js(error: &dyn CoreError) -> JsValue {
     let d = error.details();
-    let e: JsValue = js_sys::Error::new(&error.to_string()).into();
+    let e = crate::host::new_error(&error.to_string());
     set(&e, "name", "ImsError".into());
     set(&e, "code", d.code.into());
     if let Some(id) = d.debug_id {

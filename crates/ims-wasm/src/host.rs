@@ -42,6 +42,12 @@ extern "C" {
         ttl_s: f64,
         on_error: &JsValue,
     ) -> Promise;
+    /// Sets the class of the package's errors (`ImsError` of `api.mjs`).
+    pub fn use_error_class(class: &JsValue);
+    /// A new error of that class with `message`.
+    pub fn new_error(message: &str) -> JsValue;
+    /// The `onError` of a client given none: `console.warn`, once per kind of failure.
+    pub fn warn_once() -> JsValue;
     /// Passes a failure of background work to the caller's `onError`.
     pub fn report_error(on_error: &JsValue, error: &JsValue, what: &str);
     /// Builds the object `getToken` resolves to.

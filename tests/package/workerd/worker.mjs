@@ -1,7 +1,7 @@
 // A Worker that uses ims-broker-core the way a Cloudflare user would: bundled by wrangler
 // (the package's "workerd" export condition, the .wasm as a compiled module), tokens cached
 // in the isolate's memory and in a KV namespace (kvStore), background refresh via waitUntil.
-import { TokenClient, kvStore, isImsError } from "ims-broker-core";
+import { TokenClient, kvStore, ImsError } from "ims-broker-core";
 
 let client;
 
@@ -19,7 +19,7 @@ export default {
       const t = await client.getToken(scopes, { waitUntil: (p) => ctx.waitUntil(p) });
       return Response.json({ source: t.source, accessToken: t.accessToken, expiresIn: t.expiresIn, scope: t.scope, key: client.cacheKey(scopes) });
     } catch (e) {
-      if (!isImsError(e)) throw e;
+      if (!(e instanceof ImsError)) throw e;
       return Response.json({ code: e.code, debugId: e.debugId }, { status: e.status ?? 500 });
     }
   },

@@ -5,7 +5,9 @@
 // integration` truncates it first) plus this file's own instance's in-memory logs. Values looked
 // for: every client secret every fake knew and every token it issued (tests/artifacts/
 // fake-secrets.jsonl, written by support.mjs when a fake stops), every caller key the suite
-// generated (tests/artifacts/caller-keys.txt), and those of this file's own scenario, which
+// generated (tests/artifacts/caller-keys.txt), every identity token (JWT) a fake OIDC issuer
+// signed or forged, or a test recorded (tests/artifacts/oidc-tokens.txt, written by
+// tests/support/fake-oidc.mjs as each token is made), and those of this file's own scenario, which
 // exercises the paths that log (successes, refusals, upstream failures, OAuth), so the test
 // also means something when run alone.
 import assert from "node:assert/strict";
@@ -24,6 +26,7 @@ import {
   v1Token,
   waitFor,
 } from "./support.mjs";
+import { readOidcTokens } from "../support/fake-oidc.mjs";
 
 /** Distinctive pieces of a value worth searching for. */
 function needles(value) {
@@ -79,6 +82,8 @@ test("9. the Worker logs contain no client secret, caller key or issued access t
   for (const v of live.all_issued_tokens) add(v, "access token");
   for (const v of Object.values(e.secrets)) if (!v.startsWith("{")) add(v, "client secret");
   for (const k of [...registry.callerKeys, ...generatedKeys]) add(k, "caller key");
+  // Workload-identity callers present a JWT from their platform: a credential like a caller key.
+  for (const v of readOidcTokens()) add(v, "identity token");
 
   const tokens = [...forbidden.values()].filter((v) => v === "access token").length;
   assert.ok(tokens >= 5, `the registry holds the run's tokens (${tokens} needles)`);

@@ -1,9 +1,9 @@
 //! Everything one isolate keeps between requests, in one value built on its first event.
 //!
 //! Bindings cannot change under a running isolate (a deployment or `wrangler secret put` starts
-//! new isolates with the new values), so settings are parsed once, on first use, and kept: a
-//! request parses only the settings it needs, and a setting that fails to parse is not kept, so
-//! every request that needs it reports the error. Beside the settings, the isolate keeps what
+//! new isolates with the new values), so settings are parsed once and kept: while the isolate
+//! starts (off the first request's path, see `crate::platform::startup`), else on first use. A
+//! setting that fails to parse is not kept, so every request that needs it reports the error. Beside the settings, the isolate keeps what
 //! the broker's rules need across requests: the token cache (memory level, single flights,
 //! cooldowns), each caller's budget of new scope sets, the last secrets record learnt per
 //! credential from its Durable Object, the counters and recent events, the log's hit
@@ -113,6 +113,39 @@ pub struct Isolate {
 
 thread_local! {
     static ISOLATE: Rc<Isolate> = Rc::new(Isolate::new());
+    static PARSED_AT_START: RefCell<ParsedAtStart> = RefCell::default();
+}
+
+/// The settings parsed while the isolate started, until the isolate's state takes them. The
+/// isolate's state itself cannot be built then: its id is random and its counters start at the
+/// clock, and neither is available at global scope.
+#[derive(Default)]
+struct ParsedAtStart {
+    config: Option<BrokerConfig>,
+    callers: Option<CallerRegistry>,
+    keys: Option<StoreKeys>,
+}
+
+/// Parses the settings while the isolate starts, before its first request, so that the first
+/// request does not run (and so compile) the parsers: see `crate::platform::startup`. Only
+/// what parsed is kept; a setting that fails here is parsed again, and reported, by the first
+/// request that needs it.
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+fn parse_at_start() {
+    let Some(env) = crate::platform::startup::env() else {
+        return;
+    };
+    let parsed = ParsedAtStart {
+        config: config::broker(&env).ok(),
+        callers: config::callers(&env).ok(),
+        keys: config::store_keys(&env).ok(),
+    };
+    PARSED_AT_START.with(|p| *p.borrow_mut() = parsed);
+}
+
+/// What [`parse_at_start`] left of one setting, taken once.
+fn at_start<V>(take: impl FnOnce(&mut ParsedAtStart) -> Option<V>) -> Option<V> {
+    PARSED_AT_START.with(|p| take(&mut p.borrow_mut()))
 }
 
 impl Isolate {
@@ -149,19 +182,27 @@ impl Isolate {
         ISOLATE.with(Rc::clone)
     }
 
-    /// The broker configuration (vars), parsed on first use.
+    /// The broker configuration (vars), parsed at the isolate's start or on first use.
     pub fn config(&self, env: &Env) -> Result<Rc<BrokerConfig>, ConfigError> {
-        once(&self.config, || config::broker(env))
+        once(&self.config, || {
+            at_start(|p| p.config.take()).map_or_else(|| config::broker(env), Ok)
+        })
     }
 
-    /// The caller registry (`CALLER_KEYS`, which holds digests, not keys), parsed on first use.
+    /// The caller registry (`CALLER_KEYS`, which holds digests, not keys, and
+    /// `TRUSTED_ISSUERS`), parsed at the isolate's start or on first use.
     pub fn callers(&self, env: &Env) -> Result<Rc<CallerRegistry>, ConfigError> {
-        once(&self.callers, || config::callers(env))
+        once(&self.callers, || {
+            at_start(|p| p.callers.take()).map_or_else(|| config::callers(env), Ok)
+        })
     }
 
-    /// The store keys (`STORE_KEY`, `STORE_KEY_PREVIOUS`), read on first use.
+    /// The store keys (`STORE_KEY`, `STORE_KEY_PREVIOUS`), read at the isolate's start or on
+    /// first use.
     pub fn keys(&self, env: &Env) -> Result<Rc<StoreKeys>, ConfigError> {
-        once(&self.keys, || config::store_keys(env))
+        once(&self.keys, || {
+            at_start(|p| p.keys.take()).map_or_else(|| config::store_keys(env), Ok)
+        })
     }
 
     /// The `TOKENS` KV namespace, with the configured timeout per call.

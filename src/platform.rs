@@ -1,10 +1,12 @@
 //! The Workers runtime's own calls, with nothing of the broker in them: the clock, outgoing
 //! `fetch` with an abort on timeout, KV ([`kv`]), WebCrypto ([`webcrypto`]), and running a request's future without a
-//! `Promise` when it need not wait ([`eager`]).
+//! `Promise` when it need not wait ([`eager`]), and keeping code off a new isolate's first
+//! request ([`startup`]).
 
 pub mod eager;
 pub mod kv;
 pub mod memo;
+pub mod startup;
 pub mod webcrypto;
 
 use futures_util::future::{select, Either};

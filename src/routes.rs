@@ -7,6 +7,7 @@ use crate::context::Ctx;
 use crate::handlers::{health, identity, metrics, oauth, secrets, token};
 use crate::isolate::Isolate;
 use crate::log::RequestLog;
+use crate::platform::startup::boxed;
 use crate::reply::Reply;
 use crate::request::{Request, Route};
 use crate::telemetry;
@@ -43,16 +44,18 @@ pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
         (Route::Healthz, "GET" | "HEAD") => Ok(health::healthz()),
         (Route::ServerMetadata, "GET" | "HEAD") => Ok(identity::server_metadata(&req)),
         _ if req.cross_origin() => Err(ApiError::CrossOrigin),
-        (Route::Token, "POST") => token::issue(req, &mut c).await,
-        (Route::OAuthToken, "POST") => oauth::token(req, &mut c).await,
-        (Route::Credentials, "GET") => secrets::credentials(&req, &mut c).await,
-        (Route::Tokens(name), "GET") => secrets::tokens(&req, &mut c, name).await,
-        (Route::Metrics, "GET") => metrics::metrics(&req, &mut c).await,
-        (Route::Identity, "GET") => identity::identity(&req, &mut c).await,
-        (Route::Secrets(name), "GET") => secrets::list(&req, &mut c, name).await,
-        (Route::Rotate(name), "POST") => secrets::rotate(&req, &mut c, name).await,
-        (Route::Rotation(name), "GET") => secrets::status(&req, &mut c, name).await,
-        (Route::Secret(name, uuid), "DELETE") => secrets::delete(&req, &mut c, name, uuid).await,
+        (Route::Token, "POST") => boxed(token::issue(req, &mut c)).await,
+        (Route::OAuthToken, "POST") => boxed(oauth::token(req, &mut c)).await,
+        (Route::Credentials, "GET") => boxed(secrets::credentials(&req, &mut c)).await,
+        (Route::Tokens(name), "GET") => boxed(secrets::tokens(&req, &mut c, name)).await,
+        (Route::Metrics, "GET") => boxed(metrics::metrics(&req, &mut c)).await,
+        (Route::Identity, "GET") => boxed(identity::identity(&req, &mut c)).await,
+        (Route::Secrets(name), "GET") => boxed(secrets::list(&req, &mut c, name)).await,
+        (Route::Rotate(name), "POST") => boxed(secrets::rotate(&req, &mut c, name)).await,
+        (Route::Rotation(name), "GET") => boxed(secrets::status(&req, &mut c, name)).await,
+        (Route::Secret(name, uuid), "DELETE") => {
+            boxed(secrets::delete(&req, &mut c, name, uuid)).await
+        }
         (Route::NotFound, _) => Err(ApiError::NotFound),
         (route, _) => Err(ApiError::MethodNotAllowed(route.allow())),
     };

@@ -12,6 +12,16 @@
 // and the read stops as soon as that buffer is full, so no request makes the Worker hold more
 // than `max + 1` bytes of body.
 
+import { env as startup } from "cloudflare:workers";
+
+/**
+ * The Worker's bindings at global scope, for the isolate's start (src/platform/startup.rs).
+ * @returns {object | undefined}
+ */
+export function startupEnv() {
+  return startup;
+}
+
 /**
  * @param {Request} request the incoming request; its body is consumed
  * @param {object} env the Worker's bindings, handed on unchanged

@@ -10,7 +10,7 @@
 //!
 //! 1. `x-api-key` missing, or not the credential's client id (for an unknown credential: not
 //!    any known client id) → 403 `403003` "Api Key is invalid";
-//! 2. `Authorization: Bearer <token>` missing, not issued by this fake, or expired → 401
+//! 2. `Authorization: Bearer <token>` missing, not issued by this fake, revoked, or expired → 401
 //!    `401013` "Oauth token is not valid";
 //! 3. the token's client is not the `x-api-key`'s, or it lacks one of [`REQUIRED_SCOPES`] →
 //!    403 `403010` "Insufficient scope" (a code of the fake's choosing);
@@ -30,7 +30,7 @@ use crate::http::{reason_phrase, Reply, Request, Response};
 use crate::router::method_not_allowed;
 use crate::state::{
     lock, now_ms, ApiCallRecord, ApiOp, ClientSecret, FaultKind, FaultTarget, SecretError, Shared,
-    State,
+    State, TokenCheck,
 };
 
 /// Scopes a token needs for every call, as the reference lists them.
@@ -76,7 +76,7 @@ pub const API_KEY_INVALID: ApiError = ApiError {
     code: "403003",
     message: "Api Key is invalid",
 };
-/// Missing, unknown or expired bearer token.
+/// Missing, unknown, revoked or expired bearer token.
 pub const TOKEN_INVALID: ApiError = ApiError {
     status: 401,
     code: "401013",
@@ -238,7 +238,8 @@ pub fn add_answer(s: &ClientSecret) -> AddAnswer {
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+pub fn bearer(req: &Request) -> Option<&str> {
     let (scheme, token) = req.header("authorization")?.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -256,10 +257,10 @@ pub fn authorize(st: &State, req: &Request, path: &ApiPath, now: u64) -> Result<
     let Some(api_key) = api_key.filter(|_| key_ok) else {
         return Err(API_KEY_INVALID);
     };
-    let token = bearer(req)
-        .and_then(|t| st.token_info(t))
-        .filter(|t| t.expires_at_ms > now)
-        .ok_or(TOKEN_INVALID)?;
+    let token = match bearer(req).map(|t| st.check_token(t, now)) {
+        Some(TokenCheck::Valid(t)) => t,
+        _ => return Err(TOKEN_INVALID),
+    };
     if token.client_id != api_key || !token.has_scopes(&REQUIRED_SCOPES) {
         return Err(INSUFFICIENT_SCOPE);
     }
@@ -558,6 +559,17 @@ mod tests {
         let st = lock(&sh);
         assert_eq!(st.api_calls.list, 11);
         assert!(st.api_log.iter().all(|r| !r.applied));
+    }
+
+    #[test]
+    fn a_revoked_token_is_not_valid() {
+        let sh = setup();
+        assert_eq!(sent(call(&sh, "GET", BASE, CLIENT, "good")).status, 200);
+        assert_eq!(lock(&sh).revoke("good"), Some(true));
+        assert_eq!(
+            error_code(call(&sh, "GET", BASE, CLIENT, "good")),
+            (401, "401013".to_owned())
+        );
     }
 
     #[test]

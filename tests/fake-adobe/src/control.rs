@@ -1,6 +1,7 @@
 //! The test-only control API under `/__fake/`: statistics, known secrets, reset, token answer
-//! config, fault injection (per target: IMS or one I/O Management API operation), client and
-//! credential registration, and a view of (and direct changes to) each client's secrets.
+//! config, fault injection (per target: IMS, one I/O Management API operation, or the profile
+//! API), client and credential registration, token revocation, and a view of (and direct changes
+//! to) each client's secrets.
 //!
 //! Bodies are JSON; a malformed body or an unknown field is a 400
 //! `{"error":"bad_request","message":"…"}` so typos in tests fail loudly. An unknown client or
@@ -111,6 +112,20 @@ pub fn stats(shared: &Shared) -> Response {
             entry
         })
         .collect();
+    let profile_log: Vec<Value> = st
+        .profile_log
+        .iter()
+        .map(|r| {
+            json!({
+                "at_ms": r.at_ms,
+                "status": r.status,
+                "outcome": r.outcome,
+                "access_token": r.access_token,
+                "api_key": r.api_key,
+                "fault": r.fault,
+            })
+        })
+        .collect();
     let by_target: Map<String, Value> = FaultTarget::ALL
         .iter()
         .map(|t| (t.name().to_owned(), Value::from(st.pending_faults_for(*t))))
@@ -126,6 +141,10 @@ pub fn stats(shared: &Shared) -> Response {
             "pending_faults_by_target": by_target,
             "api_calls": api_calls,
             "api_log": api_log,
+            "profile_calls": st.profile_calls,
+            "profile_outcomes": st.profile_outcomes,
+            "profile_log": profile_log,
+            "revoked_tokens": st.revoked.len(),
         }),
     )
 }
@@ -215,15 +234,15 @@ pub fn config(shared: &Shared, req: &Request, update: bool) -> Response {
     Response::json_value(200, &config_json(&st.config))
 }
 
-/// Parses one fault object: `{"target":"ims"|"list"|"add"|"delete","kind":"…","count":N,
-/// "retry_after":S,"ms":M}` (`target` defaults to `ims`).
+/// Parses one fault object: `{"target":"ims"|"list"|"add"|"delete"|"profile","kind":"…",
+/// "count":N,"retry_after":S,"ms":M}` (`target` defaults to `ims`).
 pub fn parse_fault(value: &Value) -> Result<(FaultTarget, Fault), String> {
     let map = value.as_object().ok_or("a fault must be a JSON object")?;
     check_fields(map, &["target", "kind", "count", "retry_after", "ms"])?;
     let target = match map.get("target") {
         None | Some(Value::Null) => FaultTarget::Ims,
         Some(Value::String(name)) => FaultTarget::parse(name)
-            .ok_or_else(|| "target must be one of ims, list, add, delete".to_owned())?,
+            .ok_or_else(|| "target must be one of ims, list, add, delete, profile".to_owned())?,
         Some(_) => return Err("target must be a string".to_owned()),
     };
     let name = map
@@ -371,6 +390,29 @@ pub fn credentials(shared: &Shared, req: &Request) -> Response {
         Ok(()) => Response::json(200, "{}"),
         Err(e) => bad_request(format!("{e}: {client}")),
     }
+}
+
+/// `POST /__fake/revoke`: no body (or `{}`) revokes every token issued so far;
+/// `{"access_token":"…"}` revokes that one (404 if the fake never issued it). Answers
+/// `{"revoked":n}`, how many tokens were not revoked before. A revoked token is refused by every
+/// API that takes one (401), and stays revoked across reset.
+pub fn revoke(shared: &Shared, req: &Request) -> Response {
+    let map = match object_body(req, true) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let token =
+        check_fields(&map, &["access_token"]).and_then(|()| non_empty_string(&map, "access_token"));
+    let mut st = lock(shared);
+    let revoked = match token {
+        Err(msg) => return bad_request(msg),
+        Ok(None) => st.revoke_all(),
+        Ok(Some(t)) => match st.revoke(&t) {
+            None => return not_found("the fake never issued this token"),
+            Some(newly) => usize::from(newly),
+        },
+    };
+    Response::json_value(200, &json!({ "revoked": revoked }))
 }
 
 /// The test-only view of one secret, value included.
@@ -533,6 +575,9 @@ mod tests {
             ("delete", "drop"),
             ("list", "slow"),
             ("ims", "drop"),
+            ("profile", "status503"),
+            ("profile", "slow"),
+            ("profile", "drop"),
         ] {
             let v = json!({"target": target, "kind": kind, "ms": if kind == "slow" { json!(5) } else { Value::Null }});
             assert!(parsed(v).is_ok(), "{target} {kind}");
@@ -542,6 +587,8 @@ mod tests {
             json!({"target": "add", "kind": "delete_then_drop"}),
             json!({"target": "list", "kind": "invalid_client"}),
             json!({"target": "delete", "kind": "empty_token"}),
+            json!({"target": "profile", "kind": "invalid_client"}),
+            json!({"target": "profile", "kind": "add_then_drop"}),
             json!({"target": "token", "kind": "drop"}),
             json!({"target": 1, "kind": "drop"}),
         ] {
@@ -707,6 +754,78 @@ mod tests {
         assert_eq!(known["secrets"][0], "first");
         assert_eq!(known["secrets"][1], "second");
         assert_eq!(known["secrets"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn revoke_endpoint() {
+        let sh = shared(State::new());
+        let post = |body: &str| {
+            revoke(
+                &sh,
+                &Request::new("POST", "/__fake/revoke", &[], body.as_bytes()),
+            )
+        };
+        for t in ["a", "b"] {
+            lock(&sh).record_issued(crate::state::IssuedToken {
+                access_token: t.to_owned(),
+                client_id: "c".to_owned(),
+                scope: "openid".to_owned(),
+                created_at_ms: 1,
+                expires_at_ms: u64::MAX,
+            });
+        }
+        assert_eq!(
+            json_of(&post(r#"{"access_token":"a"}"#)),
+            json!({"revoked": 1})
+        );
+        assert_eq!(
+            json_of(&post(r#"{"access_token":"a"}"#)),
+            json!({"revoked": 0})
+        );
+        assert_eq!(post(r#"{"access_token":"zz"}"#).status, 404);
+        assert_eq!(post(r#"{"access_token":""}"#).status, 400);
+        assert_eq!(post(r#"{"token":"a"}"#).status, 400);
+        assert_eq!(post("[]").status, 400);
+        assert_eq!(json_of(&post("")), json!({"revoked": 1}));
+        assert_eq!(json_of(&post("{}")), json!({"revoked": 0}));
+        assert_eq!(json_of(&stats(&sh))["revoked_tokens"], 2);
+    }
+
+    #[test]
+    fn stats_show_profile_calls() {
+        let sh = shared(State::new());
+        lock(&sh).upsert_client("c", "s", None);
+        let call = |key: &str| {
+            crate::profile::handle(
+                &sh,
+                &Request::new(
+                    "GET",
+                    crate::profile::PROFILE_PATH,
+                    &[("x-api-key", key), ("authorization", "Bearer nope")],
+                    b"",
+                ),
+            )
+        };
+        call("c");
+        call("c");
+        call("x");
+        let s = json_of(&stats(&sh));
+        assert_eq!(s["profile_calls"], 3);
+        assert_eq!(
+            s["profile_outcomes"],
+            json!({"api_key_invalid": 1, "token_unknown": 2})
+        );
+        assert_eq!(
+            s["profile_log"][0],
+            json!({"at_ms": s["profile_log"][0]["at_ms"], "status": 401, "outcome": "token_unknown",
+                   "access_token": "nope", "api_key": "c", "fault": null})
+        );
+        assert_eq!(s["pending_faults_by_target"]["profile"], 0);
+        reset(&sh);
+        let s = json_of(&stats(&sh));
+        assert_eq!(s["profile_calls"], 0);
+        assert_eq!(s["profile_outcomes"], json!({}));
+        assert_eq!(s["profile_log"], json!([]));
     }
 
     #[test]

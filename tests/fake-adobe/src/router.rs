@@ -9,6 +9,7 @@ use crate::console;
 use crate::control;
 use crate::http::{self, Reply, Request, Response};
 use crate::ims;
+use crate::profile;
 use crate::state::Shared;
 
 /// The 404 every unknown path gets (Adobe gateway style).
@@ -31,6 +32,8 @@ pub fn route(shared: &Shared, req: &Request) -> Reply {
     let resp = match (req.path.as_str(), method) {
         (ims::TOKEN_PATH, "POST") => return ims::token(shared, req),
         (ims::TOKEN_PATH, _) => method_not_allowed("POST"),
+        (profile::PROFILE_PATH, "GET") => return profile::handle(shared, req),
+        (profile::PROFILE_PATH, _) => method_not_allowed("GET"),
         ("/__fake/stats", "GET") => control::stats(shared),
         ("/__fake/secrets", "GET") => control::secrets(shared),
         ("/__fake/reset", "POST") => control::reset(shared),
@@ -39,11 +42,17 @@ pub fn route(shared: &Shared, req: &Request) -> Reply {
         ("/__fake/faults", "POST") => control::faults(shared, req),
         ("/__fake/clients", "POST") => control::clients(shared, req),
         ("/__fake/credentials", "POST") => control::credentials(shared, req),
+        ("/__fake/revoke", "POST") => control::revoke(shared, req),
         ("/__fake/stats" | "/__fake/secrets", _) => method_not_allowed("GET"),
         ("/__fake/config", _) => method_not_allowed("GET, POST"),
-        ("/__fake/reset" | "/__fake/faults" | "/__fake/clients" | "/__fake/credentials", _) => {
-            method_not_allowed("POST")
-        }
+        (
+            "/__fake/reset"
+            | "/__fake/faults"
+            | "/__fake/clients"
+            | "/__fake/credentials"
+            | "/__fake/revoke",
+            _,
+        ) => method_not_allowed("POST"),
         _ => return route_parameterized(shared, req),
     };
     Reply::Send(resp)
@@ -99,6 +108,12 @@ mod tests {
         assert_eq!(r("POST", "/__fake/faults"), 400);
         assert_eq!(r("POST", "/ims/token/v3"), 400);
         assert_eq!(r("GET", "/__fake/credentials"), 405);
+        assert_eq!(r("GET", "/__fake/revoke"), 405);
+        assert_eq!(r("POST", "/__fake/revoke"), 200);
+        assert_eq!(r("GET", "/api/v1/profile"), 403);
+        assert_eq!(r("GET", "/api/v1/profile?x=1"), 403);
+        assert_eq!(r("POST", "/api/v1/profile"), 405);
+        assert_eq!(r("GET", "/api/v1/profile/"), 404);
         assert_eq!(r("GET", "/__fake/clients/nope/secrets"), 404);
         assert_eq!(r("PUT", "/__fake/clients/nope/secrets"), 405);
         assert_eq!(r("GET", "/__fake/clients/nope/secrets/u"), 405);

@@ -3,10 +3,12 @@
 //! Handlers lock it briefly, decide and record, then unlock before sleeping or touching a
 //! socket. The IMS side ([`crate::ims`]) and the I/O Management API ([`crate::console`]) share
 //! the same clients: each [`Client`] holds a list of at most [`MAX_SECRETS`] client secrets, and
-//! Developer Console credentials map `(org id, credential id)` to a client. [`State::reset`]
-//! decides what a test reset clears.
+//! Developer Console credentials map `(org id, credential id)` to a client. Every token the fake
+//! issued is remembered, and can be revoked; [`State::check_token`] is how the APIs that take a
+//! bearer token ([`crate::console`], [`crate::profile`]) judge one. [`State::reset`] decides what
+//! a test reset clears.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -192,22 +194,26 @@ pub enum FaultTarget {
     Ims,
     /// One I/O Management API operation.
     Api(ApiOp),
+    /// `GET /api/v1/profile`, the protected API that callers of the broker use tokens for.
+    Profile,
 }
 
 impl FaultTarget {
     /// Every target, in display order.
-    pub const ALL: [FaultTarget; 4] = [
+    pub const ALL: [FaultTarget; 5] = [
         FaultTarget::Ims,
         FaultTarget::Api(ApiOp::List),
         FaultTarget::Api(ApiOp::Add),
         FaultTarget::Api(ApiOp::Delete),
+        FaultTarget::Profile,
     ];
 
-    /// The target's name in the control API (`ims`, `list`, `add`, `delete`).
+    /// The target's name in the control API (`ims`, `list`, `add`, `delete`, `profile`).
     pub fn name(self) -> &'static str {
         match self {
             FaultTarget::Ims => "ims",
             FaultTarget::Api(op) => op.name(),
+            FaultTarget::Profile => "profile",
         }
     }
 
@@ -325,6 +331,25 @@ pub struct ApiCallRecord {
     pub applied: bool,
 }
 
+/// One `GET /api/v1/profile` as recorded for `GET /__fake/stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileCallRecord {
+    /// Arrival time, ms since the epoch.
+    pub at_ms: u64,
+    /// The status answered; `None` when the connection was dropped.
+    pub status: Option<u16>,
+    /// What the checks decided (`ok`, `token_revoked`, …) or `fault:<kind>` for a call a fault
+    /// replaced; see [`crate::profile`].
+    pub outcome: String,
+    /// The bearer token presented, if any (so tests can tell which token a caller used).
+    pub access_token: Option<String>,
+    /// The `x-api-key` presented, if any.
+    pub api_key: Option<String>,
+    /// The fault consumed by this call, if any (also set for `slow`, whose outcome is the real
+    /// answer's).
+    pub fault: Option<String>,
+}
+
 /// Per-operation call counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApiCounts {
@@ -381,6 +406,19 @@ impl IssuedToken {
     }
 }
 
+/// How a presented bearer token stands, as judged by [`State::check_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck<'a> {
+    /// Issued by the fake, not revoked, not expired.
+    Valid(&'a IssuedToken),
+    /// Never issued by the fake.
+    Unknown,
+    /// Revoked through `POST /__fake/revoke` (whether or not it has expired since).
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
 /// Everything the fake remembers.
 #[derive(Debug, Default)]
 pub struct State {
@@ -409,6 +447,15 @@ pub struct State {
     pub api_calls: ApiCounts,
     /// One record per I/O Management API call since reset.
     pub api_log: Vec<ApiCallRecord>,
+    /// Tokens revoked through `POST /__fake/revoke` (kept across reset, like `all_issued`: a
+    /// revoked token never becomes valid again).
+    pub revoked: BTreeSet<String>,
+    /// `GET /api/v1/profile` calls since reset (faulted and rejected ones included).
+    pub profile_calls: u64,
+    /// Those calls by outcome (`ok`, `token_revoked`, `fault:status503`, …).
+    pub profile_outcomes: BTreeMap<String, u64>,
+    /// One record per profile call since reset.
+    pub profile_log: Vec<ProfileCallRecord>,
 }
 
 impl State {
@@ -550,7 +597,8 @@ impl State {
 
     /// Clears counters, call records, issued tokens (not `all_issued`), faults and config, and
     /// restarts every client's `max_secrets_seen` from its current number of secrets; keeps
-    /// clients, credentials, current secrets (with their `last_used_at_ms`) and known secrets.
+    /// clients, credentials, current secrets (with their `last_used_at_ms`), known secrets and
+    /// revocations.
     pub fn reset(&mut self) {
         self.config = TokenConfig::default();
         self.faults.clear();
@@ -560,6 +608,9 @@ impl State {
         self.issued.clear();
         self.api_calls = ApiCounts::default();
         self.api_log.clear();
+        self.profile_calls = 0;
+        self.profile_outcomes.clear();
+        self.profile_log.clear();
         for client in self.clients.values_mut() {
             client.max_secrets_seen = client.secrets.len();
         }
@@ -611,6 +662,34 @@ impl State {
             .iter()
             .rev()
             .find(|t| t.access_token == access_token)
+    }
+
+    /// Whether `access_token` may be used at `now`: issued by the fake, not revoked, and not
+    /// expired (checked in that order).
+    pub fn check_token(&self, access_token: &str, now: u64) -> TokenCheck<'_> {
+        match self.token_info(access_token) {
+            None => TokenCheck::Unknown,
+            Some(_) if self.revoked.contains(access_token) => TokenCheck::Revoked,
+            Some(t) if t.expires_at_ms <= now => TokenCheck::Expired,
+            Some(t) => TokenCheck::Valid(t),
+        }
+    }
+
+    /// Revokes every token issued so far (resets included); returns how many were not revoked
+    /// before. Tokens issued later are not affected.
+    pub fn revoke_all(&mut self) -> usize {
+        let before = self.revoked.len();
+        for t in &self.all_issued {
+            self.revoked.insert(t.access_token.clone());
+        }
+        self.revoked.len() - before
+    }
+
+    /// Revokes one token: `None` if the fake never issued it, else whether it was not revoked
+    /// before.
+    pub fn revoke(&mut self, access_token: &str) -> Option<bool> {
+        self.token_info(access_token)?;
+        Some(self.revoked.insert(access_token.to_owned()))
     }
 }
 
@@ -814,5 +893,42 @@ mod tests {
         assert!(tok.has_scopes(&["AdobeID", "openid"]));
         assert!(!tok.has_scopes(&["openid", "adobeio_api"]));
         assert!(!tok.has_scopes(&["Adobe"]));
+    }
+
+    fn token(name: &str, expires_at_ms: u64) -> IssuedToken {
+        IssuedToken {
+            access_token: name.to_owned(),
+            client_id: "c".to_owned(),
+            scope: "openid".to_owned(),
+            created_at_ms: 1,
+            expires_at_ms,
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked_for_issue_revocation_and_expiry() {
+        let mut st = State::new();
+        st.record_issued(token("a", 100));
+        st.record_issued(token("b", 100));
+        st.record_issued(token("old", 10));
+        assert_eq!(st.check_token("a", 50), TokenCheck::Valid(&token("a", 100)));
+        assert_eq!(st.check_token("a", 100), TokenCheck::Expired);
+        assert_eq!(st.check_token("old", 50), TokenCheck::Expired);
+        assert_eq!(st.check_token("nope", 50), TokenCheck::Unknown);
+
+        assert_eq!(st.revoke("nope"), None);
+        assert_eq!(st.revoke("a"), Some(true));
+        assert_eq!(st.revoke("a"), Some(false));
+        assert_eq!(st.check_token("a", 50), TokenCheck::Revoked);
+        assert!(matches!(st.check_token("b", 50), TokenCheck::Valid(_)));
+
+        // Revoking all covers every token issued so far, not later ones; reset keeps it.
+        assert_eq!(st.revoke_all(), 2);
+        assert_eq!(st.revoke_all(), 0);
+        st.reset();
+        st.record_issued(token("new", 100));
+        assert_eq!(st.check_token("b", 50), TokenCheck::Revoked);
+        assert_eq!(st.check_token("old", 50), TokenCheck::Revoked);
+        assert!(matches!(st.check_token("new", 50), TokenCheck::Valid(_)));
     }
 }

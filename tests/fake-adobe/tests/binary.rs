@@ -686,3 +686,67 @@ fn io_management_api_rotation_end_to_end() {
         );
     }
 }
+
+#[test]
+fn profile_api_with_revocation_end_to_end() {
+    let fake = Fake::start(&["--port", "0", "--client", &client_arg()]);
+    let profile = |key: &str, token: &str| {
+        let auth = format!("Bearer {token}");
+        fake.request(
+            "GET",
+            "/api/v1/profile",
+            &[("x-api-key", key), ("Authorization", &auth)],
+            b"",
+        )
+    };
+    let mint = || {
+        let r = fake.token(&form(SECRET, "openid,AdobeID"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["access_token"].as_str().expect("token").to_owned()
+    };
+    let first = mint();
+    let ok = profile(CLIENT, &first);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.header("x-debug-id").is_some());
+    assert_eq!(ok.json()["client_id"], CLIENT);
+    assert_eq!(ok.json()["scope"], "openid,AdobeID");
+    assert_eq!(profile("", &first).status, 403);
+
+    // Revoking everything issued so far spares a token minted afterwards.
+    let revoked = fake.control("POST", "/__fake/revoke", Value::Null);
+    assert_eq!(revoked, json!({"revoked": 1}));
+    let second = mint();
+    let refused = profile(CLIENT, &first);
+    assert_eq!(
+        (refused.status, refused.json()),
+        (
+            401,
+            json!({"error_code":"401013","message":"Oauth token is not valid"})
+        )
+    );
+    assert_eq!(profile(CLIENT, &second).status, 200);
+    let one = json!({ "access_token": second });
+    assert_eq!(
+        fake.control("POST", "/__fake/revoke", one),
+        json!({"revoked": 1})
+    );
+    assert_eq!(profile(CLIENT, &second).status, 401);
+
+    let stats = fake.control("GET", "/__fake/stats", Value::Null);
+    assert_eq!(stats["profile_calls"], 5);
+    assert_eq!(
+        stats["profile_outcomes"],
+        json!({"api_key_invalid": 1, "ok": 2, "token_revoked": 2})
+    );
+    let tokens: Vec<&str> = stats["profile_log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|r| r["access_token"].as_str().expect("token"))
+        .collect();
+    assert_eq!(tokens, [&first, &first, &first, &second, &second]);
+    assert_eq!(stats["revoked_tokens"], 2);
+    let log = fake.stop();
+    assert!(log.contains("GET /api/v1/profile -> 401"), "{log}");
+    assert!(!log.contains(&first), "the log line never shows a token");
+}

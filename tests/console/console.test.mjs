@@ -183,8 +183,11 @@ describe("operator console", () => {
     assert.equal(res.headers.get("cache-control"), "no-cache");
     const html = await res.text();
     assert.equal(html, fs.readFileSync(path.join(ROOT, "www", "index.html"), "utf8"), "/ is www/index.html as is (a static asset)");
+    // The modules of the console: app.js, the entry, and every module it imports (www/*.js).
+    const modules = fs.readdirSync(path.join(ROOT, "www")).filter((f) => f.endsWith(".js"));
+    assert.ok(modules.includes("app.js") && modules.length > 1, `modules: ${modules}`);
     for (const [asset, type] of [
-      ["/app.js", /^text\/javascript/],
+      ...modules.map((f) => [`/${f}`, /^text\/javascript/]),
       ["/app.css", /^text\/css/],
     ]) {
       const r = await fetch(`${stack.base}${asset}`);
@@ -196,15 +199,22 @@ describe("operator console", () => {
     }
     // Nothing the CSP would refuse, nothing from elsewhere.
     const scripts = [...html.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
-    assert.ok(scripts.length > 0 && scripts.every((tag) => /\bsrc="\/app\.js"/.test(tag)), `only the app.js script: ${scripts}`);
+    assert.deepEqual(scripts, ['<script type="module" src="/app.js">'], "only the app.js module, loaded natively");
     assert.doesNotMatch(html, /<script\b[^>]*>[^<\s]/i, "no inline script");
     assert.doesNotMatch(html, /\sstyle\s*=|<style\b/i, "no inline style");
     assert.doesNotMatch(html, /\son[a-z]+\s*=/i, "no inline event handler");
     assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i, "nothing from another origin");
-    const js = fs.readFileSync(path.join(ROOT, "www", "app.js"), "utf8");
-    assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, "no HTML strings or eval in app.js");
-    assert.doesNotMatch(js, /setAttribute\(\s*["']style["']/, "no style attributes from app.js");
-    assert.doesNotMatch(js, /fetch\(\s*["'`]https?:/, "app.js only fetches its own origin");
+    for (const file of modules) {
+      const js = fs.readFileSync(path.join(ROOT, "www", file), "utf8");
+      assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, `no HTML strings or eval in ${file}`);
+      assert.doesNotMatch(js, /setAttribute\(\s*["']style["']/, `no style attributes from ${file}`);
+      assert.doesNotMatch(js, /fetch\(\s*["'`]https?:/, `${file} only fetches its own origin`);
+      // Modules import each other by same-origin relative paths only (script-src 'self').
+      for (const [, spec] of js.matchAll(/^import\b[^"']*["']([^"']+)["']/gm)) {
+        assert.match(spec, /^\.\/[a-z-]+\.js$/, `${file} imports ${spec}`);
+        assert.ok(modules.includes(spec.slice(2)), `${file} imports ${spec}, a file of www/`);
+      }
+    }
   });
 
   test("the API refuses a foreign Origin and accepts the console's own", async () => {

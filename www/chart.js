@@ -1,0 +1,135 @@
+// The counters chart: a sample of the broker's counters every SAMPLE_MS, drawn as counts per
+// minute over the last hour, as inline SVG coloured by classes from app.css.
+
+import { $, h, replace, s } from "./dom.js";
+import { fmtNumber } from "./format.js";
+
+export const SAMPLE_MS = 10_000; // token entries + metrics sample
+const HOUR_MS = 3_600_000; // chart window
+
+const SERIES = [
+  { key: "requests", label: "Requests" },
+  { key: "hits", label: "Cache hits (memory + KV)" },
+  { key: "ims", label: "IMS calls" },
+  { key: "errors", label: "Error answers (4xx/5xx)" },
+];
+
+let samples = []; // metrics samples over the last hour
+
+const sum = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + Number(b || 0), 0);
+
+export function resetChart() {
+  samples = [];
+}
+
+/** Takes a sample of a GET /v1/metrics answer's counters; drops samples older than an hour. */
+export function addSample(body) {
+  const c = body.counters ?? {};
+  let errors = 0;
+  for (const [k, v] of Object.entries(c.requests ?? {})) {
+    const status = Number(k.split(" ").pop());
+    if (status >= 400) errors += Number(v || 0);
+  }
+  const now = Date.now();
+  samples.push({
+    t: now,
+    since: c.since_ms,
+    requests: sum(c.requests),
+    hits: Number(c.cache?.memory ?? 0) + Number(c.cache?.kv ?? 0),
+    ims: sum(c.ims_calls),
+    errors,
+  });
+  samples = samples.filter((smp) => smp.t >= now - HOUR_MS);
+}
+
+/**
+ * The samples as per-minute counts over the last hour: 60 one-minute bins, each holding how much
+ * every series grew during that minute (a counter going down, or a new since_ms, means a new
+ * isolate: its value counts from zero). Bins before the first sample do not exist.
+ */
+function minuteBins(now = Date.now()) {
+  const first = Math.floor((now - HOUR_MS) / 60_000) + 1; // the oldest of the 60 bins
+  const bins = new Map();
+  const bin = (t) => {
+    const m = Math.floor(t / 60_000);
+    if (m < first) return null;
+    if (!bins.has(m)) bins.set(m, Object.fromEntries(SERIES.map(({ key }) => [key, 0])));
+    return bins.get(m);
+  };
+  if (samples.length) bin(samples[0].t);
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    const target = bin(b.t);
+    if (!target) continue;
+    const reset = a.since !== b.since;
+    for (const { key } of SERIES) {
+      target[key] += reset || b[key] < a[key] ? b[key] : b[key] - a[key];
+    }
+  }
+  return { first, bins: [...bins.entries()].sort((x, y) => x[0] - y[0]) };
+}
+
+function niceMax(v) {
+  if (v <= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+  return 10 * p;
+}
+
+export function renderChart() {
+  const root = $("chart");
+  const { first, bins } = minuteBins();
+  const W = 600;
+  const H = 150;
+  const x = (m) => ((m - first + 0.5) / 60) * W;
+  const max = niceMax(Math.max(0, ...bins.flatMap(([, v]) => SERIES.map(({ key }) => v[key]))));
+  const y = (v) => H - 4 - (v / max) * (H - 10);
+  const latest = bins.length ? bins[bins.length - 1][1] : null;
+  const summary = latest
+    ? `Counts per minute over the last hour, since this page started sampling. This minute so far: ${SERIES.map(({ key, label }) => `${label} ${latest[key]}`).join(", ")}.`
+    : "Counts per minute over the last hour: waiting for the first sample.";
+  const nonScaling = { "vector-effect": "non-scaling-stroke" };
+  const svg = s(
+    "svg",
+    { class: "chart-svg", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": summary },
+    s("title", null, summary),
+    [0.5, 1].map((f) => s("line", { class: "grid", x1: 0, x2: W, y1: y(max * f), y2: y(max * f), ...nonScaling })),
+    s("line", { class: "axis", x1: 0, x2: W, y1: H - 1, y2: H - 1, ...nonScaling }),
+    SERIES.map(({ key }, i) => [
+      bins.length > 1
+        ? s("polyline", {
+            class: `series line series-${i}`,
+            "data-series": key,
+            fill: "none",
+            points: bins.map(([m, v]) => `${x(m).toFixed(1)},${y(v[key]).toFixed(1)}`).join(" "),
+            ...nonScaling,
+          })
+        : null,
+      // A dot per minute (a zero-length line with round caps stays round when the SVG stretches).
+      bins.map(([m, v]) => {
+        const px = x(m).toFixed(1);
+        const py = y(v[key]).toFixed(1);
+        return s("line", { class: `series dot series-${i}`, "data-series": key, x1: px, x2: px, y1: py, y2: py, ...nonScaling });
+      }),
+    ]),
+  );
+  replace(
+    root,
+    h(
+      "div",
+      { class: "chart-frame" },
+      h("div", { class: "chart-y", "aria-hidden": "true" }, h("span", null, `${fmtNumber(max)}/min`), h("span", null, `${fmtNumber(max / 2)}/min`), h("span", null, "0")),
+      h("div", { class: "chart-plot" }, svg, bins.length ? null : h("p", { class: "chart-empty muted" }, "Waiting for the first sample…")),
+    ),
+    h("div", { class: "chart-x", "aria-hidden": "true" }, h("span", null, "60 min ago"), h("span", null, "30 min ago"), h("span", null, "now")),
+    h(
+      "ul",
+      { class: "legend", "aria-label": "This minute so far" },
+      SERIES.map(({ label, key }, i) =>
+        h("li", null, h("span", { class: `swatch swatch-${i}`, "aria-hidden": "true" }), label, latest ? h("span", { class: "muted" }, `: ${fmtNumber(latest[key])} this minute`) : null),
+      ),
+    ),
+    h("p", { class: "small muted" }, `Per minute, from this page's samples of the counters every ${SAMPLE_MS / 1000} s (kept for an hour while the page is open).`),
+  );
+}

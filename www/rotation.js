@@ -37,7 +37,7 @@ function panel(name) {
       rotateButton: h("button", { type: "button", class: "btn btn-primary rotate" }, "Rotate secret"),
       rotationEl: h("div", { class: "rotation", "aria-live": "polite" }),
     };
-    p.rotateButton.addEventListener("click", () => rotate(p));
+    p.rotateButton.addEventListener("click", () => askToRotate(p));
     panels.set(name, p);
   }
   return p;
@@ -49,6 +49,7 @@ export function forgetPanel(name) {
 
 export function resetRotation() {
   panels.clear();
+  if (dialog?.open) dialog.close("");
 }
 
 /** Draws the "Client secrets at Adobe" section of a credential's card into `wrap`. */
@@ -270,6 +271,66 @@ function renderRotation(p, r, { busy = false, note = null } = {}) {
         : null,
     ),
   );
+}
+
+// ------------------------------------------------------------------------------------------
+// Asking first: a rotation changes things at Adobe (a new secret now, the old one deleted later)
+
+let dialog = null; // the confirmation dialog, built on first use
+
+/**
+ * A modal dialog that says what rotating does at Adobe and names the credential; resolves true
+ * only when "Rotate secret" (or "Resume rotation") is pressed. Cancel, Escape or a sign-out
+ * resolve false. The focus starts on Cancel, and goes back to the rotate button afterwards.
+ */
+function confirmRotation(p) {
+  if (!dialog) {
+    dialog = h(
+      "dialog",
+      { class: "confirm", id: "rotate-confirm", "aria-labelledby": "rotate-confirm-title", "aria-describedby": "rotate-confirm-text" },
+      h("h2", { id: "rotate-confirm-title" }),
+      h("p", { id: "rotate-confirm-text" }),
+      h(
+        "div",
+        { class: "confirm-buttons" },
+        h("button", { type: "button", class: "btn confirm-cancel", onclick: () => dialog.close("") }, "Cancel"),
+        h("button", { type: "button", class: "btn btn-primary confirm-ok", onclick: () => dialog.close("rotate") }),
+      ),
+    );
+    document.body.append(dialog);
+  }
+  const resume = Boolean(p.rotation?.in_progress);
+  const name = h("strong", { class: "cred-name" }, p.name);
+  replace(dialog.querySelector("h2"), resume ? "Resume the rotation of " : "Rotate the secret of ", name.cloneNode(true), "?");
+  replace(
+    dialog.querySelector("p"),
+    resume ? "The rotation goes on where it stopped. " : "",
+    "Rotating creates a new client secret for credential ",
+    name,
+    " at Adobe, tests it and switches the broker to it, then deletes the previous secret at Adobe after the grace period.",
+  );
+  dialog.querySelector(".confirm-ok").textContent = resume ? "Resume rotation" : "Rotate secret";
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        if (p.rotateButton.isConnected) p.rotateButton.focus();
+        resolve(dialog.returnValue === "rotate");
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    dialog.querySelector(".confirm-cancel").focus();
+  });
+}
+
+/** The rotate button: asks first, and rotates only once the admin confirmed. */
+async function askToRotate(p) {
+  if (p.rotating || !canChange() || dialog?.open) return;
+  const gen = generation();
+  if (!(await confirmRotation(p))) return;
+  if (isCurrent(gen) && panels.get(p.name) === p) await rotate(p);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -13,7 +13,9 @@
 //    not in a cookie, not in the page;
 //  - a token requested from Node with a caller key shows up as a token entry (scope, a bar that
 //    counts down), and no token value is anywhere in the page;
-//  - the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
+//  - the rotate button first asks, in a dialog naming the credential, saying that a secret is
+//    created at Adobe and the previous one deleted; Cancel or Escape sends nothing;
+//  - once confirmed, the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
 //    shows the new active secret; events and the counters chart show up;
 //  - the admin's session says "admin" and has no read-only notice; once the secrets were listed
 //    (which mints the broker's token for the I/O Management API), that token's entry is marked as
@@ -305,6 +307,45 @@ describe("operator console", () => {
     await shot(page, "overview-light-desktop.png");
   });
 
+  test("rotate asks first, naming the credential and what happens at Adobe; cancelling sends nothing", async () => {
+    const card = page.locator('article.card[data-credential="default"]');
+    const posts = [];
+    const onRequest = (req) => {
+      if (req.method() === "POST" && /\/secrets\/rotate$/.test(req.url())) posts.push(req.url());
+    };
+    page.on("request", onRequest);
+    try {
+      const button = card.getByRole("button", { name: /Rotate secret|Resume rotation/ });
+      const rotationBefore = await card.locator(".rotation").textContent();
+      const dialog = page.getByRole("dialog");
+      // Cancel with the button: the dialog names the credential and says what rotating does.
+      await button.click();
+      await dialog.waitFor();
+      assert.match(await dialog.getAttribute("aria-labelledby"), /\S/);
+      assert.equal((await dialog.locator("h2").textContent()).trim(), "Rotate the secret of default?");
+      const text = await dialog.locator("p").textContent();
+      assert.match(text, /creates a new client secret for credential default at Adobe/);
+      assert.match(text, /deletes the previous secret at Adobe/);
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel", "the focus starts on Cancel");
+      await shot(page, "rotate-confirm.png");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      assert.ok(await page.evaluate(() => document.activeElement?.classList.contains("rotate")), "the focus is back on the rotate button");
+      // Cancel with Escape.
+      await page.keyboard.press("Enter");
+      await dialog.waitFor();
+      await page.keyboard.press("Escape");
+      await dialog.waitFor({ state: "hidden" });
+      // Nothing was sent, and nothing started.
+      await page.waitForTimeout(500);
+      assert.deepEqual(posts, [], "no POST …/secrets/rotate after a cancel");
+      assert.equal(await card.locator(".rotation").textContent(), rotationBefore, "the rotation shown is unchanged");
+      assert.equal(await button.getAttribute("aria-busy"), null);
+    } finally {
+      page.off("request", onRequest);
+    }
+  });
+
   test("the rotate button runs a rotation to done, showing its steps", async () => {
     const card = page.locator('article.card[data-credential="default"]');
     const before = await card.locator("tr.secret").evaluateAll((rows) => rows.map((r) => r.dataset.uuid));
@@ -327,9 +368,16 @@ describe("operator console", () => {
     await fakeConfig({ delay_ms: ROTATION_TEST_DELAY_MS });
     const t = Date.now();
     const button = card.getByRole("button", { name: /Rotate secret|Resume rotation/ });
-    // By keyboard: focus the button, press Enter; the focus stays on it throughout.
+    // By keyboard: focus the button, press Enter, confirm (Tab from Cancel to "Rotate secret",
+    // Enter); the focus is back on the rotate button and stays on it throughout.
     await button.focus();
     await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Rotate the secret of default?" });
+    await dialog.waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Rotate secret");
+    await page.keyboard.press("Enter");
+    await dialog.waitFor({ state: "hidden" });
     const done = card.locator('.rotation-box[data-step="done"][data-in-progress="false"]');
     await done.waitFor({ timeout: 90_000 });
     timings.rotationMs = Date.now() - t;

@@ -2,7 +2,7 @@
 // minute over the last hour, as inline SVG coloured by classes from app.css.
 
 import { $, h, replace, s } from "./dom.js";
-import { fmtNumber } from "./format.js";
+import { fmtNumber, fmtTime } from "./format.js";
 
 export const SAMPLE_MS = 10_000; // token entries + metrics sample
 const HOUR_MS = 3_600_000; // chart window
@@ -14,7 +14,13 @@ const SERIES = [
   { key: "errors", label: "Error answers (4xx/5xx)" },
 ];
 
-let samples = []; // metrics samples over the last hour
+let samples = []; // metrics samples over the last hour, oldest first
+
+/**
+ * The longest time between two samples that still gives a rate: a longer one (the tab was closed,
+ * or its timers throttled for long) is a gap in the lines, not one minute holding it all.
+ */
+const MAX_GAP_MS = 150_000;
 
 const sum = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + Number(b || 0), 0);
 
@@ -22,7 +28,10 @@ export function resetChart() {
   samples = [];
 }
 
-/** Takes a sample of a GET /v1/metrics answer's counters; drops samples older than an hour. */
+/**
+ * Takes a sample of a GET /v1/metrics answer's counters; drops samples older than an hour.
+ * `isolate` says which isolate counted them: each isolate counts from its own start.
+ */
 export function addSample(body) {
   const c = body.counters ?? {};
   let errors = 0;
@@ -33,7 +42,8 @@ export function addSample(body) {
   const now = Date.now();
   samples.push({
     t: now,
-    since: c.since_ms,
+    isolate: typeof body.isolate === "string" ? body.isolate : "",
+    since: Number(c.since_ms ?? 0),
     requests: sum(c.requests),
     hits: Number(c.cache?.memory ?? 0) + Number(c.cache?.kv ?? 0),
     ims: sum(c.ims_calls),
@@ -43,13 +53,30 @@ export function addSample(body) {
 }
 
 /**
- * The samples as per-minute counts over the last hour: 60 one-minute bins, each holding how much
- * every series grew during that minute (a counter going down, or a new since_ms, means a new
- * isolate: its value counts from zero). Bins before the first sample do not exist.
+ * True when b's counters continue a's: the same isolate (the same start too), not too long
+ * after, and no counter went down. Otherwise no rate is computed between them.
+ */
+function continues(a, b) {
+  return (
+    a.isolate === b.isolate &&
+    a.since === b.since &&
+    b.t - a.t <= MAX_GAP_MS &&
+    SERIES.every(({ key }) => b[key] >= a[key])
+  );
+}
+
+/**
+ * The samples as per-minute counts over the last hour: up to 60 one-minute bins, each holding how
+ * much every series grew during that minute, from consecutive samples that continue each other.
+ * Where they do not (another isolate counted the later one: it counts from its own start), that
+ * pair adds nothing and the later sample's minute starts a new stretch of line. Bins before the
+ * first sample, or of minutes without one, do not exist.
+ * Returns {first, bins: [[minute, values, joined]]}, joined: a line comes from the bin before.
  */
 function minuteBins(now = Date.now()) {
   const first = Math.floor((now - HOUR_MS) / 60_000) + 1; // the oldest of the 60 bins
   const bins = new Map();
+  const breaks = new Set(); // minutes that start a new stretch
   const bin = (t) => {
     const m = Math.floor(t / 60_000);
     if (m < first) return null;
@@ -62,12 +89,27 @@ function minuteBins(now = Date.now()) {
     const b = samples[i];
     const target = bin(b.t);
     if (!target) continue;
-    const reset = a.since !== b.since;
-    for (const { key } of SERIES) {
-      target[key] += reset || b[key] < a[key] ? b[key] : b[key] - a[key];
+    if (!continues(a, b)) {
+      breaks.add(Math.floor(b.t / 60_000));
+      continue;
     }
+    for (const { key } of SERIES) target[key] += b[key] - a[key];
   }
-  return { first, bins: [...bins.entries()].sort((x, y) => x[0] - y[0]) };
+  const sorted = [...bins.entries()].sort((x, y) => x[0] - y[0]);
+  return {
+    first,
+    bins: sorted.map(([m, v], i) => [m, v, i > 0 && sorted[i - 1][0] === m - 1 && !breaks.has(m)]),
+  };
+}
+
+/** The bins as stretches of joined bins: one polyline each. */
+function stretches(bins) {
+  const out = [];
+  for (const b of bins) {
+    if (b[2] && out.length) out[out.length - 1].push(b);
+    else out.push([b]);
+  }
+  return out;
 }
 
 function niceMax(v) {
@@ -75,6 +117,28 @@ function niceMax(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
+}
+
+/** Which isolate counted the latest sample, and how many counted the hour's. */
+function isolateLine() {
+  const last = samples[samples.length - 1];
+  if (!last) return null;
+  const seen = new Set(samples.map((smp) => `${smp.isolate}|${smp.since}`)).size;
+  return h(
+    "p",
+    { class: "chart-isolate small", "data-isolate": last.isolate },
+    "Counted by isolate ",
+    last.isolate ? h("code", { class: "isolate-id" }, last.isolate) : h("span", { class: "muted" }, "(not reported)"),
+    last.since ? ` since ${fmtTime(last.since)}` : null,
+    ". ",
+    h(
+      "span",
+      { class: "muted" },
+      "Each isolate counts from its own start: where another isolate answered, the lines have a gap",
+      seen > 1 ? ` (this hour's samples come from ${seen} isolates)` : null,
+      ".",
+    ),
+  );
 }
 
 export function renderChart() {
@@ -97,15 +161,18 @@ export function renderChart() {
     [0.5, 1].map((f) => s("line", { class: "grid", x1: 0, x2: W, y1: y(max * f), y2: y(max * f), ...nonScaling })),
     s("line", { class: "axis", x1: 0, x2: W, y1: H - 1, y2: H - 1, ...nonScaling }),
     SERIES.map(({ key }, i) => [
-      bins.length > 1
-        ? s("polyline", {
+      // A line through each stretch of joined minutes; none across a gap or an isolate switch.
+      stretches(bins)
+        .filter((run) => run.length > 1)
+        .map((run) =>
+          s("polyline", {
             class: `series line series-${i}`,
             "data-series": key,
             fill: "none",
-            points: bins.map(([m, v]) => `${x(m).toFixed(1)},${y(v[key]).toFixed(1)}`).join(" "),
+            points: run.map(([m, v]) => `${x(m).toFixed(1)},${y(v[key]).toFixed(1)}`).join(" "),
             ...nonScaling,
-          })
-        : null,
+          }),
+        ),
       // A dot per minute (a zero-length line with round caps stays round when the SVG stretches).
       bins.map(([m, v]) => {
         const px = x(m).toFixed(1);
@@ -116,6 +183,7 @@ export function renderChart() {
   );
   replace(
     root,
+    isolateLine(),
     h(
       "div",
       { class: "chart-frame" },

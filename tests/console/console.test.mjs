@@ -23,6 +23,8 @@
 //  - a viewer key ("role": "viewer") signs in and sees the credentials, the token entries (the
 //    broker's own marked), the secrets, the rotation and the events, with a read-only notice and
 //    no rotate button (the broker refuses it a rotation anyway);
+//  - the chart names the isolate that counted (GET /v1/metrics `isolate`), and a switch to another
+//    isolate (each counts from its own start) is no spike and no drop;
 //  - a "store_key" event (the STORE_KEY re-seal sweep, no credential) is drawn with a "store key"
 //    badge as "broker-wide", and the credential filter offers and applies "Broker-wide";
 //  - the "Trusted issuers" panel (GET /v1/identity) lists the configured issuer (issuer URL,
@@ -425,6 +427,11 @@ describe("operator console", () => {
     await page.locator('#events tr.event[data-kind="rotation"]').first().waitFor({ timeout: 15_000 });
     await page.locator("#chart svg .series.dot").first().waitFor({ state: "attached", timeout: 15_000 });
     assert.match(await page.locator("#chart .legend").textContent(), /Requests: \d+ this minute/);
+    // Near the chart: the isolate whose counters these are (the one GET /v1/metrics names).
+    const { isolate } = await (await fetch(`${stack.base}/v1/metrics`, { headers: { Authorization: `Bearer ${stack.adminKey}` } })).json();
+    assert.ok(typeof isolate === "string" && isolate, "GET /v1/metrics names its isolate");
+    assert.equal(await page.locator("#chart .chart-isolate").getAttribute("data-isolate"), isolate);
+    assert.equal(await page.locator("#chart .chart-isolate code.isolate-id").textContent(), isolate);
     assert.match(await page.locator("#counters").textContent(), /Requests by route and status/);
     await card.scrollIntoViewIfNeeded();
     await shot(page, "rotation-done.png");
@@ -586,6 +593,47 @@ describe("operator console", () => {
     assert.match(await empty.textContent(), /No trusted issuer is configured \(TRUSTED_ISSUERS is empty\)/);
     assert.equal(await p.locator("#identity table").count(), 0, "no table");
     await assertNoCspViolations(p, "identity-empty");
+    await p.close();
+  });
+
+  test("the chart says which isolate counted, and computes no rate across a switch of isolate", async () => {
+    const p = await newPage(context, "isolates");
+    // GET /v1/metrics answers as if other isolates answered in turn, each counting from its own
+    // start: a switch must not be read as a counter reset (a spike) nor as a drop.
+    let answer = null;
+    const metrics = (isolate, since, requests) => ({
+      isolate,
+      counters: { since_ms: since, requests: { "GET /v1/metrics 200": requests }, cache: {}, ims_calls: {}, rotations: {}, upstream_latency_buckets: [], upstream_latency_sum_ms: 0 },
+      events: [],
+    });
+    await p.route("**/v1/metrics", (route) => route.fulfill({ status: 200, json: answer }));
+    const t0 = Date.now() - 600_000;
+    answer = metrics("iso-a", t0, 10);
+    await signIn(p, stack.adminKey);
+    const line = p.locator("#chart .chart-isolate");
+    await line.waitFor();
+    await p.locator("#updated").filter({ hasText: /^Updated/ }).waitFor();
+    /** One more sample: "Refresh now", then wait until its refresh is over. */
+    const sample = async (next) => {
+      answer = next;
+      await p.getByRole("button", { name: "Refresh now" }).click();
+      await p.waitForFunction(() => !document.getElementById("refresh").hasAttribute("aria-disabled"));
+    };
+    assert.equal(await line.getAttribute("data-isolate"), "iso-a");
+    assert.match(await line.textContent(), /^Counted by isolate iso-a since /);
+    await sample(metrics("iso-a", t0, 20));
+    await sample(metrics("iso-b", t0 + 1000, 5_000)); // another isolate, far more requests
+    await sample(metrics("iso-b", t0 + 1000, 5_010));
+    await sample(metrics("iso-c", t0 + 2000, 3)); // another one, fewer
+    assert.equal(await line.getAttribute("data-isolate"), "iso-c");
+    assert.match(await line.textContent(), /^Counted by isolate iso-c since .*this hour's samples come from 3 isolates/);
+    assert.equal(await line.locator("code").textContent(), "iso-c");
+    // 10 + 10 requests counted, nothing across the switches: the scale stays at most 20/min.
+    const top = await p.locator("#chart .chart-y span").first().textContent();
+    assert.ok(Number(top.replace(/\D/g, "")) <= 20, `chart scale ${top}: no spike across an isolate switch`);
+    const ys = await p.locator('#chart svg .dot[data-series="requests"]').evaluateAll((dots) => dots.map((d) => Number(d.getAttribute("y1"))));
+    assert.ok(ys.length >= 1 && ys.every((v) => v >= 0 && v <= 150), `no value below zero or off the chart: ${ys}`);
+    await assertNoCspViolations(p, "isolates");
     await p.close();
   });
 

@@ -15,7 +15,7 @@
 // only.
 
 import { api, checkRevoked, describe, generation, isCurrent } from "./api.js";
-import { SAMPLE_MS, resetChart } from "./chart.js";
+import { SAMPLE_MS, resetChart, restoreChart } from "./chart.js";
 import { credentialNames, loadAllSecrets, loadAllTokens, renderCredentials, resetCredentials, updateBars } from "./credentials.js";
 import { $, replace } from "./dom.js";
 import { fmtRelative, fmtTime } from "./format.js";
@@ -111,6 +111,7 @@ function hideGlobal() {
 
 initSession({
   async signedIn(credentialsBody) {
+    restoreChart();
     showCredentials(credentialsBody.credentials ?? []);
     await refreshAll({ credentialsBody });
     startTimers();

@@ -24,8 +24,53 @@ const MAX_GAP_MS = 150_000;
 
 const sum = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + Number(b || 0), 0);
 
+// The samples are kept in this tab (sessionStorage), so that a reload keeps the chart's hour.
+// Only what the chart needs goes there: timestamps, counter totals and isolate ids; never a key,
+// a token or anything else of an answer.
+const SAMPLES_STORAGE = "ims-broker.console.samples";
+const COUNTS = ["since", ...SERIES.map(({ key }) => key)];
+
+/** A sample as stored: exactly its fields, each of its type; null for anything else. */
+function stored(smp) {
+  if (!smp || typeof smp !== "object" || !Number.isFinite(smp.t)) return null;
+  if (typeof smp.isolate !== "string" || smp.isolate.length > 128) return null;
+  const out = { t: smp.t, isolate: smp.isolate };
+  for (const key of COUNTS) {
+    if (!Number.isFinite(smp[key]) || smp[key] < 0) return null;
+    out[key] = smp[key];
+  }
+  return out;
+}
+
+function save() {
+  try {
+    sessionStorage.setItem(SAMPLES_STORAGE, JSON.stringify(samples.map(stored).filter(Boolean)));
+  } catch {
+    // storage full or refused: the chart still works for this page
+  }
+}
+
+/** Takes back this tab's samples of the last hour (after a reload), and draws them. */
+export function restoreChart() {
+  let list = [];
+  try {
+    list = JSON.parse(sessionStorage.getItem(SAMPLES_STORAGE) ?? "[]");
+  } catch {
+    list = [];
+  }
+  const now = Date.now();
+  samples = (Array.isArray(list) ? list : [])
+    .map(stored)
+    .filter((smp) => smp && smp.t >= now - HOUR_MS && smp.t <= now + 60_000)
+    .sort((a, b) => a.t - b.t);
+  save();
+  if (samples.length) renderChart();
+}
+
+/** Forgets the samples, this tab's copy too (sign-out). */
 export function resetChart() {
   samples = [];
+  sessionStorage.removeItem(SAMPLES_STORAGE);
 }
 
 /**
@@ -50,6 +95,7 @@ export function addSample(body) {
     errors,
   });
   samples = samples.filter((smp) => smp.t >= now - HOUR_MS);
+  save();
 }
 
 /**
@@ -151,7 +197,7 @@ export function renderChart() {
   const y = (v) => H - 4 - (v / max) * (H - 10);
   const latest = bins.length ? bins[bins.length - 1][1] : null;
   const summary = latest
-    ? `Counts per minute over the last hour, since this page started sampling. This minute so far: ${SERIES.map(({ key, label }) => `${label} ${latest[key]}`).join(", ")}.`
+    ? `Counts per minute over the last hour, since this tab started sampling. This minute so far: ${SERIES.map(({ key, label }) => `${label} ${latest[key]}`).join(", ")}.`
     : "Counts per minute over the last hour: waiting for the first sample.";
   const nonScaling = { "vector-effect": "non-scaling-stroke" };
   const svg = s(
@@ -198,6 +244,6 @@ export function renderChart() {
         h("li", null, h("span", { class: `swatch swatch-${i}`, "aria-hidden": "true" }), label, latest ? h("span", { class: "muted" }, `: ${fmtNumber(latest[key])} this minute`) : null),
       ),
     ),
-    h("p", { class: "small muted" }, `Per minute, from this page's samples of the counters every ${SAMPLE_MS / 1000} s (kept for an hour while the page is open).`),
+    h("p", { class: "small muted" }, `Per minute, from this tab's samples of the counters every ${SAMPLE_MS / 1000} s (kept for an hour in this tab, across reloads).`),
   );
 }

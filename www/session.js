@@ -62,6 +62,7 @@ async function signIn(key, { restoring = false } = {}) {
     first = await api("/v1/credentials", { key });
   } catch (err) {
     forgetKey();
+    hooks.reset(); // nothing of a refused key's session stays in this tab
     showSignin(refusal(err, restoring));
     return;
   } finally {

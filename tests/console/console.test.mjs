@@ -25,6 +25,8 @@
 //    no rotate button (the broker refuses it a rotation anyway);
 //  - the chart names the isolate that counted (GET /v1/metrics `isolate`), and a switch to another
 //    isolate (each counts from its own start) is no spike and no drop;
+//  - the chart's samples of the last hour survive a reload of the tab (sessionStorage, only
+//    times, counters and isolate ids; older ones dropped; removed on sign-out);
 //  - a "store_key" event (the STORE_KEY re-seal sweep, no credential) is drawn with a "store key"
 //    badge as "broker-wide", and the credential filter offers and applies "Broker-wide";
 //  - the "Trusted issuers" panel (GET /v1/identity) lists the configured issuer (issuer URL,
@@ -634,6 +636,60 @@ describe("operator console", () => {
     const ys = await p.locator('#chart svg .dot[data-series="requests"]').evaluateAll((dots) => dots.map((d) => Number(d.getAttribute("y1"))));
     assert.ok(ys.length >= 1 && ys.every((v) => v >= 0 && v <= 150), `no value below zero or off the chart: ${ys}`);
     await assertNoCspViolations(p, "isolates");
+    await p.close();
+  });
+
+  test("the chart keeps the tab's last hour across reloads (counters, times, isolate ids only), with a gap at each isolate switch", async () => {
+    const p = await newPage(context, "chart-storage");
+    // This tab sampled earlier: five minutes of samples, three counted by one isolate and two by
+    // another (far higher: it counted more since its start), and samples too old to keep.
+    const minute = Math.floor(Date.now() / 60_000);
+    const base = (minute - 6) * 60_000 + 5_000;
+    const counts = (requests) => ({ requests, hits: 0, ims: 0, errors: 0 });
+    const seeded = [
+      { t: Date.now() - 2 * 3_600_000, isolate: "iso-old", since: 1, ...counts(1) },
+      { t: Date.now() - 3_660_000, isolate: "iso-old", since: 1, ...counts(2) },
+      ...Array.from({ length: 10 }, (_, k) =>
+        k < 6
+          ? { t: base + k * 30_000, isolate: "iso-a", since: base - 60_000, ...counts(10 * (k + 1)) }
+          : { t: base + k * 30_000, isolate: "iso-b", since: base + 170_000, ...counts(1_000 + 10 * (k - 6)) },
+      ),
+    ];
+    await p.goto(stack.base + "/");
+    await p.evaluate((list) => sessionStorage.setItem("ims-broker.console.samples", JSON.stringify(list)), seeded);
+    await signIn(p, stack.adminKey);
+    await p.locator("#chart .chart-isolate").waitFor();
+    /** The requests line: points per stretch of line. */
+    const stretches = () =>
+      p.locator('#chart svg polyline[data-series="requests"]').evaluateAll((lines) => lines.map((l) => l.getAttribute("points").split(" ").length));
+    // iso-a's three minutes, a gap, iso-b's two; the broker's own isolate starts another stretch.
+    await p.waitForFunction(() => document.querySelectorAll('#chart svg polyline[data-series="requests"]').length >= 2);
+    assert.deepEqual((await stretches()).slice(0, 2), [3, 2], "a line per isolate, none across the switch");
+    const top = await p.locator("#chart .chart-y span").first().textContent();
+    assert.ok(Number(top.replace(/\D/g, "")) < 100, `chart scale ${top}: no spike at a switch`);
+    // Storage: the hour's samples only, each only times, counters and an isolate id.
+    const storedSamples = async () => JSON.parse(await p.evaluate(() => sessionStorage.getItem("ims-broker.console.samples")));
+    let kept = await storedSamples();
+    assert.ok(kept.length >= 11, `the seeded hour and the new sample are kept: ${kept.length}`);
+    assert.ok(kept.every((smp) => smp.t >= Date.now() - 3_600_000), "samples older than an hour are dropped");
+    assert.ok(!kept.some((smp) => smp.isolate === "iso-old"));
+    for (const smp of kept) {
+      assert.deepEqual(Object.keys(smp).sort(), ["errors", "hits", "ims", "isolate", "requests", "since", "t"]);
+    }
+    // The key is kept under its own name only; no token anywhere.
+    const raw = await p.evaluate(() => sessionStorage.getItem("ims-broker.console.samples"));
+    assert.ok(!raw.includes(stack.adminKey) && !raw.includes(tokenValue), "no key or token among the samples");
+    assert.ok(!(await p.evaluate(() => JSON.stringify({ ...sessionStorage }))).includes(tokenValue), "no token in storage");
+    // A reload keeps them, and adds its own.
+    const before = kept.map((smp) => smp.t);
+    await p.reload();
+    await p.locator("#chart .chart-isolate").waitFor();
+    await p.waitForFunction((n) => JSON.parse(sessionStorage.getItem("ims-broker.console.samples") ?? "[]").length > n, before.length);
+    kept = await storedSamples();
+    assert.deepEqual(kept.slice(0, before.length).map((smp) => smp.t), before, "the samples of before the reload");
+    assert.deepEqual((await stretches()).slice(0, 2), [3, 2]);
+    await p.locator("#chart").screenshot({ path: path.join(SHOTS, "chart-isolates.png") });
+    await assertNoCspViolations(p, "chart-storage");
     await p.close();
   });
 

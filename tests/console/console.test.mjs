@@ -13,7 +13,9 @@
 //    not in a cookie, not in the page;
 //  - a token requested from Node with a caller key shows up as a token entry (scope, a bar that
 //    counts down), and no token value is anywhere in the page;
-//  - the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
+//  - the rotate button first asks, in a dialog naming the credential, saying that a secret is
+//    created at Adobe and the previous one deleted; Cancel or Escape sends nothing;
+//  - once confirmed, the rotate button runs a rotation to "done", drawing its steps, and the secrets list then
 //    shows the new active secret; events and the counters chart show up;
 //  - the admin's session says "admin" and has no read-only notice; once the secrets were listed
 //    (which mints the broker's token for the I/O Management API), that token's entry is marked as
@@ -21,6 +23,10 @@
 //  - a viewer key ("role": "viewer") signs in and sees the credentials, the token entries (the
 //    broker's own marked), the secrets, the rotation and the events, with a read-only notice and
 //    no rotate button (the broker refuses it a rotation anyway);
+//  - the chart names the isolate that counted (GET /v1/metrics `isolate`), and a switch to another
+//    isolate (each counts from its own start) is no spike and no drop;
+//  - the chart's samples of the last hour survive a reload of the tab (sessionStorage, only
+//    times, counters and isolate ids; older ones dropped; removed on sign-out);
 //  - a "store_key" event (the STORE_KEY re-seal sweep, no credential) is drawn with a "store key"
 //    badge as "broker-wide", and the credential filter offers and applies "Broker-wide";
 //  - the "Trusted issuers" panel (GET /v1/identity) lists the configured issuer (issuer URL,
@@ -183,8 +189,11 @@ describe("operator console", () => {
     assert.equal(res.headers.get("cache-control"), "no-cache");
     const html = await res.text();
     assert.equal(html, fs.readFileSync(path.join(ROOT, "www", "index.html"), "utf8"), "/ is www/index.html as is (a static asset)");
+    // The modules of the console: app.js, the entry, and every module it imports (www/*.js).
+    const modules = fs.readdirSync(path.join(ROOT, "www")).filter((f) => f.endsWith(".js"));
+    assert.ok(modules.includes("app.js") && modules.length > 1, `modules: ${modules}`);
     for (const [asset, type] of [
-      ["/app.js", /^text\/javascript/],
+      ...modules.map((f) => [`/${f}`, /^text\/javascript/]),
       ["/app.css", /^text\/css/],
     ]) {
       const r = await fetch(`${stack.base}${asset}`);
@@ -196,15 +205,22 @@ describe("operator console", () => {
     }
     // Nothing the CSP would refuse, nothing from elsewhere.
     const scripts = [...html.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
-    assert.ok(scripts.length > 0 && scripts.every((tag) => /\bsrc="\/app\.js"/.test(tag)), `only the app.js script: ${scripts}`);
+    assert.deepEqual(scripts, ['<script type="module" src="/app.js">'], "only the app.js module, loaded natively");
     assert.doesNotMatch(html, /<script\b[^>]*>[^<\s]/i, "no inline script");
     assert.doesNotMatch(html, /\sstyle\s*=|<style\b/i, "no inline style");
     assert.doesNotMatch(html, /\son[a-z]+\s*=/i, "no inline event handler");
     assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i, "nothing from another origin");
-    const js = fs.readFileSync(path.join(ROOT, "www", "app.js"), "utf8");
-    assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, "no HTML strings or eval in app.js");
-    assert.doesNotMatch(js, /setAttribute\(\s*["']style["']/, "no style attributes from app.js");
-    assert.doesNotMatch(js, /fetch\(\s*["'`]https?:/, "app.js only fetches its own origin");
+    for (const file of modules) {
+      const js = fs.readFileSync(path.join(ROOT, "www", file), "utf8");
+      assert.doesNotMatch(js, /\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, `no HTML strings or eval in ${file}`);
+      assert.doesNotMatch(js, /setAttribute\(\s*["']style["']/, `no style attributes from ${file}`);
+      assert.doesNotMatch(js, /fetch\(\s*["'`]https?:/, `${file} only fetches its own origin`);
+      // Modules import each other by same-origin relative paths only (script-src 'self').
+      for (const [, spec] of js.matchAll(/^import\b[^"']*["']([^"']+)["']/gm)) {
+        assert.match(spec, /^\.\/[a-z-]+\.js$/, `${file} imports ${spec}`);
+        assert.ok(modules.includes(spec.slice(2)), `${file} imports ${spec}, a file of www/`);
+      }
+    }
   });
 
   test("the API refuses a foreign Origin and accepts the console's own", async () => {
@@ -295,6 +311,45 @@ describe("operator console", () => {
     await shot(page, "overview-light-desktop.png");
   });
 
+  test("rotate asks first, naming the credential and what happens at Adobe; cancelling sends nothing", async () => {
+    const card = page.locator('article.card[data-credential="default"]');
+    const posts = [];
+    const onRequest = (req) => {
+      if (req.method() === "POST" && /\/secrets\/rotate$/.test(req.url())) posts.push(req.url());
+    };
+    page.on("request", onRequest);
+    try {
+      const button = card.getByRole("button", { name: /Rotate secret|Resume rotation/ });
+      const rotationBefore = await card.locator(".rotation").textContent();
+      const dialog = page.getByRole("dialog");
+      // Cancel with the button: the dialog names the credential and says what rotating does.
+      await button.click();
+      await dialog.waitFor();
+      assert.match(await dialog.getAttribute("aria-labelledby"), /\S/);
+      assert.equal((await dialog.locator("h2").textContent()).trim(), "Rotate the secret of default?");
+      const text = await dialog.locator("p").textContent();
+      assert.match(text, /creates a new client secret for credential default at Adobe/);
+      assert.match(text, /deletes the previous secret at Adobe/);
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel", "the focus starts on Cancel");
+      await shot(page, "rotate-confirm.png");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      assert.ok(await page.evaluate(() => document.activeElement?.classList.contains("rotate")), "the focus is back on the rotate button");
+      // Cancel with Escape.
+      await page.keyboard.press("Enter");
+      await dialog.waitFor();
+      await page.keyboard.press("Escape");
+      await dialog.waitFor({ state: "hidden" });
+      // Nothing was sent, and nothing started.
+      await page.waitForTimeout(500);
+      assert.deepEqual(posts, [], "no POST …/secrets/rotate after a cancel");
+      assert.equal(await card.locator(".rotation").textContent(), rotationBefore, "the rotation shown is unchanged");
+      assert.equal(await button.getAttribute("aria-busy"), null);
+    } finally {
+      page.off("request", onRequest);
+    }
+  });
+
   test("the rotate button runs a rotation to done, showing its steps", async () => {
     const card = page.locator('article.card[data-credential="default"]');
     const before = await card.locator("tr.secret").evaluateAll((rows) => rows.map((r) => r.dataset.uuid));
@@ -317,9 +372,16 @@ describe("operator console", () => {
     await fakeConfig({ delay_ms: ROTATION_TEST_DELAY_MS });
     const t = Date.now();
     const button = card.getByRole("button", { name: /Rotate secret|Resume rotation/ });
-    // By keyboard: focus the button, press Enter; the focus stays on it throughout.
+    // By keyboard: focus the button, press Enter, confirm (Tab from Cancel to "Rotate secret",
+    // Enter); the focus is back on the rotate button and stays on it throughout.
     await button.focus();
     await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Rotate the secret of default?" });
+    await dialog.waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Rotate secret");
+    await page.keyboard.press("Enter");
+    await dialog.waitFor({ state: "hidden" });
     const done = card.locator('.rotation-box[data-step="done"][data-in-progress="false"]');
     await done.waitFor({ timeout: 90_000 });
     timings.rotationMs = Date.now() - t;
@@ -367,6 +429,11 @@ describe("operator console", () => {
     await page.locator('#events tr.event[data-kind="rotation"]').first().waitFor({ timeout: 15_000 });
     await page.locator("#chart svg .series.dot").first().waitFor({ state: "attached", timeout: 15_000 });
     assert.match(await page.locator("#chart .legend").textContent(), /Requests: \d+ this minute/);
+    // Near the chart: the isolate whose counters these are (the one GET /v1/metrics names).
+    const { isolate } = await (await fetch(`${stack.base}/v1/metrics`, { headers: { Authorization: `Bearer ${stack.adminKey}` } })).json();
+    assert.ok(typeof isolate === "string" && isolate, "GET /v1/metrics names its isolate");
+    assert.equal(await page.locator("#chart .chart-isolate").getAttribute("data-isolate"), isolate);
+    assert.equal(await page.locator("#chart .chart-isolate code.isolate-id").textContent(), isolate);
     assert.match(await page.locator("#counters").textContent(), /Requests by route and status/);
     await card.scrollIntoViewIfNeeded();
     await shot(page, "rotation-done.png");
@@ -528,6 +595,101 @@ describe("operator console", () => {
     assert.match(await empty.textContent(), /No trusted issuer is configured \(TRUSTED_ISSUERS is empty\)/);
     assert.equal(await p.locator("#identity table").count(), 0, "no table");
     await assertNoCspViolations(p, "identity-empty");
+    await p.close();
+  });
+
+  test("the chart says which isolate counted, and computes no rate across a switch of isolate", async () => {
+    const p = await newPage(context, "isolates");
+    // GET /v1/metrics answers as if other isolates answered in turn, each counting from its own
+    // start: a switch must not be read as a counter reset (a spike) nor as a drop.
+    let answer = null;
+    const metrics = (isolate, since, requests) => ({
+      isolate,
+      counters: { since_ms: since, requests: { "GET /v1/metrics 200": requests }, cache: {}, ims_calls: {}, rotations: {}, upstream_latency_buckets: [], upstream_latency_sum_ms: 0 },
+      events: [],
+    });
+    await p.route("**/v1/metrics", (route) => route.fulfill({ status: 200, json: answer }));
+    const t0 = Date.now() - 600_000;
+    answer = metrics("iso-a", t0, 10);
+    await signIn(p, stack.adminKey);
+    const line = p.locator("#chart .chart-isolate");
+    await line.waitFor();
+    await p.locator("#updated").filter({ hasText: /^Updated/ }).waitFor();
+    /** One more sample: "Refresh now", then wait until its refresh is over. */
+    const sample = async (next) => {
+      answer = next;
+      await p.getByRole("button", { name: "Refresh now" }).click();
+      await p.waitForFunction(() => !document.getElementById("refresh").hasAttribute("aria-disabled"));
+    };
+    assert.equal(await line.getAttribute("data-isolate"), "iso-a");
+    assert.match(await line.textContent(), /^Counted by isolate iso-a since /);
+    await sample(metrics("iso-a", t0, 20));
+    await sample(metrics("iso-b", t0 + 1000, 5_000)); // another isolate, far more requests
+    await sample(metrics("iso-b", t0 + 1000, 5_010));
+    await sample(metrics("iso-c", t0 + 2000, 3)); // another one, fewer
+    assert.equal(await line.getAttribute("data-isolate"), "iso-c");
+    assert.match(await line.textContent(), /^Counted by isolate iso-c since .*this hour's samples come from 3 isolates/);
+    assert.equal(await line.locator("code").textContent(), "iso-c");
+    // 10 + 10 requests counted, nothing across the switches: the scale stays at most 20/min.
+    const top = await p.locator("#chart .chart-y span").first().textContent();
+    assert.ok(Number(top.replace(/\D/g, "")) <= 20, `chart scale ${top}: no spike across an isolate switch`);
+    const ys = await p.locator('#chart svg .dot[data-series="requests"]').evaluateAll((dots) => dots.map((d) => Number(d.getAttribute("y1"))));
+    assert.ok(ys.length >= 1 && ys.every((v) => v >= 0 && v <= 150), `no value below zero or off the chart: ${ys}`);
+    await assertNoCspViolations(p, "isolates");
+    await p.close();
+  });
+
+  test("the chart keeps the tab's last hour across reloads (counters, times, isolate ids only), with a gap at each isolate switch", async () => {
+    const p = await newPage(context, "chart-storage");
+    // This tab sampled earlier: five minutes of samples, three counted by one isolate and two by
+    // another (far higher: it counted more since its start), and samples too old to keep.
+    const minute = Math.floor(Date.now() / 60_000);
+    const base = (minute - 6) * 60_000 + 5_000;
+    const counts = (requests) => ({ requests, hits: 0, ims: 0, errors: 0 });
+    const seeded = [
+      { t: Date.now() - 2 * 3_600_000, isolate: "iso-old", since: 1, ...counts(1) },
+      { t: Date.now() - 3_660_000, isolate: "iso-old", since: 1, ...counts(2) },
+      ...Array.from({ length: 10 }, (_, k) =>
+        k < 6
+          ? { t: base + k * 30_000, isolate: "iso-a", since: base - 60_000, ...counts(10 * (k + 1)) }
+          : { t: base + k * 30_000, isolate: "iso-b", since: base + 170_000, ...counts(1_000 + 10 * (k - 6)) },
+      ),
+    ];
+    await p.goto(stack.base + "/");
+    await p.evaluate((list) => sessionStorage.setItem("ims-broker.console.samples", JSON.stringify(list)), seeded);
+    await signIn(p, stack.adminKey);
+    await p.locator("#chart .chart-isolate").waitFor();
+    /** The requests line: points per stretch of line. */
+    const stretches = () =>
+      p.locator('#chart svg polyline[data-series="requests"]').evaluateAll((lines) => lines.map((l) => l.getAttribute("points").split(" ").length));
+    // iso-a's three minutes, a gap, iso-b's two; the broker's own isolate starts another stretch.
+    await p.waitForFunction(() => document.querySelectorAll('#chart svg polyline[data-series="requests"]').length >= 2);
+    assert.deepEqual((await stretches()).slice(0, 2), [3, 2], "a line per isolate, none across the switch");
+    const top = await p.locator("#chart .chart-y span").first().textContent();
+    assert.ok(Number(top.replace(/\D/g, "")) < 100, `chart scale ${top}: no spike at a switch`);
+    // Storage: the hour's samples only, each only times, counters and an isolate id.
+    const storedSamples = async () => JSON.parse(await p.evaluate(() => sessionStorage.getItem("ims-broker.console.samples")));
+    let kept = await storedSamples();
+    assert.ok(kept.length >= 11, `the seeded hour and the new sample are kept: ${kept.length}`);
+    assert.ok(kept.every((smp) => smp.t >= Date.now() - 3_600_000), "samples older than an hour are dropped");
+    assert.ok(!kept.some((smp) => smp.isolate === "iso-old"));
+    for (const smp of kept) {
+      assert.deepEqual(Object.keys(smp).sort(), ["errors", "hits", "ims", "isolate", "requests", "since", "t"]);
+    }
+    // The key is kept under its own name only; no token anywhere.
+    const raw = await p.evaluate(() => sessionStorage.getItem("ims-broker.console.samples"));
+    assert.ok(!raw.includes(stack.adminKey) && !raw.includes(tokenValue), "no key or token among the samples");
+    assert.ok(!(await p.evaluate(() => JSON.stringify({ ...sessionStorage }))).includes(tokenValue), "no token in storage");
+    // A reload keeps them, and adds its own.
+    const before = kept.map((smp) => smp.t);
+    await p.reload();
+    await p.locator("#chart .chart-isolate").waitFor();
+    await p.waitForFunction((n) => JSON.parse(sessionStorage.getItem("ims-broker.console.samples") ?? "[]").length > n, before.length);
+    kept = await storedSamples();
+    assert.deepEqual(kept.slice(0, before.length).map((smp) => smp.t), before, "the samples of before the reload");
+    assert.deepEqual((await stretches()).slice(0, 2), [3, 2]);
+    await p.locator("#chart").screenshot({ path: path.join(SHOTS, "chart-isolates.png") });
+    await assertNoCspViolations(p, "chart-storage");
     await p.close();
   });
 

@@ -1,5 +1,5 @@
-// The operator console (www/index.html, app.js, app.css) and the OpenAPI document
-// (www/openapi.json) are Workers static assets (wrangler.toml [assets]), not part of the Worker:
+// The operator console (www/index.html, app.js and the modules it imports, app.css) and the
+// OpenAPI document (www/openapi.json) are Workers static assets (wrangler.toml [assets]), not part of the Worker:
 // the asset server answers GET and HEAD for them before and without the Worker, with the
 // headers of www/_headers ("/" is index.html through www/_redirects). The harness starts the
 // broker with wrangler.toml's [assets] as `wrangler dev` does (Miniflare's asset router and
@@ -37,6 +37,15 @@ const ASSETS = [
   ["/", "index.html", "text/html; charset=utf-8"],
   ["/index.html", "index.html", "text/html; charset=utf-8"],
   ["/app.js", "app.js", "text/javascript; charset=utf-8"],
+  ["/api.js", "api.js", "text/javascript; charset=utf-8"],
+  ["/session.js", "session.js", "text/javascript; charset=utf-8"],
+  ["/credentials.js", "credentials.js", "text/javascript; charset=utf-8"],
+  ["/rotation.js", "rotation.js", "text/javascript; charset=utf-8"],
+  ["/metrics.js", "metrics.js", "text/javascript; charset=utf-8"],
+  ["/chart.js", "chart.js", "text/javascript; charset=utf-8"],
+  ["/identity.js", "identity.js", "text/javascript; charset=utf-8"],
+  ["/dom.js", "dom.js", "text/javascript; charset=utf-8"],
+  ["/format.js", "format.js", "text/javascript; charset=utf-8"],
   ["/app.css", "app.css", "text/css; charset=utf-8"],
   ["/openapi.json", "openapi.json", "application/json"],
 ];

@@ -47,9 +47,16 @@ pub async fn key_for(
     issuer: &TrustedIssuer,
     kid: Option<&str>,
 ) -> Result<Jwk, ApiError> {
-    wait_for_fetch(c, name).await;
+    let known = loop {
+        wait_for_fetch(c, name).await;
+        let known = known(c, name).await;
+        // Reading KV may have let another request start a fetch: wait for it, then look again.
+        // From here to the start of a fetch of this request's own, nothing awaits.
+        if !under_way(c, name) {
+            break known;
+        }
+    };
     let now = now_ms();
-    let known = known(c, name).await;
     let usable = known.set.as_ref().filter(|s| s.usable(now));
     let pick = |set: &CachedKeys| {
         let keys = set.keys().map_err(ApiError::IdentityRejected)?;
@@ -155,16 +162,18 @@ impl Drop for Fetching {
 /// as a fetch may take).
 async fn wait_for_fetch(c: &Ctx, name: &str) {
     let deadline = now_ms() + FETCH_TIMEOUT_MS * 2;
-    let under_way = || {
-        c.isolate
-            .issuer_keys
-            .borrow()
-            .get(name)
-            .is_some_and(|k| k.fetching)
-    };
-    while under_way() && now_ms() < deadline {
+    while under_way(c, name) && now_ms() < deadline {
         worker::Delay::from(Duration::from_millis(POLL_MS)).await;
     }
+}
+
+/// True while a request of this isolate fetches issuer `name`'s keys.
+fn under_way(c: &Ctx, name: &str) -> bool {
+    c.isolate
+        .issuer_keys
+        .borrow()
+        .get(name)
+        .is_some_and(|k| k.fetching)
 }
 
 /// What this isolate knows of issuer `name`'s keys, reading KV the first time.
@@ -206,16 +215,20 @@ async fn known(c: &Ctx, name: &str) -> Known {
         Err(_) => None,
     };
     let stored = stored.and_then(|text| serde_json::from_str::<CachedKeys>(&text).ok());
+    // What memory holds now: the stored set, or a newer one another request fetched meanwhile.
+    let mut now_known = known;
     remember(c, name, |k| {
         k.kv_read = true;
         if k.set.is_none() {
-            k.set = stored.clone();
+            k.set = stored;
         }
+        now_known = Known {
+            set: k.set.clone(),
+            last_refetch_ms: k.last_refetch_ms,
+            last_failure_ms: k.last_failure_ms,
+        };
     });
-    Known {
-        set: stored,
-        ..known
-    }
+    now_known
 }
 
 fn remember(c: &Ctx, name: &str, change: impl FnOnce(&mut IssuerKeys)) {

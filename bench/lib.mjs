@@ -3,20 +3,28 @@
 // straight to the Worker and not through Miniflare's entry proxy), wrk, small statistics.
 //
 // Everything listens on 127.0.0.1 only. Nothing here downloads anything.
+//
+// The fake Adobe and Miniflare plumbing is shared with the integration tests and lives in
+// tests/support/ (cleanup.mjs, fake-adobe.mjs, workers.mjs); re-exported here where the bench
+// scripts import it from this file.
 import { spawn, spawnSync } from "node:child_process";
-import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { Log, LogLevel } from "miniflare";
+
+import { tempDir } from "../tests/support/cleanup.mjs";
+import { startFakeAdobe } from "../tests/support/fake-adobe.mjs";
+import { REPO_ROOT, compatibilityDate, launchMiniflare, moduleList, newCallerKey } from "../tests/support/workers.mjs";
+
+export { tempDir } from "../tests/support/cleanup.mjs";
+export { FAKE_ADOBE_BIN } from "../tests/support/fake-adobe.mjs";
+export { REPO_ROOT, compatibilityDate, newCallerKey } from "../tests/support/workers.mjs";
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(BENCH_DIR, "..");
-export const FAKE_ADOBE_BIN = path.join(REPO_ROOT, "target", "debug", "fake-adobe");
 /** The broker under test: build/index.js, or BENCH_BROKER_SCRIPT (e.g. another build to compare). */
 export const BROKER_SCRIPT = process.env.BENCH_BROKER_SCRIPT ? path.resolve(process.env.BENCH_BROKER_SCRIPT) : path.join(REPO_ROOT, "build", "index.js");
 export const BARE_SCRIPT = path.join(BENCH_DIR, "bare-worker", "build", "index.js");
@@ -24,104 +32,24 @@ export const HELLO_SCRIPT = path.join(BENCH_DIR, "hello-js", "index.js");
 export const KV_JS_SCRIPT = path.join(BENCH_DIR, "kv-js", "index.js");
 export const RESULTS_DIR = path.join(BENCH_DIR, "results");
 
-process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
-process.env.WRANGLER_SEND_METRICS ??= "false";
-
-const cleanups = new Set();
-process.on("exit", () => {
-  for (const fn of cleanups) {
-    try {
-      fn();
-    } catch {
-      // best effort
-    }
-  }
-});
-
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export function tempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** `compatibility_date` of the root wrangler.toml (the broker's; used for every Worker). */
-export function compatibilityDate() {
-  const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8"));
-  if (!m) throw new Error("wrangler.toml has no compatibility_date");
-  return m[1];
-}
-
-/** A caller key as scripts/new-caller-key.mjs makes one, with its hex SHA-256. */
-export function newCallerKey() {
-  const key = "ibk_" + randomBytes(32).toString("base64url");
-  return { key, sha256: createHash("sha256").update(key).digest("hex") };
-}
 
 // ---------------------------------------------------------------------------------------
 // Fake Adobe IMS (tests/fake-adobe)
 // ---------------------------------------------------------------------------------------
 
-/** Starts target/debug/fake-adobe on a free port with one client; answers a small handle. */
-export async function startFake({ clientId, secret }) {
-  if (!fs.existsSync(FAKE_ADOBE_BIN)) throw new Error(`${FAKE_ADOBE_BIN} missing: run \`cargo build -p fake-adobe\``);
-  const child = spawn(FAKE_ADOBE_BIN, ["--port", "0", "--client", `${clientId}:${secret}`], {
-    stdio: ["ignore", "pipe", "ignore"], // stderr: one line per request, not wanted here
-  });
-  const kill = () => child.kill("SIGKILL");
-  cleanups.add(kill);
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("fake-adobe did not start within 15 s")), 15_000);
-    readline.createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      const m = /listening on (http:\/\/\S+)/.exec(line);
-      m ? resolve(m[1].replace(/\/+$/, "")) : reject(new Error(`fake-adobe said ${JSON.stringify(line)}`));
-    });
-    child.once("exit", (code) => reject(new Error(`fake-adobe exited (${code})`)));
-  });
-  const control = async (method, p, body) => {
-    const res = await fetch(url + p, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`fake-adobe ${method} ${p} -> ${res.status}: ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
-  return {
-    url,
-    tokenUrl: `${url}/ims/token/v3`,
-    stats: () => control("GET", "/__fake/stats"),
-    config: (obj) => control("POST", "/__fake/config", obj),
-    reset: () => control("POST", "/__fake/reset", {}),
-    stop: async () => {
-      cleanups.delete(kill);
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+/**
+ * Starts target/debug/fake-adobe on a free port with one client; answers its handle (`url`,
+ * `tokenUrl`, `stats`, `config`, `reset`, `stop`, … of tests/support/fake-adobe.mjs). Its output
+ * is not kept: the fake logs one line per request on stderr.
+ */
+export function startFake({ clientId, secret }) {
+  return startFakeAdobe({ clients: { [clientId]: secret } });
 }
 
 // ---------------------------------------------------------------------------------------
 // Workers under Miniflare
 // ---------------------------------------------------------------------------------------
-
-/** Entry first, then every other .js/.mjs (ESModule) and .wasm (CompiledWasm) next to it. */
-function modules(scriptPath) {
-  const dir = path.dirname(scriptPath);
-  const list = [{ type: "ESModule", path: scriptPath }];
-  for (const f of fs.readdirSync(dir).sort()) {
-    const p = path.join(dir, f);
-    if (p === scriptPath || !fs.statSync(p).isFile()) continue;
-    if (/\.m?js$/.test(f)) list.push({ type: "ESModule", path: p });
-    else if (f.endsWith(".wasm")) list.push({ type: "CompiledWasm", path: p });
-  }
-  return { modules: list, modulesRoot: dir };
-}
 
 /**
  * The Durable Object binding a broker build needs, by the class its entry exports: the
@@ -156,7 +84,7 @@ export function workerOptions({ name, script, bindings = {}, kv }) {
   if (!fs.existsSync(script)) throw new Error(`${script} missing (build it first)`);
   return {
     name,
-    ...modules(script),
+    ...moduleList(script),
     compatibilityDate: compatibilityDate(),
     bindings,
     ...(kv ? { kvNamespaces: { TOKENS: kv } } : {}),
@@ -230,35 +158,11 @@ class QuietLog extends Log {
  * JSON line per request; workerd still writes it, Miniflare still splits it into lines).
  */
 export async function startMiniflare(workers, { persist, onLog } = {}) {
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      resourcePersistencePath: persist ?? tempDir("ims-bench-kv-"),
-      cf: false,
-      telemetry: { enabled: false },
-      logRequests: false,
-      log: new QuietLog(),
-      handleStructuredLogs: onLog ? ({ level, message }) => onLog(message, level) : () => {},
-      unsafeRuntimeEnv: { CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-      workers,
-    }),
-  );
-  let disposed = false;
-  const dispose = async () => {
-    if (disposed) return;
-    disposed = true;
-    await mf.dispose();
-  };
-  try {
-    await mf.ready;
-    const urls = {};
-    for (const w of workers) urls[w.name] = (await mf.unsafeGetDirectURL(w.name)).href.replace(/\/+$/, "");
-    return { mf, urls, dispose };
-  } catch (e) {
-    await dispose().catch(() => {});
-    throw e;
-  }
+  return launchMiniflare(workers, {
+    persistDir: persist ?? tempDir("ims-bench-kv-"),
+    log: new QuietLog(),
+    handleStructuredLogs: onLog ? ({ level, message }) => onLog(message, level) : () => {},
+  });
 }
 
 // ---------------------------------------------------------------------------------------

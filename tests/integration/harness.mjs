@@ -24,7 +24,7 @@
 //   test("vends a token", async (t) => {
 //     const fake = await startFakeAdobe({ clients: { "demo-client": "demo-secret" } });
 //     t.after(() => fake.stop());
-//     const key = newCallerKey();                       // see below
+//     const key = newCallerKey();                       // from tests/support/workers.mjs
 //     const w = await startWorker({
 //       fake,                                           // sets IMS_TOKEN_URL to the fake
 //       vars: { CLIENT_ID: "demo-client" },
@@ -38,20 +38,22 @@
 //     assert.equal((await fake.stats()).token_requests, 1); // shape depends on the fake
 //   });
 
-import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { Log, LogLevel } from "miniflare";
 
-/** Absolute path of the repository root. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The fake Adobe IMS binary (`cargo build -p fake-adobe`). */
-export const FAKE_ADOBE_BIN = path.join(REPO_ROOT, "target", "debug", "fake-adobe");
+import { tempDir } from "../support/cleanup.mjs";
+import { startFakeAdobe as spawnFakeAdobe } from "../support/fake-adobe.mjs";
+import { REPO_ROOT, directUrl, launchMiniflare, moduleList, readWranglerToml } from "../support/workers.mjs";
+
+// The Miniflare and fake-Adobe plumbing is shared with the benchmarks (bench/lib.mjs) and lives
+// in tests/support/; re-exported here so that tests keep importing everything from this file.
+export { tempDir } from "../support/cleanup.mjs";
+export { FAKE_ADOBE_BIN, fakeAdobeBuilt } from "../support/fake-adobe.mjs";
+export { REPO_ROOT, newCallerKey, readWranglerToml } from "../support/workers.mjs";
+
 /** The built Worker entry (`make build`). */
 export const WORKER_SCRIPT = path.join(REPO_ROOT, "build", "index.js");
 /** The caller example Worker (examples/caller-worker). */
@@ -71,24 +73,7 @@ export const KV_WRAPPER_NAME = "kv-wrapper";
 /** The wrapper's entrypoint class that broker `TOKENS` Service Bindings point at. */
 export const KV_WRAPPER_ENTRYPOINT = "KvWrapper";
 
-// Never let wrangler/miniflare reach out to the internet.
-process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
-process.env.WRANGLER_SEND_METRICS ??= "false";
-
 fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-
-// Synchronous clean-ups run when the test process exits (kill stray child processes,
-// remove temp dirs), so a test that forgets stop() does not leave orphans behind.
-const exitCleanups = new Set();
-process.on("exit", () => {
-  for (const fn of exitCleanups) {
-    try {
-      fn();
-    } catch {
-      // best effort
-    }
-  }
-});
 
 // ---------------------------------------------------------------------------------
 // Small helpers
@@ -97,35 +82,6 @@ process.on("exit", () => {
 /** True once `make build` has produced build/index.js. */
 export function workerBuilt() {
   return fs.existsSync(WORKER_SCRIPT);
-}
-
-/** True once `cargo build -p fake-adobe` has produced target/debug/fake-adobe. */
-export function fakeAdobeBuilt() {
-  return fs.existsSync(FAKE_ADOBE_BIN);
-}
-
-/**
- * Create a fresh temporary directory (e.g. for `kvPersistDir`). Removed at process
- * exit unless IMS_KEEP_TMP=1.
- * @param {string} [prefix]
- * @returns {string} absolute path
- */
-export function tempDir(prefix = "ims-broker-test-") {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  if (process.env.IMS_KEEP_TMP !== "1") {
-    exitCleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  return dir;
-}
-
-/**
- * Generate a caller key the same way scripts/new-caller-key.mjs does.
- * @returns {{key: string, sha256: string}} the key (`ibk_` + base64url of 32 random
- *   bytes) and the lowercase hex SHA-256 of the full key string (for CALLER_KEYS).
- */
-export function newCallerKey() {
-  const key = "ibk_" + randomBytes(32).toString("base64url");
-  return { key, sha256: createHash("sha256").update(key).digest("hex") };
 }
 
 /**
@@ -165,41 +121,6 @@ export async function waitFor(predicate, { timeoutMs = 5000, intervalMs = 25, wh
 }
 
 /**
- * Read `compatibility_date`, the `[vars]` table and the `[assets]` table from wrangler.toml (a
- * deliberately tiny reader: only `KEY = "string"` lines and, in `[assets]`, one-line arrays of
- * strings are understood, which is all the file uses).
- * @returns {{compatibilityDate: string, vars: Record<string, string>,
- *   assets: {directory?: string, html_handling?: string, not_found_handling?: string,
- *   run_worker_first?: string[]}}}
- */
-export function readWranglerToml() {
-  const text = fs.readFileSync(path.join(REPO_ROOT, "wrangler.toml"), "utf8");
-  let section = "";
-  let compatibilityDate;
-  const vars = {};
-  const assets = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const sec = /^\[\[?([^\]]+)\]\]?$/.exec(line);
-    if (sec) {
-      section = sec[1].trim();
-      continue;
-    }
-    const list = /^([A-Za-z0-9_]+)\s*=\s*(\[(?:\s*"(?:[^"\\]|\\.)*"\s*,?)*\s*\])\s*(?:#.*)?$/.exec(line);
-    if (list && section === "assets") assets[list[1]] = JSON.parse(list[2].replace(/,\s*\]$/, "]"));
-    const kv = /^([A-Za-z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(line);
-    if (!kv) continue;
-    const value = JSON.parse(`"${kv[2]}"`);
-    if (section === "" && kv[1] === "compatibility_date") compatibilityDate = value;
-    if (section === "vars") vars[kv[1]] = value;
-    if (section === "assets") assets[kv[1]] = value;
-  }
-  if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
-  return { compatibilityDate, vars, assets };
-}
-
-/**
  * The Miniflare (v4-style) `assets` option for wrangler.toml's `[assets]`, as `wrangler dev`
  * passes it: the directory (www/), the router's settings (a user Worker behind the assets;
  * `run_worker_first`) and `html_handling`. Miniflare itself reads the directory's `_headers` and
@@ -225,150 +146,16 @@ export function assetsOptions() {
 // Fake Adobe IMS
 // ---------------------------------------------------------------------------------
 
-/**
- * @typedef {object} FakeAdobe
- * @property {string} url        Base URL, e.g. "http://127.0.0.1:41234" (no trailing slash).
- * @property {string} tokenUrl   `${url}/ims/token/v3`, the value for IMS_TOKEN_URL.
- * @property {number} pid
- * The control API (tests/fake-adobe/README.md has the exact shapes):
- * @property {() => Promise<any>} stats      GET  /__fake/stats: {token_calls, token_successes,
- *   issued_tokens, calls: [{at_ms, client_id, scope, outcome, fault}], pending_faults}
- * @property {() => Promise<any>} secrets    GET  /__fake/secrets: {secrets: [...every client
- *   secret], all_issued_tokens: [...]}, for "never logged / never leaked" checks
- * @property {() => Promise<any>} reset      POST /__fake/reset (keeps clients)
- * @property {(obj: object) => Promise<any>} config   POST /__fake/config with `obj`, e.g.
- *   `{expires_in: 120, delay_ms: 50}`; answers the effective config
- * @property {() => Promise<any>} getConfig  GET  /__fake/config
- * @property {(list: object[]) => Promise<any>} faults POST /__fake/faults with
- *   `{"faults": list}`, e.g. `[{kind: "status429", retry_after: 1, count: 1}]`
- * @property {(c: {client_id: string, client_secret: string, scopes?: string[]|null}) => Promise<any>} addClient
- *   POST /__fake/clients (adds or replaces a client)
- * @property {() => string[]} logs           stdout/stderr lines of the fake so far
- * @property {() => Promise<void>} stop      kill the process (idempotent)
- */
+/** @typedef {import("../support/fake-adobe.mjs").FakeAdobe} FakeAdobe */
 
 /**
- * Spawn target/debug/fake-adobe on a free port (`--port 0`) and wait for its first
- * stdout line `fake-adobe listening on http://127.0.0.1:PORT`.
- *
- * @param {object} [opts]
- * @param {Record<string, string | {secret: string, scopes?: string[]}> | string[] | {id: string, secret: string, scopes?: string[]}[]} [opts.clients]
- *   OAuth clients the fake accepts, any of:
- *     `{ "demo-client": "demo-secret" }`, `{ "c2": { secret: "s2", scopes: ["openid"] } }`,
- *     `["demo-client:demo-secret", "c2:s2:openid,AdobeID"]`, `[{ id, secret, scopes }]`.
- *   Each becomes `--client id:secret[:scope,scope]`; a client without scopes may request
- *   any scope. Secrets cannot contain ":" here (use `addClient` for those).
- *   Default: `{ "demo-client": "demo-secret" }`.
- * @param {string[]} [opts.args]   extra CLI arguments for the fake
- * @param {Record<string,string>} [opts.env] extra environment variables
- * @param {number} [opts.startTimeoutMs=15000]
+ * Start the fake Adobe IMS (tests/support/fake-adobe.mjs `startFakeAdobe`, same options and
+ * handle) with every line of its output appended to FAKE_LOG_FILE.
+ * @param {Parameters<typeof spawnFakeAdobe>[0]} [opts]
  * @returns {Promise<FakeAdobe>}
  */
-export async function startFakeAdobe({ clients = { "demo-client": "demo-secret" }, args = [], env = {}, startTimeoutMs = 15000 } = {}) {
-  if (!fakeAdobeBuilt()) {
-    throw new Error(`${FAKE_ADOBE_BIN} not found: run \`cargo build -p fake-adobe\` (make test does)`);
-  }
-  const clientArgs = normaliseClients(clients).flatMap(({ id, secret, scopes }) => [
-    "--client",
-    scopes && scopes.length ? `${id}:${secret}:${scopes.join(",")}` : `${id}:${secret}`,
-  ]);
-  const child = spawn(FAKE_ADOBE_BIN, ["--port", "0", ...clientArgs, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines = [];
-  const record = (stream) => (line) => {
-    lines.push(line);
-    fs.appendFileSync(FAKE_LOG_FILE, `${new Date().toISOString()} [fake-adobe ${child.pid} ${stream}] ${line}\n`);
-  };
-  const stdout = readline.createInterface({ input: child.stdout });
-  readline.createInterface({ input: child.stderr }).on("line", record("stderr"));
-
-  let exited = false;
-  const exitPromise = new Promise((resolve) => child.once("exit", (code, signal) => { exited = true; resolve({ code, signal }); }));
-
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`fake-adobe did not print its URL within ${startTimeoutMs} ms; output:\n${lines.join("\n")}`));
-    }, startTimeoutMs);
-    let first = true;
-    stdout.on("line", (line) => {
-      record("stdout")(line);
-      if (!first) return;
-      first = false;
-      clearTimeout(timer);
-      const m = /listening on (http:\/\/\S+)/.exec(line);
-      if (m) resolve(m[1].replace(/\/+$/, ""));
-      else {
-        child.kill("SIGKILL");
-        reject(new Error(`unexpected first line from fake-adobe: ${JSON.stringify(line)}`));
-      }
-    });
-    exitPromise.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`fake-adobe exited early (code ${code}, signal ${signal}); output:\n${lines.join("\n")}`));
-    });
-  });
-
-  const control = async (method, p, body) => {
-    const res = await fetch(url + p, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`fake-adobe ${method} ${p} -> ${res.status}: ${text}`);
-    if (text === "") return null;
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  };
-
-  const killNow = () => { if (!exited) child.kill("SIGKILL"); };
-  exitCleanups.add(killNow);
-  const stop = async () => {
-    exitCleanups.delete(killNow);
-    if (exited) return;
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-    await exitPromise;
-    clearTimeout(t);
-  };
-
-  return {
-    url,
-    tokenUrl: `${url}/ims/token/v3`,
-    pid: child.pid,
-    stats: () => control("GET", "/__fake/stats"),
-    secrets: () => control("GET", "/__fake/secrets"),
-    reset: () => control("POST", "/__fake/reset", {}),
-    config: (obj) => control("POST", "/__fake/config", obj),
-    getConfig: () => control("GET", "/__fake/config"),
-    faults: (list) => control("POST", "/__fake/faults", { faults: list }),
-    addClient: (c) => control("POST", "/__fake/clients", c),
-    logs: () => lines.slice(),
-    stop,
-  };
-}
-
-function normaliseClients(clients) {
-  if (Array.isArray(clients)) {
-    return clients.map((c) => {
-      if (typeof c === "string") {
-        const [id, secret, scopes] = c.split(":");
-        if (!id || secret === undefined) throw new Error(`client must be "id:secret[:scopes]", got ${JSON.stringify(c)}`);
-        return { id, secret, scopes: scopes ? scopes.split(",") : undefined };
-      }
-      return { id: c.id, secret: c.secret, scopes: c.scopes };
-    });
-  }
-  return Object.entries(clients).map(([id, v]) =>
-    typeof v === "string" ? { id, secret: v } : { id, secret: v.secret, scopes: v.scopes },
-  );
+export function startFakeAdobe(opts = {}) {
+  return spawnFakeAdobe({ ...opts, logFile: FAKE_LOG_FILE });
 }
 
 // ---------------------------------------------------------------------------------
@@ -615,7 +402,7 @@ export async function startBrokerFleet(count, opts = {}) {
     objectBinding: opts.objectSwitch ? "REAL_CREDENTIAL_OBJECTS" : "CREDENTIAL_OBJECTS",
   });
   const urls = [];
-  for (const w of workers.filter((w) => w.name.startsWith("ims-broker-"))) urls.push(trimSlash((await handle.mf.unsafeGetDirectURL(w.name)).href));
+  for (const w of workers.filter((w) => w.name.startsWith("ims-broker-"))) urls.push(await directUrl(handle.mf, w.name));
   const fetchAt = (i, p, init) => recordedFetch(urls[i], p, init);
   const out = {
     ...handle,
@@ -625,7 +412,7 @@ export async function startBrokerFleet(count, opts = {}) {
     brokerAt: (i) => ({ ...handle, url: urls[i], fetch: (p, init) => fetchAt(i, p, init) }),
   };
   if (opts.objectSwitch) {
-    const switchUrl = trimSlash((await handle.mf.unsafeGetDirectURL("object-switch")).href);
+    const switchUrl = await directUrl(handle.mf, "object-switch");
     out.setObjectReachable = async (reachable) => {
       const res = await fetch(`${switchUrl}/${reachable ? "up" : "down"}`, { method: "POST" });
       if (!res.ok) throw new Error(`object switch -> ${res.status}: ${await res.text()}`);
@@ -683,7 +470,7 @@ export async function startWithCaller(opts = {}) {
     workers: withKvWrapper([broker, caller], opts),
     kvCacheTtlMs: opts.kvCacheTtlMs,
   });
-  const callerUrl = trimSlash((await handle.mf.unsafeGetDirectURL("caller-worker")).href);
+  const callerUrl = await directUrl(handle.mf, "caller-worker");
   return {
     ...handle,
     caller: {
@@ -694,31 +481,6 @@ export async function startWithCaller(opts = {}) {
 }
 
 let instanceCounter = 0;
-
-function trimSlash(u) {
-  return u.replace(/\/+$/, "");
-}
-
-/**
- * The module list for a Worker whose entry is `scriptPath`: the entry first, then every
- * other `*.js` (ESModule) and `*.wasm` (CompiledWasm) file next to it. This is the
- * usual module rules (each .js file an ESModule, each .wasm file CompiledWasm), spelled out because
- * miniflare 5 no longer locates modules itself. worker-build 0.8.7 emits
- * build/index.js (ES module, `import ... from "./index_bg.wasm"`) and
- * build/index_bg.wasm (plus build/worker/shim.mjs, a backwards-compat re-export that
- * is not needed).
- */
-function moduleList(scriptPath) {
-  const dir = path.dirname(scriptPath);
-  const modules = [{ type: "ESModule", path: scriptPath }];
-  for (const f of fs.readdirSync(dir).sort()) {
-    const p = path.join(dir, f);
-    if (p === scriptPath || !fs.statSync(p).isFile()) continue;
-    if (f.endsWith(".js") || f.endsWith(".mjs")) modules.push({ type: "ESModule", path: p });
-    else if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: p });
-  }
-  return { modules, modulesRoot: dir };
-}
 
 /** Every broker response the tests see, one JSON line each, for the OpenAPI conformance test. */
 export const RESPONSES_FILE = path.join(ARTIFACTS_DIR, "responses.jsonl");
@@ -914,39 +676,24 @@ async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlM
     fs.appendFileSync(WORKER_LOG_FILE, `${new Date(entry.timestamp).toISOString()} [${label}] ${level}: ${text}\n`);
   };
 
-  fs.mkdirSync(kvPersistDir, { recursive: true });
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      // All resource state (KV, Cache) under this dir: same dir => same data.
-      resourcePersistencePath: kvPersistDir,
-      cf: false, // never fetch https://workers.cloudflare.com/cf.json
-      telemetry: { enabled: false },
-      logRequests: false,
+  let mf;
+  let stop;
+  let url;
+  try {
+    // All resource state (KV, Cache, Durable Objects) under kvPersistDir: same dir => same data.
+    const started = await launchMiniflare(workers, {
+      persistDir: kvPersistDir,
       log: new CapturingLog((lvl, m) => sink(`${lvl}`, m)),
       handleStructuredLogs: ({ timestamp, level, message }) => {
         const entry = { timestamp, level, message, instance: label };
         entries.push(entry);
         fs.appendFileSync(WORKER_LOG_FILE, `${new Date(timestamp).toISOString()} [${label}] ${level}: ${message.replace(/\n/g, "\n    ")}\n`);
       },
-      unsafeRuntimeEnv: { CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-      workers,
-    }),
-  );
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await mf.dispose();
-  };
-  let url;
-  try {
-    await mf.ready;
-    url = trimSlash((await mf.unsafeGetDirectURL(workers[0].name)).href);
+      urlsOf: [workers[0].name],
+    });
+    ({ mf, dispose: stop } = started);
+    url = started.urls[workers[0].name];
   } catch (e) {
-    await stop().catch(() => {});
     throw new Error(`Miniflare failed to start ${label}: ${e?.stack ?? e}\nlogs:\n${entries.map((x) => x.message).join("\n")}`);
   }
 
@@ -957,7 +704,7 @@ async function launch({ label, kvPersistDir, workers, record = true, kvCacheTtlM
   if (hasKvWrapper) {
     // The broker has no KV binding of its own then: read the data through the wrapper's.
     kvNs = await mf.getKVNamespace("INNER", KV_WRAPPER_NAME);
-    kvFaults = kvFaultsClient(trimSlash((await mf.unsafeGetDirectURL(KV_WRAPPER_NAME)).href));
+    kvFaults = kvFaultsClient(await directUrl(mf, KV_WRAPPER_NAME));
     if (kvCacheTtlMs !== undefined) await kvFaults.setCacheTtl(kvCacheTtlMs);
   } else if (workers[0].kvNamespaces) {
     kvNs = await mf.getKVNamespace("TOKENS", workerName);

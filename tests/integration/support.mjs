@@ -31,6 +31,7 @@ import {
   startWorkers,
   waitFor,
 } from "./harness.mjs";
+import { logFileStartMs as workerLogStartMs } from "../support/workers.mjs";
 
 export { waitFor };
 
@@ -139,19 +140,7 @@ export function readRegistry(sinceMs = logFileStartMs()) {
   return { callerKeys, secrets, tokens };
 }
 
-/** Time of the first line of WORKER_LOG_FILE minus 60 s (NaN if it has none). */
-function logFileStartMs() {
-  if (!fs.existsSync(WORKER_LOG_FILE)) return NaN;
-  const fd = fs.openSync(WORKER_LOG_FILE, "r");
-  try {
-    const buf = Buffer.alloc(64);
-    const n = fs.readSync(fd, buf, 0, 64, 0);
-    const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(buf.subarray(0, n).toString("utf8"));
-    return m ? Date.parse(m[1]) - 60_000 : NaN;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const logFileStartMs = () => workerLogStartMs(WORKER_LOG_FILE);
 
 /**
  * `startFakeAdobe` whose `stop()` first snapshots the fake's secrets and issued tokens

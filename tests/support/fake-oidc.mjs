@@ -32,6 +32,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { logFileStartMs as workerLogStartMs } from "./workers.mjs";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const ARTIFACTS_DIR = path.join(REPO_ROOT, "tests", "artifacts");
@@ -50,19 +51,7 @@ export function recordToken(token) {
   fs.appendFileSync(OIDC_TOKENS_FILE, `${Date.now()} ${token}\n`);
 }
 
-/** Time of the first line of worker-logs.txt minus 60 s (NaN if there is none). */
-function logFileStartMs() {
-  if (!fs.existsSync(WORKER_LOG_FILE)) return NaN;
-  const fd = fs.openSync(WORKER_LOG_FILE, "r");
-  try {
-    const buf = Buffer.alloc(64);
-    const n = fs.readSync(fd, buf, 0, 64, 0);
-    const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(buf.subarray(0, n).toString("utf8"));
-    return m ? Date.parse(m[1]) - 60_000 : NaN;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const logFileStartMs = () => workerLogStartMs(WORKER_LOG_FILE);
 
 /**
  * Every identity token recorded since `sinceMs` (default: the start of the run's worker-logs.txt

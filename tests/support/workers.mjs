@@ -148,3 +148,21 @@ export function newCallerKey() {
   const key = "ibk_" + randomBytes(32).toString("base64url");
   return { key, sha256: createHash("sha256").update(key).digest("hex") };
 }
+
+/**
+ * When a run's Worker log file (tests/artifacts/worker-logs.txt, truncated by `make integration`)
+ * began: the time of its first line minus 60 s (NaN when it has none). Files that collect values
+ * across runs (caller keys, identity tokens) keep only what is newer.
+ */
+export function logFileStartMs(file) {
+  if (!fs.existsSync(file)) return NaN;
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(64);
+    const n = fs.readSync(fd, buf, 0, 64, 0);
+    const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(buf.subarray(0, n).toString("utf8"));
+    return m ? Date.parse(m[1]) - 60_000 : NaN;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -20,9 +20,6 @@
 //! not document this error; the code is the fake's choice); deleting an unknown uuid → 404
 //! `404002` "Client secret not found".
 
-use std::thread;
-use std::time::Duration;
-
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -399,16 +396,14 @@ pub fn handle(shared: &Shared, req: &Request, op: ApiOp, path: &ApiPath) -> Repl
         st.api_log.push(record);
         (reply, sleep_ms)
     };
-    if sleep_ms > 0 {
-        thread::sleep(Duration::from_millis(sleep_ms));
-    }
-    reply
+    reply.after(sleep_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::{shared, Fault, IssuedToken};
+    use std::time::Duration;
 
     const ORG: &str = "1234";
     const CRED: &str = "5678";

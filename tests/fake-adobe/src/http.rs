@@ -153,6 +153,17 @@ pub enum Reply {
     Drop,
 }
 
+impl Reply {
+    /// This reply, after `ms` milliseconds (a `slow` fault): the handler's state lock is
+    /// released before the wait, so other requests go on meanwhile.
+    pub fn after(self, ms: u64) -> Self {
+        if ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        self
+    }
+}
+
 /// The standard reason phrase for `status` (a generic one for unknown codes).
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {

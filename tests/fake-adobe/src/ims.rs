@@ -14,8 +14,6 @@
 //! is how the I/O Management API ([`crate::console`]) validates bearer tokens.
 
 use std::collections::BTreeMap;
-use std::thread;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -317,10 +315,7 @@ pub fn token(shared: &Shared, req: &Request) -> Reply {
         st.calls.push(record);
         (reply, sleep_ms)
     };
-    if sleep_ms > 0 {
-        thread::sleep(Duration::from_millis(sleep_ms));
-    }
-    reply
+    reply.after(sleep_ms)
 }
 
 #[cfg(test)]

@@ -19,9 +19,6 @@
 //! Success is 200 with the technical account the token stands for (outcome `ok`). The query
 //! string is ignored; a method other than `GET` is 405 with `Allow: GET` and is not counted.
 
-use std::thread;
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::console::{self, ApiError, API_KEY_INVALID, TOKEN_INVALID};
@@ -123,10 +120,7 @@ pub fn handle(shared: &Shared, req: &Request) -> Reply {
         st.profile_log.push(record);
         (reply, sleep_ms)
     };
-    if sleep_ms > 0 {
-        thread::sleep(Duration::from_millis(sleep_ms));
-    }
-    reply
+    reply.after(sleep_ms)
 }
 
 #[cfg(test)]
@@ -134,6 +128,8 @@ mod tests {
     use super::*;
     use crate::state::{shared, Fault, IssuedToken};
     use serde_json::{json, Value};
+    use std::thread;
+    use std::time::Duration;
 
     const CLIENT: &str = "e053client";
 

@@ -10,7 +10,7 @@
 use crate::api_error::ApiError;
 use crate::context::Ctx;
 use crate::identity;
-use crate::request::Sensitive;
+use crate::request::{Request, Sensitive};
 use ims_core::callers::Caller;
 use ims_core::{CallerKey, IdentityToken};
 use std::rc::Rc;
@@ -75,4 +75,20 @@ pub async fn authenticate_presented(
         Some(Presented::Key(key)) => authenticate(c, Some(key), None),
         None => authenticate(c, None, None),
     }
+}
+
+/// The caller of `req`, from its `Authorization` or `Cf-Access-Jwt-Assertion` (see
+/// [`presented`]), or 401.
+pub async fn caller_of(c: &mut Ctx, req: &Request) -> Result<Rc<Caller>, ApiError> {
+    let presented = presented(req.authorization.as_ref(), req.access_assertion.as_ref());
+    authenticate_presented(c, presented).await
+}
+
+/// The caller of `req` to an endpoint operators read: an admin or a viewer, else 403.
+pub async fn operator_reader(c: &mut Ctx, req: &Request) -> Result<Rc<Caller>, ApiError> {
+    let caller = caller_of(c, req).await?;
+    if !caller.may_read_operations() {
+        return Err(ApiError::OperatorsOnly);
+    }
+    Ok(caller)
 }

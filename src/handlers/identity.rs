@@ -71,14 +71,7 @@ impl<'a> From<&'a Allowed> for AllowedView<'a> {
 
 /// Handles `GET /v1/identity`.
 pub async fn identity(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = auth::authenticate_presented(
-        c,
-        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
-    )
-    .await?;
-    if !caller.may_read_operations() {
-        return Err(ApiError::OperatorsOnly);
-    }
+    auth::operator_reader(c, req).await?;
     let registry = c.isolate.callers(&c.env)?;
     let answer = Answer {
         issuers: registry

@@ -26,14 +26,7 @@ struct Answer<'a> {
 
 /// Handles `GET /v1/metrics`.
 pub async fn metrics(req: &Request, c: &mut Ctx) -> Result<Reply, ApiError> {
-    let caller = auth::authenticate_presented(
-        c,
-        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
-    )
-    .await?;
-    if !caller.may_read_operations() {
-        return Err(ApiError::OperatorsOnly);
-    }
+    auth::operator_reader(c, req).await?;
     match req.query("format").as_deref() {
         Some("prometheus") => {
             let text = telemetry::metrics(&c.isolate, |m| m.prometheus(&c.isolate.id));

@@ -40,11 +40,7 @@ enum Access {
 
 /// Authenticates the caller and checks it may have `access`.
 async fn operator(req: &Request, c: &mut Ctx, access: Access) -> Result<Rc<Caller>, ApiError> {
-    let caller = auth::authenticate_presented(
-        c,
-        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
-    )
-    .await?;
+    let caller = auth::caller_of(c, req).await?;
     match access {
         Access::Read if !caller.may_read_operations() => Err(ApiError::OperatorsOnly),
         Access::Change if !caller.may_manage_secrets() => Err(ApiError::AdminOnly),

@@ -37,11 +37,7 @@ struct Answer<'a> {
 pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
     // A body over the limit is refused first, whoever sent it: it was read no further.
     let bytes = req.take_body()?;
-    let caller = auth::authenticate_presented(
-        c,
-        auth::presented(req.authorization.as_ref(), req.access_assertion.as_ref()),
-    )
-    .await?;
+    let caller = auth::caller_of(c, &req).await?;
     if !bytes.is_empty() && req.media_type().as_deref() != Some("application/json") {
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }

@@ -34,7 +34,7 @@ pub const BINDING: &str = "CREDENTIAL_OBJECTS";
 /// How long a caller is told to wait when the credential's object cannot be reached, seconds.
 pub const UNAVAILABLE_RETRY_S: u64 = 5;
 
-/// An isolate's question: `{"credential":…,"scopes":…,"use":…}` (scopes in Adobe's comma form;
+/// An isolate's question: `{"credential":…,"scopes":…,"use":…,"refused":…}` (scopes in Adobe's comma form;
 /// `use` is `broker` for the broker's own management token, else absent: a callers' token).
 /// Read with unknown fields skipped and each field once.
 #[derive(Serialize, Deserialize)]
@@ -51,6 +51,10 @@ pub struct Ask {
         with = "token_use"
     )]
     pub use_: TokenUse,
+    /// The SHA-256 (hex) of a token a caller reported refused: the object does not serve it
+    /// again, and replaces it unless it replaced this key's token less than a minute ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 fn is_callers(u: &TokenUse) -> bool {
@@ -306,6 +310,7 @@ impl CredentialObjects {
             credential: spec.credential.clone(),
             scopes: spec.scopes.to_comma(),
             use_: ims_core::cache_key::use_of(&spec.key),
+            refused: spec.refused.as_ref().map(|r| r.to_hex()),
         }
         .to_json();
         let answer = self
@@ -375,6 +380,7 @@ mod tests {
             credential: "c\"1".into(),
             scopes: "a,b".into(),
             use_: TokenUse::Callers,
+            refused: None,
         };
         let text = ask.to_json();
         assert_eq!(text, r#"{"credential":"c\"1","scopes":"a,b"}"#);
@@ -385,11 +391,15 @@ mod tests {
             credential: "c\"1".into(),
             scopes: "a,b".into(),
             use_: TokenUse::Broker,
+            refused: Some("ab".repeat(32)),
         };
         let text = broker.to_json();
         assert_eq!(
             text,
-            r#"{"credential":"c\"1","scopes":"a,b","use":"broker"}"#
+            format!(
+                r#"{{"credential":"c\"1","scopes":"a,b","use":"broker","refused":"{}"}}"#,
+                "ab".repeat(32)
+            )
         );
         assert_eq!(
             Ask::from_json(text.as_bytes()).expect("ask").use_,

@@ -32,6 +32,7 @@ use crate::rotation::ObjectRotation;
 use crate::runtime::WorkerPlatform;
 use ims_core::cache::{CacheOutcome, Minted, TokenSpec};
 use ims_core::credentials::Credential;
+use ims_core::refused::RefusedToken;
 use ims_core::rotation::{CredentialState, SlotRole};
 use ims_core::rotation_runner;
 use ims_core::{ClientSecret, ScopeSet};
@@ -405,10 +406,24 @@ impl CredentialObject {
         );
         let cache = &s.isolate.object_cache;
         let now = crate::platform::now_ms();
+        let refused = ask.refused.as_deref().and_then(RefusedToken::from_hex);
         let cached = match cache.from_memory(&spec.key, now) {
             Some(served) => Some(served),
             None => cache.from_store(&s.platform, &spec.key).await,
         };
+        // A token a caller reported refused is replaced, at most once a minute per key (for all
+        // isolates: they all ask this object); within the minute it is served as it is.
+        let cached = cached.filter(|served| {
+            let replace = refused.as_ref().is_some_and(|r| r.is(&served.token))
+                && s.isolate
+                    .object_replacements
+                    .borrow_mut()
+                    .allow(&spec.key, now);
+            if replace {
+                cache.forget(&spec.key);
+            }
+            !replace
+        });
         let served = match cached {
             Some(served) => served,
             None => match cache.mint_for(&s.platform, &s.cfg.settings, &spec).await {

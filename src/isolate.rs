@@ -19,6 +19,7 @@ use ims_core::events::EventLog;
 use ims_core::hit_summary::HitSummary;
 use ims_core::memo::Bounded;
 use ims_core::metrics::Metrics;
+use ims_core::refused::Replacements;
 use ims_core::rotation::CredentialState;
 use ims_core::token_body::TokenBody;
 use ims_core::workload_identity::CachedKeys;
@@ -109,6 +110,12 @@ pub struct Isolate {
     pub verified: RefCell<Bounded<[u8; 32], Verified>>,
     /// Each trusted issuer's keys, by issuer name.
     pub issuer_keys: RefCell<HashMap<String, IssuerKeys>>,
+    /// When this isolate last replaced each cache key's token on a caller's report that an API
+    /// refused it (`ims_core::refused`).
+    pub replacements: RefCell<Replacements>,
+    /// The same for the credentials' objects that run in this isolate (they keep their own
+    /// limit: a request of this isolate may have just used its own).
+    pub object_replacements: RefCell<Replacements>,
 }
 
 thread_local! {
@@ -171,6 +178,8 @@ impl Isolate {
             entry_next: OnceCell::new(),
             verified: RefCell::new(Bounded::new(MAX_VERIFIED)),
             issuer_keys: RefCell::new(HashMap::new()),
+            replacements: RefCell::default(),
+            object_replacements: RefCell::default(),
         }
     }
 

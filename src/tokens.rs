@@ -13,6 +13,7 @@ use ims_core::cache::{Served, TokenSpec};
 use ims_core::callers::Caller;
 use ims_core::credentials::{Credential, DEFAULT_CREDENTIAL};
 use ims_core::policy::CachedToken;
+use ims_core::refused::RefusedToken;
 use ims_core::{ScopeError, ScopeSet};
 use std::rc::Rc;
 
@@ -41,6 +42,7 @@ pub async fn grant(
     caller: &Caller,
     credential: Option<&str>,
     scopes: Option<Result<ScopeSet, ScopeError>>,
+    refused: Option<&RefusedToken>,
 ) -> Result<Grant, ApiError> {
     if !caller.may_mint() {
         return Err(ApiError::ReadOnlyCaller);
@@ -81,8 +83,16 @@ pub async fn grant(
     let cache = Rc::clone(&c.isolate.cache);
     let now = crate::platform::now_ms();
     let served = match cache.from_memory(&key, now) {
-        Some(served) => served,
-        None => not_in_memory(c, caller, &cfg, cred, &key, &scopes, now).await?,
+        Some(served) if !replaces(c, refused, &served.token, &key, now) => served,
+        Some(_) => {
+            cache.forget(&key);
+            let refused = refused.map(|r| (r, true));
+            not_in_memory(c, caller, &cfg, cred, &key, &scopes, refused, now).await?
+        }
+        None => {
+            let refused = refused.map(|r| (r, false));
+            not_in_memory(c, caller, &cfg, cred, &key, &scopes, refused, now).await?
+        }
     };
     c.log.cache = Some(served.outcome);
     crate::telemetry::hit(&c.isolate, &key, served.outcome.as_str());
@@ -105,9 +115,23 @@ pub async fn grant(
     })
 }
 
-/// A token for `key` that this isolate does not hold in memory: the caller's budget of new scope
-/// sets is checked first (before KV), then KV, then a mint, which alone reads the secrets record
-/// and spends the budget.
+/// True when `token` is the one a caller reported `refused` and this isolate may replace the
+/// token of `key` now (at most once a minute per key: `ims_core::refused`).
+fn replaces(
+    c: &Ctx,
+    refused: Option<&RefusedToken>,
+    token: &CachedToken,
+    key: &str,
+    now: u64,
+) -> bool {
+    refused.is_some_and(|r| r.is(token)) && c.isolate.replacements.borrow_mut().allow(key, now)
+}
+
+/// A token for `key` that this isolate does not hold in memory (or holds only as the token a
+/// caller reported refused, when `refused` says it is being replaced): the caller's budget of
+/// new scope sets is checked first (before KV), then KV, then a mint, which alone reads the
+/// secrets record and spends the budget.
+#[allow(clippy::too_many_arguments)]
 async fn not_in_memory(
     c: &mut Ctx,
     caller: &Caller,
@@ -115,6 +139,7 @@ async fn not_in_memory(
     cred: &Credential,
     key: &str,
     scopes: &ScopeSet,
+    refused: Option<(&RefusedToken, bool)>,
     now: u64,
 ) -> Result<Served, ApiError> {
     let per_min = cfg.new_scope_sets_per_min;
@@ -126,7 +151,16 @@ async fn not_in_memory(
     let platform = WorkerPlatform::of(&c.isolate, &c.env)?;
     let cache = &c.isolate.cache;
     if let Some(served) = cache.from_store(&platform, key).await {
-        return Ok(served);
+        let replacing = match refused {
+            Some((r, true)) => r.is(&served.token),
+            Some((r, false)) => replaces(c, Some(r), &served.token, key, now),
+            None => false,
+        };
+        if !replacing {
+            return Ok(served);
+        }
+        // KV holds the refused token too: not served, and not kept in memory.
+        cache.forget(key);
     }
     c.isolate.budget.borrow_mut().spend(&caller.id, key, now);
     let secrets = crate::secrets::learnt(&c.isolate, &c.env, platform.keys(), cred);
@@ -136,7 +170,8 @@ async fn not_in_memory(
         secrets,
         scopes.clone(),
         &cfg.token_url,
-    );
+    )
+    .with_refused(refused.map(|(r, _)| r.clone()));
     match cache.mint_for(&platform, &cfg.settings, &spec).await {
         Ok(served) => {
             let upstream = served.upstream.as_ref();

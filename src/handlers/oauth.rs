@@ -75,6 +75,7 @@ async fn grant(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
         &caller,
         form.get("credential").map(String::as_str),
         scopes,
+        None,
     )
     .await?;
     let answer = Answer {

@@ -2,7 +2,8 @@
 //!
 //! `Authorization: Bearer <caller key>`, optional JSON body
 //! `{"credential":"default","scopes":["openid","AdobeID"]}` (`scopes` may also be Adobe's comma
-//! string). Answers `{"access_token","client_id","credential","expires_at","expires_in","scope",
+//! string; `"refused": "<hex SHA-256 of a token>"` reports a token an Adobe API refused, which the
+//! broker then replaces, at most once a minute per scope set: `ims_core::refused`). Answers `{"access_token","client_id","credential","expires_at","expires_in","scope",
 //! "token_type":"bearer"}`, where `client_id` is the credential's (Adobe APIs want it as
 //! `x-api-key` next to the token), and `expires_in`/`expires_at` count down to the last instant the caller may
 //! use the token (its expiry less the safety margin).
@@ -48,7 +49,14 @@ pub async fn issue(mut req: Request, c: &mut Ctx) -> Result<Reply, ApiError> {
         .parse(bytes, parse_body)
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let scopes = asked.scopes.as_ref().map(|s| s.to_set());
-    let grant = tokens::grant(c, &caller, asked.credential.as_deref(), scopes).await?;
+    let grant = tokens::grant(
+        c,
+        &caller,
+        asked.credential.as_deref(),
+        scopes,
+        asked.refused.as_ref(),
+    )
+    .await?;
     let quoted = c.isolate.quoted_tokens.borrow_mut().quoted(&grant.token);
     let answer = Answer {
         access_token: &quoted,

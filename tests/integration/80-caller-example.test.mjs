@@ -129,7 +129,7 @@ test("the caller example passes the broker's errors through (401 with challenge,
   assert.equal((await fake.stats()).profile_calls, 0);
 });
 
-test("the caller example keeps its token: later requests ask the broker nothing and the API sees the same token; a revoked token the broker still serves is retried once, then an error", async () => {
+test("the caller example keeps its token: later requests ask the broker nothing and the API sees the same token; a revoked token is reported and replaced for the one retry; a second 401 within the minute is an error", async () => {
   // A broker and example of their own, so that the example starts without a token.
   const env = await startBrokerWithExample("caller-example-keep");
   const ask = () => call(env.broker.caller.fetch);
@@ -159,9 +159,30 @@ test("the caller example keeps its token: later requests ask the broker nothing 
   assert.deepEqual(stats.profile_outcomes, { ok: 3 });
 
   // (c) Adobe revokes the token. The API's 401 makes the example drop it and ask the broker once
-  // more; the broker still holds the token in its cache (it has no way to learn of the
-  // revocation, and no way to be told to mint anew) and hands out the same one, whose 401 the
-  // example answers as an error instead of retrying again.
+  // more, reporting the token as refused (its SHA-256): the broker drops its cached copy, mints
+  // a new token, and the example's one retry with it succeeds.
+  assert.deepEqual(await revoke(env.fake), { revoked: 1 });
+  const renewed = await ask();
+  assert.equal(renewed.status, 200, renewed.text);
+  assert.equal(renewed.json.retried, true);
+  assert.equal(renewed.json.token_from, "broker");
+  assert.equal(tokenRequests(env.broker).length, 2, "exactly one more broker request");
+  stats = await env.fake.stats();
+  assert.equal(stats.token_calls, 2, "the broker minted a new token for the report");
+  const newToken = stats.issued_tokens[1];
+  assert.notEqual(newToken, token);
+  assert.deepEqual(
+    stats.profile_log.slice(3).map((r) => [r.status, r.outcome, r.access_token]),
+    [
+      [401, "token_revoked", token],
+      [200, "ok", newToken],
+    ],
+    "the revoked token was refused once, then the new one accepted",
+  );
+
+  // Adobe revokes the new token too, within the minute: the broker replaces a scope set's token
+  // at most once a minute (reports cannot make it call IMS at a caller's pace), so it serves the
+  // same token again, and the example answers the second 401 as an error instead of looping.
   assert.deepEqual(await revoke(env.fake), { revoked: 1 });
   const refused = await ask();
   assert.equal(refused.status, 502, refused.text);
@@ -171,19 +192,18 @@ test("the caller example keeps its token: later requests ask the broker nothing 
     message: "the Adobe API refused the broker's token twice (401)",
     retried: true,
   });
-  assert.equal(tokenRequests(env.broker).length, 2, "exactly one more broker request");
+  assert.equal(tokenRequests(env.broker).length, 3);
   stats = await env.fake.stats();
-  assert.equal(stats.token_calls, 1, "the broker served its cached token: no new IMS call");
+  assert.equal(stats.token_calls, 2, "no second replacement within the minute");
   assert.deepEqual(
-    stats.profile_log.slice(3).map((r) => [r.status, r.outcome, r.access_token]),
+    stats.profile_log.slice(5).map((r) => [r.status, r.outcome, r.access_token]),
     [
-      [401, "token_revoked", token],
-      [401, "token_revoked", token],
+      [401, "token_revoked", newToken],
+      [401, "token_revoked", newToken],
     ],
-    "the API was called twice, both times with the revoked token",
   );
   assert.ok(env.broker.logs().some((l) => l.includes("the Adobe API answered 401; asking the broker for a token and retrying once")));
-  await assertNoTokenLeaks(env.fake, env.broker, [first, refused]);
+  await assertNoTokenLeaks(env.fake, env.broker, [first, renewed, refused]);
 });
 
 test("on the API's 401 the caller example retries with the token the broker has moved on to, and answers 200", async () => {

@@ -51,6 +51,9 @@ pub struct TokenSpec {
     pub key: String,
     /// The token endpoint's dialect (default: Adobe IMS); see [`TokenSpec::with_endpoint`].
     pub endpoint: ims::TokenEndpoint,
+    /// A token a caller reported refused, which whoever mints must not serve again (see
+    /// [`crate::refused`]); see [`TokenSpec::with_refused`].
+    pub refused: Option<crate::refused::RefusedToken>,
 }
 
 impl TokenSpec {
@@ -90,7 +93,14 @@ impl TokenSpec {
             scopes,
             token_url: token_url.to_owned(),
             endpoint: ims::TokenEndpoint::Adobe,
+            refused: None,
         }
+    }
+
+    /// The same spec, carrying a caller's report that `refused` was refused.
+    pub fn with_refused(mut self, refused: Option<crate::refused::RefusedToken>) -> Self {
+        self.refused = refused;
+        self
     }
 
     /// The same spec for a token endpoint of another dialect (a generic RFC 6749 server).

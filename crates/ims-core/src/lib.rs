@@ -39,6 +39,7 @@ pub mod platform;
 pub mod policy;
 pub mod record;
 pub mod record_json;
+pub mod refused;
 pub mod request_url;
 pub mod retry;
 pub mod rotation;

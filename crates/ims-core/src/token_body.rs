@@ -1,15 +1,16 @@
 //! The body of the broker's `POST /v1/token`: optional JSON
 //! `{"credential":"default","scopes":["openid","AdobeID"]}`, where `scopes` may also be Adobe's
-//! comma string. Read without I/O; the Worker hands over the bytes and answers the error as
+//! comma string, and `refused` reports a token an Adobe API refused ([`crate::refused`]). Read without I/O; the Worker hands over the bytes and answers the error as
 //! `400 invalid_request`.
 
+use crate::refused::RefusedToken;
 use crate::scope::{ScopeError, ScopeSet};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 /// Why a body was refused; the text is the `error_description` of the 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("body must be a JSON object with optional \"credential\" (string) and \"scopes\" (list of strings): {0}")]
+#[error("body must be a JSON object with optional \"credential\" (string), \"scopes\" (list of strings) and \"refused\" (SHA-256 of a refused token, hex): {0}")]
 pub struct BodyError(String);
 
 /// The request body: everything is optional, `null` meaning absent; no other member.
@@ -22,12 +23,27 @@ pub struct TokenBody {
     /// The scopes as spelt; `None` is the credential's default scopes.
     #[serde(default, deserialize_with = "scopes")]
     pub scopes: Option<Scopes>,
+    /// A token an Adobe API refused, by its SHA-256: the broker replaces it.
+    #[serde(default, deserialize_with = "refused")]
+    pub refused: Option<RefusedToken>,
 }
 
 /// Why a `credential` is refused.
 const BAD_CREDENTIAL: &str = "\"credential\" must be a string";
 /// Why `scopes` are refused.
 const BAD_SCOPES: &str = "\"scopes\" must be a list of strings or a string";
+
+/// Why `refused` is refused.
+const BAD_REFUSED: &str =
+    "\"refused\" must be the SHA-256 of the refused access token, as 64 hex digits";
+
+/// `refused`: 64 hex digits or `null`; anything else is [`BAD_REFUSED`].
+fn refused<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RefusedToken>, D::Error> {
+    let text: Option<String> =
+        Option::deserialize(d).map_err(|_: D::Error| D::Error::custom(BAD_REFUSED))?;
+    text.map(|t| RefusedToken::from_hex(&t).ok_or_else(|| D::Error::custom(BAD_REFUSED)))
+        .transpose()
+}
 
 /// `credential`: a string or `null`; anything else is [`BAD_CREDENTIAL`].
 fn credential<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -60,8 +76,8 @@ impl Scopes {
 }
 
 /// Reads the body: whitespace only is the defaults; otherwise a JSON object (strict JSON, nesting
-/// bounded by `serde_json`'s recursion limit) whose members are `credential` (a string) and
-/// `scopes` (a list of strings or a string), each optional and `null` meaning absent; a member
+/// bounded by `serde_json`'s recursion limit) whose members are `credential` (a string),
+/// `scopes` (a list of strings or a string) and `refused` (64 hex digits), each optional and `null` meaning absent; a member
 /// given twice counts once (the last: the document is read as a `serde_json` map first); any
 /// other member, or another kind of document, is refused.
 pub fn parse_body(bytes: &[u8]) -> Result<TokenBody, BodyError> {
@@ -169,7 +185,7 @@ mod tests {
     fn refusals_say_why() {
         let why = |body: &str| {
             let text = parse_body(body.as_bytes()).unwrap_err().to_string();
-            let prefix = "body must be a JSON object with optional \"credential\" (string) and \"scopes\" (list of strings): ";
+            let prefix = "body must be a JSON object with optional \"credential\" (string), \"scopes\" (list of strings) and \"refused\" (SHA-256 of a refused token, hex): ";
             text.strip_prefix(prefix).map(str::to_owned).unwrap_or(text)
         };
         assert_eq!(why("{"), "not valid JSON");
@@ -185,5 +201,13 @@ mod tests {
             why(r#"{"scopes":[1]}"#),
             r#""scopes" must be a list of strings or a string"#
         );
+        let bad_refused =
+            r#""refused" must be the SHA-256 of the refused access token, as 64 hex digits"#;
+        assert_eq!(why(r#"{"refused":"abc"}"#), bad_refused);
+        assert_eq!(why(r#"{"refused":5}"#), bad_refused);
+        let hex = "ab".repeat(32);
+        let body = parse_body(format!(r#"{{"refused":"{hex}"}}"#).as_bytes()).unwrap();
+        assert_eq!(body.refused, RefusedToken::from_hex(&hex));
+        assert_eq!(parse_body(br#"{"refused":null}"#).unwrap().refused, None);
     }
 }

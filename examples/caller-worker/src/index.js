@@ -21,12 +21,11 @@
 //     stops short of Adobe's expiry (the broker keeps its own safety margin), so the margin
 //     here only covers the time between the broker's answer and the last use. Concurrent first
 //     requests of a fresh isolate may each ask the broker; the broker serves them one token.
-//   - If the API answers 401, the token is dropped, a token is asked from the broker once more
-//     and the API call is retried once; a second 401 is answered as an error (502
-//     `adobe_unauthorized`), never retried in a loop. Note that the broker hands out the token it
-//     has cached until that token's usable end: if Adobe revoked a token early, the retry gets
-//     the same token and fails again, until the broker's copy runs out. The retry helps when
-//     the broker has moved on to a newer token than the one kept here.
+//   - If the API answers 401, the token is dropped and the broker is asked once more, with
+//     `"refused": <the token's SHA-256, hex>` in the body: the broker then no longer serves that
+//     token and mints a new one (at most once a minute per scope set; a token it has already
+//     replaced is simply not served again). The API call is retried once with the new token; a
+//     second 401 is answered as an error (502 `adobe_unauthorized`), never retried in a loop.
 //   - Any other API status is answered as 502 `adobe_api_error` with the API's status and body
 //     (a 403 means a wrong x-api-key or missing permission: a new token would not help).
 //
@@ -86,7 +85,7 @@ export default {
       await res.body?.cancel();
       forget(token);
       console.warn("caller-example: the Adobe API answered 401; asking the broker for a token and retrying once");
-      const got = await tokenFromBroker(env, via);
+      const got = await tokenFromBroker(env, via, token);
       if (got.response) return got.response;
       token = got.token;
       tokenFrom = "broker";
@@ -126,11 +125,18 @@ function forget(token) {
   if (kept && kept.accessToken === token.accessToken) kept = null;
 }
 
+/** The SHA-256 of a token, hex: how the broker is told which token an API refused. */
+async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
- * Asks the broker for a token and keeps it. Returns {token} or {response}: the answer to give
+ * Asks the broker for a token and keeps it; with `refused`, reports that token as refused by
+ * the API so that the broker replaces it. Returns {token} or {response}: the answer to give
  * when the broker could not be reached or said no.
  */
-async function tokenFromBroker(env, via) {
+async function tokenFromBroker(env, via, refused) {
   const scopes = (env.BROKER_SCOPES || "openid")
     .split(",")
     .map((s) => s.trim())
@@ -141,7 +147,7 @@ async function tokenFromBroker(env, via) {
       authorization: `Bearer ${env.BROKER_KEY}`,
       "content-type": "application/json",
     },
-    body: JSON.stringify({ scopes }),
+    body: JSON.stringify(refused ? { scopes, refused: await sha256Hex(refused.accessToken) } : { scopes }),
   };
 
   let res;

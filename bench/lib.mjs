@@ -58,8 +58,9 @@ export function startFake({ clientId, secret }) {
  */
 function durableObjectsOf(script) {
   const entry = fs.readFileSync(script, "utf8");
-  if (/\bCredentialObject\b/.test(entry)) return { durableObjects: { CREDENTIAL_OBJECTS: "CredentialObject" } };
-  if (/\bRefresher\b/.test(entry)) return { durableObjects: { REFRESHER: "Refresher" } };
+  // SQLite-backed, as wrangler.toml declares them (new_sqlite_classes).
+  if (/\bCredentialObject\b/.test(entry)) return { durableObjects: { CREDENTIAL_OBJECTS: { className: "CredentialObject", useSQLite: true } } };
+  if (/\bRefresher\b/.test(entry)) return { durableObjects: { REFRESHER: { className: "Refresher", useSQLite: true } } };
   return {};
 }
 

@@ -44,7 +44,8 @@ pub async fn dispatch(mut req: Request, env: Env, ctx: Context) -> Reply {
         (Route::Healthz, "GET" | "HEAD") => Ok(health::healthz()),
         (Route::ServerMetadata, "GET" | "HEAD") => Ok(identity::server_metadata(&req)),
         _ if req.cross_origin() => Err(ApiError::CrossOrigin),
-        (Route::Token, "POST") => boxed(token::issue(req, &mut c)).await,
+        // Not boxed: the cache-hit path (see `crate::platform::startup`).
+        (Route::Token, "POST") => token::issue(req, &mut c).await,
         (Route::OAuthToken, "POST") => boxed(oauth::token(req, &mut c)).await,
         (Route::Credentials, "GET") => boxed(secrets::credentials(&req, &mut c)).await,
         (Route::Tokens(name), "GET") => boxed(secrets::tokens(&req, &mut c, name)).await,

@@ -9,6 +9,8 @@
 //!   the isolate starts and keeps the results (not the code: that would be flushed);
 //! - [`boxed`]: each route's handler future behind a pointer, so that the router's own state
 //!   machine does not inline every handler, and a request compiles only the handler it runs.
+//!   Not `POST /v1/token`'s: a box per request slowed the cache-hit path by more than it saved
+//!   (BENCHMARKS.md), and a new isolate's first request is that route anyway.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -39,42 +39,36 @@ pub async fn authenticate(
     let registry = c.isolate.callers(&c.env)?;
     let digest = ims_core::workload_identity::token_digest(token);
     let now = now_ms();
-    let remembered = {
-        let verified = c.isolate.verified.borrow();
-        verified.get(&digest).filter(|v| now < v.exp_ms).map(|v| {
-            (
-                Rc::clone(&v.caller),
-                v.issuer.clone(),
-                v.sub.clone(),
-                v.jti.clone(),
-            )
-        })
-    };
-    let (caller, issuer, sub, jti) = match remembered {
-        Some(known) => known,
+    let remembered = c
+        .isolate
+        .verified
+        .borrow()
+        .get(&digest)
+        .filter(|v| now < v.exp_ms)
+        .map(Rc::clone);
+    let verified = match remembered {
+        Some(verified) => verified,
         None => {
-            let verified = verify(c, token, &registry, now).await?;
-            let known = (
-                Rc::clone(&verified.caller),
-                verified.issuer.clone(),
-                verified.sub.clone(),
-                verified.jti.clone(),
-            );
-            c.isolate.verified.borrow_mut().insert(digest, verified);
+            let verified = Rc::new(verify(c, token, &registry, now).await?);
+            c.isolate
+                .verified
+                .borrow_mut()
+                .insert(digest, Rc::clone(&verified));
             // A token verified now always gets a log line of its own (never only a summary row).
             c.log.identity_verified = true;
-            known
+            verified
         }
     };
+    let caller = Rc::clone(&verified.caller);
     if let Some(id) = client_id {
-        if id != caller.id && Some(id) != sub.as_deref() {
+        if id != caller.id && Some(id) != verified.sub.as_deref() {
             return Err(ApiError::Unauthenticated);
         }
     }
     c.log.caller = Some(caller.id.clone());
-    c.log.issuer = Some(issuer);
-    c.log.sub = sub;
-    c.log.jti = jti;
+    c.log.issuer = Some(verified.issuer.clone());
+    c.log.sub = verified.sub.clone();
+    c.log.jti = verified.jti.clone();
     c.caller = Some(Rc::clone(&caller));
     Ok(caller)
 }

@@ -107,7 +107,7 @@ pub struct Isolate {
     pub entry_next: OnceCell<worker::js_sys::Function>,
     /// Identity tokens verified lately, by their SHA-256: a caller that presents the same token
     /// again pays for no signature check.
-    pub verified: RefCell<Bounded<[u8; 32], Verified>>,
+    pub verified: RefCell<Bounded<[u8; 32], Rc<Verified>>>,
     /// Each trusted issuer's keys, by issuer name.
     pub issuer_keys: RefCell<HashMap<String, IssuerKeys>>,
     /// When this isolate last replaced each cache key's token on a caller's report that an API

@@ -183,28 +183,23 @@ struct Known {
     last_failure_ms: Option<u64>,
 }
 
+impl From<&IssuerKeys> for Known {
+    fn from(k: &IssuerKeys) -> Self {
+        Self {
+            set: k.set.clone(),
+            last_refetch_ms: k.last_refetch_ms,
+            last_failure_ms: k.last_failure_ms,
+        }
+    }
+}
+
 async fn known(c: &Ctx, name: &str) -> Known {
     let (known, kv_read) = {
         let all = c.isolate.issuer_keys.borrow();
-        all.get(name).map_or(
-            (
-                Known {
-                    set: None,
-                    last_refetch_ms: None,
-                    last_failure_ms: None,
-                },
-                false,
-            ),
-            |k| {
-                (
-                    Known {
-                        set: k.set.clone(),
-                        last_refetch_ms: k.last_refetch_ms,
-                        last_failure_ms: k.last_failure_ms,
-                    },
-                    k.kv_read,
-                )
-            },
+        let keys = all.get(name);
+        (
+            keys.map_or_else(|| Known::from(&IssuerKeys::default()), Known::from),
+            keys.is_some_and(|k| k.kv_read),
         )
     };
     if known.set.is_some() || kv_read {
@@ -222,11 +217,7 @@ async fn known(c: &Ctx, name: &str) -> Known {
         if k.set.is_none() {
             k.set = stored;
         }
-        now_known = Known {
-            set: k.set.clone(),
-            last_refetch_ms: k.last_refetch_ms,
-            last_failure_ms: k.last_failure_ms,
-        };
+        now_known = Known::from(&*k);
     });
     now_known
 }

@@ -37,12 +37,6 @@ pub fn jwks_uri(document: &str, issuer: &TrustedIssuer) -> Result<String, JwtErr
     Ok(config.jwks_uri)
 }
 
-/// The URL of `issuer`'s key set: its `jwks_url` when configured, else `None` (read the provider
-/// configuration at [`configuration_url`] first).
-pub fn configured_jwks_url(issuer: &TrustedIssuer) -> Option<&str> {
-    issuer.jwks_url.as_deref()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +85,5 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(configured_jwks_url(&issuer), None);
     }
 }

@@ -37,7 +37,7 @@ mod key_cache;
 mod token;
 
 pub use bound_claims::{glob_match, overlap, BoundClaims};
-pub use discovery::{configuration_url, configured_jwks_url, jwks_uri};
+pub use discovery::{configuration_url, jwks_uri};
 pub use issuers::{parse_trusted_issuers, valid_name, TrustedIssuer, TrustedIssuers};
 pub use jwks::{parse_jwks, pick_key, Jwk};
 pub use key_cache::{
